@@ -1,0 +1,145 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+)
+
+// MessageType is the first byte of every Raft log entry that S4 writes. The
+// second byte is the event's format version, the rest is the msgpack body.
+type MessageType uint8
+
+const (
+	MsgUserCreate       MessageType = 1
+	MsgUserUpdate       MessageType = 2
+	MsgUserDelete       MessageType = 3
+	MsgCredentialIssue  MessageType = 4
+	MsgCredentialRevoke MessageType = 5
+
+	// IgnoreUnknownTypeFlag marks an event that an older binary may skip
+	// instead of panicking when it does not know the type.
+	IgnoreUnknownTypeFlag MessageType = 128
+)
+
+// eventVersion is the version byte written by this release. Apply accepts
+// every version it knows how to decode.
+const eventVersion = 1
+
+// MaxEventSize bounds an encoded event (well under raft.SuggestedMaxDataSize).
+const MaxEventSize = 64 << 10
+
+// Role is a user's role. The zero value is invalid.
+type Role uint8
+
+const (
+	RoleReader    Role = 1
+	RoleWriter    Role = 2
+	RoleSuperUser Role = 3
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleReader:
+		return "Reader"
+	case RoleWriter:
+		return "Writer"
+	case RoleSuperUser:
+		return "SuperUser"
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// ParseRole accepts exactly "Reader", "Writer" or "SuperUser".
+func ParseRole(s string) (Role, bool) {
+	switch s {
+	case "Reader":
+		return RoleReader, true
+	case "Writer":
+		return RoleWriter, true
+	case "SuperUser":
+		return RoleSuperUser, true
+	}
+	return 0, false
+}
+
+// Valid reports whether r is one of the three roles.
+func (r Role) Valid() bool { return r >= RoleReader && r <= RoleSuperUser }
+
+// UserCreate creates a user. The proposer fills in ID, the password hash
+// and the timestamp.
+type UserCreate struct {
+	ID           string
+	Username     string
+	PasswordHash []byte
+	Role         Role
+	Root         bool // the root user cannot be deleted, deactivated or demoted
+	At           int64
+}
+
+// UserUpdate changes any of a user's password, role and active flag; nil
+// fields are left alone. Every update bumps the user's session generation,
+// so admin tokens issued before it stop working.
+type UserUpdate struct {
+	ID           string
+	PasswordHash []byte
+	Role         *Role
+	Active       *bool
+	At           int64
+}
+
+// UserDelete deletes a user and its credential.
+type UserDelete struct {
+	ID string
+	At int64
+}
+
+// CredentialIssue gives a user a new S3 key pair, replacing the previous one
+// in the same event. SealedSecret is the secret key sealed with AES-256-GCM
+// under the cluster's S3-secret key with AccessKey as associated data.
+type CredentialIssue struct {
+	UserID       string
+	AccessKey    string
+	SealedSecret []byte
+	At           int64
+}
+
+// CredentialRevoke removes a user's key pair. Revoking a user without one is
+// a no-op, so a retried revoke is harmless.
+type CredentialRevoke struct {
+	UserID string
+	At     int64
+}
+
+// Domain errors returned (as values, deterministically) by Apply.
+var (
+	ErrNoSuchUser      = errors.New("no such user")
+	ErrUserExists      = errors.New("user id already exists")
+	ErrUsernameTaken   = errors.New("username already exists")
+	ErrAccessKeyTaken  = errors.New("access key already in use")
+	ErrRootImmutable   = errors.New("the root user cannot be deleted, deactivated or demoted")
+	ErrInvalidEvent    = errors.New("invalid event")
+	ErrSecretUnsealing = errors.New("cannot unseal secret")
+)
+
+var msgpackHandle = &codec.MsgpackHandle{}
+
+// Encode writes the envelope: type byte, version byte, msgpack body.
+func Encode(t MessageType, msg any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte(uint8(t))
+	buf.WriteByte(eventVersion)
+	if err := codec.NewEncoder(&buf, msgpackHandle).Encode(msg); err != nil {
+		return nil, fmt.Errorf("fsm: encode %d: %w", t, err)
+	}
+	if buf.Len() > MaxEventSize {
+		return nil, fmt.Errorf("fsm: event of %d bytes exceeds %d", buf.Len(), MaxEventSize)
+	}
+	return buf.Bytes(), nil
+}
+
+func decode(body []byte, out any) error {
+	return codec.NewDecoderBytes(body, msgpackHandle).Decode(out)
+}
