@@ -110,9 +110,9 @@ type Keys struct {
 
 const redactedKeys = "keyring.Keys(redacted)"
 
-func (*Keys) String() string             { return redactedKeys }
-func (*Keys) GoString() string           { return redactedKeys }
-func (*Keys) Format(f fmt.State, _ rune) { io.WriteString(f, redactedKeys) }
+func (Keys) String() string             { return redactedKeys }
+func (Keys) GoString() string           { return redactedKeys }
+func (Keys) Format(f fmt.State, _ rune) { io.WriteString(f, redactedKeys) }
 
 // HKDF info strings. Changing one changes the derived key on upgrade: never.
 const (

@@ -77,7 +77,7 @@ func TestClusterKeyNeverPrints(t *testing.T) {
 	}
 	ks := k.Derive()
 	for _, verb := range []string{"%v", "%s", "%+v", "%#v", "%x", "%X", "%d", "%q"} {
-		for _, v := range []any{k, &k, ks, []ClusterKey{k}} {
+		for _, v := range []any{k, &k, ks, *ks, []ClusterKey{k}} {
 			out := fmt.Sprintf(verb, v)
 			if strings.Contains(strings.ToLower(out), "abab") || strings.Contains(out, "171") {
 				t.Errorf("%s of %T prints key bytes: %s", verb, v, out)

@@ -1,0 +1,233 @@
+// Command s4 runs an S4 node and its tools.
+//
+//	s4 server [flags]    run a node (every flag also reads an S4_* variable)
+//	s4 keygen [-o FILE]  write a new cluster key
+//	s4 version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/node"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `s4 — an S3-compatible object store whose IAM is event-sourced on Raft.
+
+Usage:
+  s4 server [flags]      run a node (s4 server --help lists the flags)
+  s4 keygen [-o FILE]    write a new 32-byte cluster key (hex) to FILE or stdout
+  s4 version             print the version
+  s4 help                this text
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "server":
+		return runServer(args[1:], stdout, stderr)
+	case "keygen":
+		return runKeygen(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "s4 %s\n", version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "s4: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func runKeygen(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "", "write the key to this file (mode 0600, never overwritten) instead of stdout")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	k, err := keyring.GenerateClusterKey()
+	if err != nil {
+		fmt.Fprintln(stderr, "s4 keygen:", err)
+		return 1
+	}
+	if *out == "" {
+		// Writing the key is the point of this command.
+		fmt.Fprintf(stdout, "%x\n", [32]byte(k))
+		return 0
+	}
+	if err := keyring.WriteClusterKeyFile(*out, k); err != nil {
+		fmt.Fprintln(stderr, "s4 keygen:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "wrote a new cluster key to %s\n", *out)
+	return 0
+}
+
+// serverFlags binds every server flag to an S4_* environment variable: the
+// flag wins when both are given.
+type serverFlags struct {
+	fs  *flag.FlagSet
+	env map[string]string // flag name -> variable
+}
+
+func (s *serverFlags) str(p *string, name, env, def, help string) {
+	s.fs.StringVar(p, name, def, help+" ("+env+")")
+	s.env[name] = env
+}
+
+func (s *serverFlags) boolean(p *bool, name, env string, help string) {
+	s.fs.BoolVar(p, name, false, help+" ("+env+")")
+	s.env[name] = env
+}
+
+// applyEnv sets each flag not given on the command line from its variable.
+func (s *serverFlags) applyEnv() error {
+	given := map[string]bool{}
+	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, env := range s.env {
+		if v, ok := os.LookupEnv(env); ok && !given[name] {
+			if err := s.fs.Set(name, v); err != nil {
+				return fmt.Errorf("%s=%q: %w", env, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+func runServer(args []string, stdout, stderr io.Writer) int {
+	cfg := node.DefaultConfig()
+	var keyFile, certHosts, logLevel string
+	sf := &serverFlags{fs: flag.NewFlagSet("server", flag.ContinueOnError), env: map[string]string{}}
+	sf.fs.SetOutput(stderr)
+	sf.str(&cfg.DataDir, "data-dir", "S4_DATA_DIR", cfg.DataDir, "data directory")
+	sf.str(&cfg.Listen, "listen", "S4_LISTEN", cfg.Listen, "S3 and admin API address")
+	sf.str(&cfg.ClusterListen, "cluster-listen", "S4_CLUSTER_LISTEN", cfg.ClusterListen, "cluster (Raft, mTLS) address")
+	sf.str(&cfg.Advertise, "advertise", "S4_ADVERTISE", "", "cluster address peers reach this node at (default: from --cluster-listen)")
+	sf.str(&cfg.NodeID, "node-id", "S4_NODE_ID", "", "stable node ID (default: stored in the data dir, generated on first start)")
+	sf.str(&keyFile, "cluster-key-file", "S4_CLUSTER_KEY_FILE", "", "file with the cluster key (hex); S4_CLUSTER_KEY may hold the key itself (default: <data-dir>/cluster.key, generated on a first single-node start)")
+	sf.str(&cfg.TLSCertFile, "tls-cert", "S4_TLS_CERT", "", "HTTPS certificate (PEM); default: self-signed, generated into the data dir")
+	sf.str(&cfg.TLSKeyFile, "tls-key", "S4_TLS_KEY", "", "HTTPS private key (PEM)")
+	sf.str(&certHosts, "cert-hosts", "S4_CERT_HOSTS", "", "extra comma-separated names/IPs for the generated certificate")
+	sf.boolean(&cfg.PlainHTTP, "http", "S4_HTTP", "serve plain HTTP instead of HTTPS (behind a TLS proxy)")
+	sf.str(&logLevel, "log-level", "S4_LOG_LEVEL", "info", "debug, info, warn or error")
+	if err := sf.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := sf.applyEnv(); err != nil {
+		fmt.Fprintln(stderr, "s4 server:", err)
+		return 2
+	}
+	if sf.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "s4 server: unexpected argument %q\n", sf.fs.Arg(0))
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		fmt.Fprintln(stderr, "s4 server: --log-level:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
+	if certHosts != "" {
+		cfg.CertHosts = strings.Split(certHosts, ",")
+	}
+	if v := os.Getenv("S4_ROOT_USER"); v != "" {
+		cfg.RootUser = v
+	}
+	cfg.RootPassword = os.Getenv("S4_ROOT_PASSWORD")
+	cfg.RootPasswordOut = func(user, password string) {
+		// Printed once, to the terminal, never to the log.
+		fmt.Fprintf(stdout, "\n  Root user created: %s\n  Generated password: %s\n  It is shown only this once; set S4_ROOT_PASSWORD to choose one.\n\n", user, password)
+	}
+
+	key, err := loadClusterKey(keyFile, cfg.DataDir, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "s4 server:", err)
+		return 1
+	}
+	cfg.ClusterKey = &key
+
+	n, err := node.Open(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "s4 server:", err)
+		return 1
+	}
+	scheme := "https"
+	if cfg.PlainHTTP {
+		scheme = "http"
+	}
+	log.Info("s4 listening", "version", version, "api", scheme+"://"+n.Addr().String(), "cluster", n.ClusterAddr().String(), "node_id", n.ID())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	go func() {
+		if err := n.WaitReady(ctx); err != nil {
+			log.Warn("node not ready after a minute", "err", err)
+		}
+	}()
+	s := <-sig
+	cancel()
+	log.Info("shutting down", "signal", s.String())
+	if err := n.Close(); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// loadClusterKey reads the key from S4_CLUSTER_KEY, the given file, or the
+// data dir; a single node without any generates one into its data dir.
+func loadClusterKey(file, dataDir string, log *slog.Logger) (keyring.ClusterKey, error) {
+	if v := os.Getenv("S4_CLUSTER_KEY"); v != "" && file == "" {
+		return keyring.ParseClusterKey([]byte(v))
+	}
+	if file != "" {
+		return keyring.ReadClusterKeyFile(file)
+	}
+	path := filepath.Join(dataDir, "cluster.key")
+	k, err := keyring.ReadClusterKeyFile(path)
+	if err == nil {
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return k, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return k, err
+	}
+	if k, err = keyring.GenerateClusterKey(); err != nil {
+		return k, err
+	}
+	if err := keyring.WriteClusterKeyFile(path, k); err != nil {
+		return k, err
+	}
+	log.Warn("no cluster key given: generated one for this single node; copy it to every node before forming a cluster", "file", path)
+	return k, nil
+}

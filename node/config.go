@@ -1,0 +1,119 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/s4/s4/keyring"
+)
+
+// Config configures one node. DefaultConfig gives the production values;
+// every field is documented with its default.
+type Config struct {
+	// DataDir holds the Raft log and snapshots, TLS material, the node ID and
+	// (on a single node without a given key) the cluster key. Default ./data.
+	DataDir string
+	// Listen is the HTTPS (or plain HTTP) address of the S3 and admin API.
+	// Default :9000.
+	Listen string
+	// ClusterListen is the cluster port: Raft and the internal RPC over
+	// mutual TLS. Default :7000.
+	ClusterListen string
+	// Advertise is the cluster address peers use to reach this node. Default:
+	// ClusterListen, with 127.0.0.1 for an empty or unspecified host.
+	Advertise string
+	// NodeID is this node's stable Raft ID. Default: the ID stored in the data
+	// dir, or a new one on first start.
+	NodeID string
+	// ClusterKey is the cluster's shared secret. Required.
+	ClusterKey *keyring.ClusterKey
+	// TLSCertFile and TLSKeyFile name the HTTPS certificate. Default: a
+	// self-signed one generated into the data dir on first start.
+	TLSCertFile, TLSKeyFile string
+	// CertHosts are extra names/IPs for the generated certificate.
+	CertHosts []string
+	// PlainHTTP serves HTTP instead of HTTPS (behind a TLS-terminating proxy).
+	PlainHTTP bool
+	// RootUser and RootPassword create the root SuperUser, once, on the
+	// first start of the cluster. Without a password a random one is
+	// generated and printed once to RootPasswordOut.
+	RootUser, RootPassword string
+	// TokenTTL is the admin session lifetime. Default 24h.
+	TokenTTL time.Duration
+	// ApplyTimeout bounds how long a write waits for a leader and for the
+	// log. Default 5s.
+	ApplyTimeout time.Duration
+	// Raft timing. Defaults: hashicorp/raft's (1s/1s/500ms) with
+	// CommitTimeout 5ms, so followers learn of commits within ~10ms.
+	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout, CommitTimeout time.Duration
+	// SnapshotThreshold and SnapshotInterval: raft defaults unless set.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	// Logger for the node (raft logs through it at warn level and above).
+	Logger *slog.Logger
+	// RootPasswordOut receives the one-time message with a generated root
+	// password. Default: nowhere (tests); the s4 binary passes stdout.
+	RootPasswordOut func(user, password string)
+}
+
+// DefaultConfig returns a Config with every default filled in except the
+// cluster key.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:            "./data",
+		Listen:             ":9000",
+		ClusterListen:      ":7000",
+		RootUser:           "root",
+		TokenTTL:           24 * time.Hour,
+		ApplyTimeout:       5 * time.Second,
+		HeartbeatTimeout:   time.Second,
+		ElectionTimeout:    time.Second,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
+		CommitTimeout:      5 * time.Millisecond,
+	}
+}
+
+// Validate checks the configuration and fills derived defaults.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("node: data dir is required")
+	}
+	if c.ClusterKey == nil {
+		return errors.New("node: cluster key is required")
+	}
+	if c.RootUser == "" {
+		c.RootUser = "root"
+	}
+	if c.RootPassword != "" && len(c.RootPassword) < 8 {
+		return errors.New("node: root password must be at least 8 characters")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("node: give both --tls-cert and --tls-key, or neither")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = 24 * time.Hour
+	}
+	if c.ApplyTimeout <= 0 {
+		c.ApplyTimeout = 5 * time.Second
+	}
+	if c.Advertise == "" {
+		host, port, err := net.SplitHostPort(c.ClusterListen)
+		if err != nil {
+			return fmt.Errorf("node: cluster listen address %q: %w", c.ClusterListen, err)
+		}
+		if host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+			host = "127.0.0.1"
+		}
+		c.Advertise = net.JoinHostPort(host, port)
+	}
+	if _, err := net.ResolveTCPAddr("tcp", c.Advertise); err != nil {
+		return fmt.Errorf("node: advertise address %q: %w", c.Advertise, err)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package node
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+var (
+	adminPrefix = []byte("/api/admin/")
+	adminRoot   = []byte("/api/admin")
+	healthLive  = []byte("/health/live")
+	healthReady = []byte("/health/ready")
+)
+
+// serveHTTP starts the one public listener: admin API under /api/admin/,
+// health checks under /health/, and the S3 API on every other path.
+func (n *Node) serveHTTP(adminHandler fasthttp.RequestHandler) error {
+	ln, err := net.Listen("tcp", n.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("node: listen: %w", err)
+	}
+	if !n.cfg.PlainHTTP {
+		tc, err := n.serverTLSConfig()
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+	}
+	n.httpLn = ln
+	n.http = &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			path := ctx.URI().PathOriginal()
+			switch {
+			case bytes.HasPrefix(path, adminPrefix) || bytes.Equal(path, adminRoot):
+				adminHandler(ctx)
+			case bytes.Equal(path, healthLive):
+				ctx.SetContentType("application/json")
+				ctx.SetBodyString(`{"status":"ok"}`)
+			case bytes.Equal(path, healthReady):
+				n.serveReady(ctx)
+			default:
+				serveS3NotImplemented(ctx)
+			}
+		},
+		Name:                          "S4",
+		ReadBufferSize:                16 << 10,
+		WriteBufferSize:               64 << 10,
+		ReadTimeout:                   5 * time.Minute,
+		WriteTimeout:                  5 * time.Minute,
+		IdleTimeout:                   2 * time.Minute,
+		MaxRequestBodySize:            64 << 10,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultServerHeader:         false,
+		CloseOnShutdown:               true,
+	}
+	go func() { n.httpDone <- n.http.Serve(ln) }()
+	return nil
+}
+
+func (n *Node) serveReady(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	if !n.Ready() {
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString(`{"status":"not ready"}`)
+		return
+	}
+	ctx.SetBodyString(`{"status":"ready"}`)
+}
+
+// serveS3NotImplemented answers S3 requests until the S3 API lands.
+func serveS3NotImplemented(ctx *fasthttp.RequestCtx) {
+	ctx.SetStatusCode(fasthttp.StatusNotImplemented)
+	ctx.SetContentType("application/xml")
+	ctx.SetBodyString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<Error><Code>NotImplemented</Code><Message>The S3 API is not available on this node yet.</Message></Error>`)
+}

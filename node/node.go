@@ -1,0 +1,413 @@
+// Package node assembles and runs one S4 node: the Raft log (raft-boltdb/v2
+// log and stable store, file snapshots, the mutual-TLS transport of package
+// transport), the FSM, and the HTTPS server that carries the S3 API and the
+// admin API on one port. It is the only package that touches *raft.Raft.
+//
+// Lifecycle: Open creates or reopens the data dir. A data dir without Raft
+// state bootstraps a one-node cluster (never twice: an existing log, term or
+// snapshot means resume). Once the node leads and its FSM has caught up with
+// the log (a Barrier), it is ready; on the very first start it then proposes
+// the root user, as an event like any other. Close shuts everything down in
+// reverse order.
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/valyala/fasthttp"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/s4/s4/admin"
+	"github.com/s4/s4/cluster"
+	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/transport"
+)
+
+// Sentinel errors of the node. Other layers alias them; match with errors.Is.
+var (
+	// ErrNotLeader: this node cannot append to the log (no leader in time).
+	ErrNotLeader = errors.New("node: not the leader")
+	// ErrNotReady: the node has not caught up with the log yet.
+	ErrNotReady = errors.New("node: not ready")
+	// ErrClosed: the node was shut down.
+	ErrClosed = errors.New("node: closed")
+)
+
+// Node is one running S4 node.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	id     raft.ServerID
+	keys   *keyring.Keys
+	fsm    *fsm.FSM
+	raft   *raft.Raft
+	store  *raftboltdb.BoltStore
+	trans  *raft.NetworkTransport
+	layer  *transport.Layer
+	http   *fasthttp.Server
+	httpLn net.Listener
+	prop   *cluster.Proposer
+
+	ready    atomic.Bool
+	readyCh  chan struct{}
+	closing  chan struct{}
+	wg       sync.WaitGroup
+	closeMu  sync.Mutex
+	closed   bool
+	httpDone chan error
+}
+
+// Open starts a node with cfg. It returns once the node serves HTTP; use
+// WaitReady to wait until it has a leader and has caught up.
+func Open(cfg Config) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n = &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), closing: make(chan struct{}), httpDone: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	if err := os.MkdirAll(raftDir, 0o700); err != nil {
+		return nil, err
+	}
+	id, err := loadOrCreateNodeID(cfg.DataDir, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	n.id = raft.ServerID(id)
+	n.keys = cfg.ClusterKey.Derive()
+	sealer := keyring.NewSealer(n.keys.SecretSeal)
+	n.fsm = fsm.New(sealer)
+
+	if err := n.openRaft(raftDir); err != nil {
+		return nil, err
+	}
+	n.prop = cluster.NewProposer(n)
+	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin")}, n.fsm, n.prop)
+	if err := n.serveHTTP(adminHandler.ServeFastHTTP); err != nil {
+		return nil, err
+	}
+	n.wg.Add(1)
+	go n.becomeReady()
+	return n, nil
+}
+
+func loadOrCreateNodeID(dir, want string) (string, error) {
+	path := filepath.Join(dir, "node-id")
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		have := strings.TrimSpace(string(b))
+		if want != "" && want != have {
+			return "", fmt.Errorf("node: data dir %s belongs to node %q, not %q", dir, have, want)
+		}
+		return have, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", err
+	}
+	id := want
+	if id == "" {
+		id = "node-" + keyring.NewID()[:8]
+	}
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (n *Node) openRaft(dir string) error {
+	cfg := n.cfg
+	rlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path:                    filepath.Join(dir, "raft.db"),
+		BoltOptions:             &bolt.Options{Timeout: time.Second, NoFreelistSync: true},
+		MsgpackUseNewTimeFormat: true,
+	})
+	if err != nil {
+		return fmt.Errorf("node: open raft store: %w", err)
+	}
+	n.store = store
+	logs, err := raft.NewLogCache(512, store)
+	if err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, rlog)
+	if err != nil {
+		return fmt.Errorf("node: open snapshot store: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.ClusterListen)
+	if err != nil {
+		return fmt.Errorf("node: cluster listen: %w", err)
+	}
+	advertise, err := resolveAdvertise(cfg.Advertise, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ident, err := transport.NewIdentity(n.keys.ClusterTLS)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	n.layer = transport.NewLayer(ln, advertise, ident)
+	n.trans = transport.NewRaftTransport(n.layer, rlog)
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = n.id
+	rc.Logger = rlog
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.CommitTimeout
+	rc.ShutdownOnRemove = false
+	rc.NoLegacyTelemetry = true
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.SnapshotInterval
+	}
+	if err := raft.ValidateConfig(rc); err != nil {
+		return fmt.Errorf("node: raft config: %w", err)
+	}
+
+	existing, err := raft.HasExistingState(logs, store, snaps)
+	if err != nil {
+		return err
+	}
+	if !existing {
+		n.log.Info("bootstrapping a new single-node cluster", "node_id", n.id, "advertise", advertise.String())
+		conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: n.id, Address: raft.ServerAddress(advertise.String())}}}
+		if err := raft.BootstrapCluster(rc, logs, store, snaps, n.trans, conf); err != nil {
+			return fmt.Errorf("node: bootstrap: %w", err)
+		}
+	} else {
+		n.log.Info("resuming from existing raft state", "node_id", n.id)
+	}
+	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, n.trans)
+	if err != nil {
+		return fmt.Errorf("node: start raft: %w", err)
+	}
+	n.raft = r
+	return nil
+}
+
+func resolveAdvertise(adv string, bound net.Addr) (net.Addr, error) {
+	host, port, err := net.SplitHostPort(adv)
+	if err != nil {
+		return nil, fmt.Errorf("node: advertise %q: %w", adv, err)
+	}
+	if port == "0" { // listening on an ephemeral port: advertise the real one
+		_, port, _ = net.SplitHostPort(bound.String())
+	}
+	return net.ResolveTCPAddr("tcp", net.JoinHostPort(host, port))
+}
+
+// becomeReady waits for leadership, catches the FSM up with a Barrier,
+// creates the root user on a fresh cluster, and marks the node ready.
+func (n *Node) becomeReady() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.closing:
+			return
+		default:
+		}
+		if n.raft.State() != raft.Leader {
+			select {
+			case <-n.raft.LeaderCh():
+			case <-time.After(100 * time.Millisecond):
+			case <-n.closing:
+				return
+			}
+			continue
+		}
+		if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+			n.log.Warn("barrier failed; retrying", "err", err)
+			continue
+		}
+		if err := n.ensureRoot(); err != nil {
+			n.log.Error("creating the root user failed; retrying", "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-n.closing:
+				return
+			}
+			continue
+		}
+		n.ready.Store(true)
+		close(n.readyCh)
+		n.log.Info("node ready", "node_id", n.id, "applied_index", n.fsm.AppliedIndex())
+		return
+	}
+}
+
+// ensureRoot proposes the root user when the cluster has no users at all:
+// the first start. It is an event like any other, so it happens once.
+func (n *Node) ensureRoot() error {
+	if n.fsm.State().NumUsers() > 0 {
+		return nil
+	}
+	password, generated := n.cfg.RootPassword, false
+	if password == "" {
+		password, generated = keyring.RandomPassword(), true
+	}
+	hash, err := keyring.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+	defer cancel()
+	err = n.prop.Propose(ctx, fsm.MsgUserCreate, &fsm.UserCreate{
+		ID: keyring.NewID(), Username: n.cfg.RootUser, PasswordHash: hash,
+		Role: fsm.RoleSuperUser, Root: true, At: time.Now().UnixNano(),
+	})
+	if err != nil {
+		return err
+	}
+	n.log.Info("created the root user", "username", n.cfg.RootUser)
+	if generated && n.cfg.RootPasswordOut != nil {
+		n.cfg.RootPasswordOut(n.cfg.RootUser, password)
+	}
+	return nil
+}
+
+// Apply implements cluster.Applier: it appends cmd to the log and returns
+// once this node's FSM applied it. Without leadership it waits up to
+// ApplyTimeout for it, then fails with ErrNotLeader.
+func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, any, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+	defer cancel()
+	for n.raft.State() != raft.Leader {
+		select {
+		case <-ctx.Done():
+			return 0, nil, ErrNotLeader
+		case <-n.closing:
+			return 0, nil, ErrClosed
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	timeout := n.cfg.ApplyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := n.raft.Apply(cmd, timeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return 0, nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		return 0, nil, err
+	}
+	return f.Index(), f.Response(), nil
+}
+
+// FSM returns the node's state machine.
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// Proposer returns the node's event proposer.
+func (n *Node) Proposer() *cluster.Proposer { return n.prop }
+
+// ID returns the node's Raft ID.
+func (n *Node) ID() string { return string(n.id) }
+
+// Ready reports whether the node has caught up and serves requests.
+func (n *Node) Ready() bool { return n.ready.Load() }
+
+// WaitReady blocks until the node is ready or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	select {
+	case <-n.readyCh:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %v", ErrNotReady, ctx.Err())
+	}
+}
+
+// Addr returns the address the HTTP(S) server listens on.
+func (n *Node) Addr() net.Addr { return n.httpLn.Addr() }
+
+// ClusterAddr returns the cluster port's address.
+func (n *Node) ClusterAddr() net.Addr { return n.layer.Addr() }
+
+// Snapshot forces a Raft snapshot (tests, operators).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// Close shuts the node down: HTTP first (in-flight requests finish), then
+// Raft, the transport and the store. It is safe to call more than once.
+func (n *Node) Close() error {
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	close(n.closing)
+	var errs []error
+	if n.http != nil {
+		errs = append(errs, n.http.ShutdownWithContext(ctxTimeout(5*time.Second)))
+		<-n.httpDone
+	}
+	n.wg.Wait()
+	if n.raft != nil {
+		errs = append(errs, n.raft.Shutdown().Error())
+	}
+	if n.trans != nil {
+		errs = append(errs, n.trans.Close())
+	} else if n.layer != nil {
+		errs = append(errs, n.layer.Close())
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func ctxTimeout(d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	time.AfterFunc(d, cancel)
+	return ctx
+}
+
+// serverTLSConfig loads or creates the HTTPS certificate.
+func (n *Node) serverTLSConfig() (*tls.Config, error) {
+	certFile, keyFile := n.cfg.TLSCertFile, n.cfg.TLSKeyFile
+	if certFile == "" {
+		dir := filepath.Join(n.cfg.DataDir, "tls")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	}
+	hosts := append([]string(nil), n.cfg.CertHosts...)
+	if h, _, err := net.SplitHostPort(n.cfg.Advertise); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	cert, created, err := keyring.LoadOrCreateServerCert(certFile, keyFile, hosts)
+	if err != nil {
+		return nil, fmt.Errorf("node: TLS certificate: %w", err)
+	}
+	if created {
+		n.log.Info("generated a self-signed certificate", "cert", certFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
