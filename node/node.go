@@ -74,11 +74,11 @@ type Node struct {
 
 // Open starts a node with cfg. It returns once the node serves HTTP; use
 // WaitReady to wait until it has a leader and has caught up.
-func Open(cfg Config) (n *Node, err error) {
+func Open(cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n = &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), closing: make(chan struct{}), httpDone: make(chan error, 1)}
+	n := &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), closing: make(chan struct{}), httpDone: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -135,7 +135,9 @@ func loadOrCreateNodeID(dir, want string) (string, error) {
 
 func (n *Node) openRaft(dir string) error {
 	cfg := n.cfg
-	rlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	// Raft logs through the node's logger, warnings and above.
+	rlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, DisableTime: true,
+		Output: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn).Writer()})
 
 	store, err := raftboltdb.New(raftboltdb.Options{
 		Path:                    filepath.Join(dir, "raft.db"),
