@@ -36,6 +36,7 @@ import (
 // FSM implements raft.FSM for S4's events.
 type FSM struct {
 	sealer *keyring.Sealer
+	meta   *Meta // object metadata; nil when only IAM is needed (tests)
 	state  atomic.Pointer[State]
 
 	mu      sync.Mutex    // guards applied notifications
