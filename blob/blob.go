@@ -277,6 +277,16 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Size returns the number of bytes written so far.
 func (w *Writer) Size() int64 { return w.n }
 
+// Sum returns the digests and size of the bytes written so far, so that a
+// caller can check them against what the client signed before it commits.
+func (w *Writer) Sum() Ref {
+	var r Ref
+	w.sha.Sum(r.SHA256[:0])
+	w.md5.Sum(r.MD5[:0])
+	r.Size = w.n
+	return r
+}
+
 // Abort removes the temp file. It is a no-op after Commit or Abort.
 func (w *Writer) Abort() {
 	if w.done {

@@ -49,6 +49,10 @@ type Config struct {
 	// Raft timing. Defaults: hashicorp/raft's (1s/1s/500ms) with
 	// CommitTimeout 5ms, so followers learn of commits within ~10ms.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout, CommitTimeout time.Duration
+	// MaxObjectSize bounds a single PUT or part. Default 5 GiB.
+	MaxObjectSize int64
+	// GCInterval is how often unreferenced blobs are removed. Default 30s.
+	GCInterval time.Duration
 	// SnapshotThreshold and SnapshotInterval: raft defaults unless set.
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
@@ -73,6 +77,8 @@ func DefaultConfig() Config {
 		ElectionTimeout:    time.Second,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
 		CommitTimeout:      5 * time.Millisecond,
+		MaxObjectSize:      5 << 30,
+		GCInterval:         30 * time.Second,
 	}
 }
 
@@ -98,6 +104,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = 24 * time.Hour
+	}
+	if c.GCInterval <= 0 {
+		c.GCInterval = 30 * time.Second
 	}
 	if c.ApplyTimeout <= 0 {
 		c.ApplyTimeout = 5 * time.Second

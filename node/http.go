@@ -19,7 +19,7 @@ var (
 
 // serveHTTP starts the one public listener: admin API under /api/admin/,
 // health checks under /health/, and the S3 API on every other path.
-func (n *Node) serveHTTP(adminHandler fasthttp.RequestHandler) error {
+func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler) error {
 	ln, err := net.Listen("tcp", n.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("node: listen: %w", err)
@@ -45,16 +45,19 @@ func (n *Node) serveHTTP(adminHandler fasthttp.RequestHandler) error {
 			case bytes.Equal(path, healthReady):
 				n.serveReady(ctx)
 			default:
-				serveS3NotImplemented(ctx)
+				s3Handler(ctx)
 			}
 		},
-		Name:                          "S4",
-		ReadBufferSize:                16 << 10,
-		WriteBufferSize:               64 << 10,
-		ReadTimeout:                   5 * time.Minute,
-		WriteTimeout:                  5 * time.Minute,
-		IdleTimeout:                   2 * time.Minute,
+		Name:            "S4",
+		ReadBufferSize:  16 << 10,
+		WriteBufferSize: 64 << 10,
+		ReadTimeout:     5 * time.Minute,
+		WriteTimeout:    5 * time.Minute,
+		IdleTimeout:     2 * time.Minute,
+		// Bodies stream: this is the prefetch threshold, not a limit (the
+		// handlers enforce their own).
 		MaxRequestBodySize:            64 << 10,
+		StreamRequestBody:             true,
 		DisableHeaderNamesNormalizing: false,
 		NoDefaultServerHeader:         false,
 		CloseOnShutdown:               true,
@@ -71,12 +74,4 @@ func (n *Node) serveReady(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.SetBodyString(`{"status":"ready"}`)
-}
-
-// serveS3NotImplemented answers S3 requests until the S3 API lands.
-func serveS3NotImplemented(ctx *fasthttp.RequestCtx) {
-	ctx.SetStatusCode(fasthttp.StatusNotImplemented)
-	ctx.SetContentType("application/xml")
-	ctx.SetBodyString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
-		`<Error><Code>NotImplemented</Code><Message>The S3 API is not available on this node yet.</Message></Error>`)
 }

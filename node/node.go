@@ -32,9 +32,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/s4/s4/admin"
+	"github.com/s4/s4/blob"
 	"github.com/s4/s4/cluster"
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/s3"
 	"github.com/s4/s4/transport"
 )
 
@@ -62,6 +64,9 @@ type Node struct {
 	http   *fasthttp.Server
 	httpLn net.Listener
 	prop   *cluster.Proposer
+	meta   *fsm.Meta
+	blobs  *blob.Store
+	s3     *s3.Handler
 
 	ready    atomic.Bool
 	readyCh  chan struct{}
@@ -96,17 +101,28 @@ func Open(cfg Config) (_ *Node, err error) {
 	n.keys = cfg.ClusterKey.Derive()
 	sealer := keyring.NewSealer(n.keys.SecretSeal)
 	n.fsm = fsm.New(sealer)
+	// The metadata store is a cache of the log: Raft refills it from the
+	// last snapshot and the log on every start.
+	if n.meta, err = fsm.OpenMeta(filepath.Join(cfg.DataDir, "meta.db")); err != nil {
+		return nil, err
+	}
+	n.fsm.AttachMeta(n.meta)
+	if n.blobs, err = blob.Open(filepath.Join(cfg.DataDir, "blobs")); err != nil {
+		return nil, err
+	}
 
 	if err := n.openRaft(raftDir); err != nil {
 		return nil, err
 	}
 	n.prop = cluster.NewProposer(n)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin")}, n.fsm, n.prop)
-	if err := n.serveHTTP(adminHandler.ServeFastHTTP); err != nil {
+	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3")}, n.fsm, n.meta, n.prop, n.blobs, n)
+	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
 		return nil, err
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.becomeReady()
+	go n.collectGarbage()
 	return n, nil
 }
 
@@ -323,6 +339,56 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 	return f.Index(), f.Response(), nil
 }
 
+// ServeS3 implements s3.Gate: a node serves S3 only once it is ready.
+func (n *Node) ServeS3() error {
+	if !n.ready.Load() {
+		return ErrNotReady
+	}
+	return nil
+}
+
+// collectGarbage removes blobs that no object or part references any more.
+// A blob is removed only if it is still unreferenced under the blob store's
+// lock and not pinned by a write in flight (see package blob).
+func (n *Node) collectGarbage() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.closing:
+			return
+		case <-t.C:
+		}
+		n.CollectGarbage()
+	}
+}
+
+// CollectGarbage runs one garbage-collection pass and returns how many
+// blobs it removed.
+func (n *Node) CollectGarbage() int {
+	removed := 0
+	for _, sum := range n.meta.Garbage(1000) {
+		ok, err := n.blobs.Remove(sum, func() bool { return n.meta.BlobRefs(sum) == 0 })
+		if err != nil {
+			n.log.Warn("removing an unreferenced blob", "err", err)
+			continue
+		}
+		if ok || !n.blobs.Has(sum) {
+			if n.meta.BlobRefs(sum) == 0 {
+				n.meta.ForgetGarbage(sum)
+			}
+		}
+		if ok {
+			removed++
+		}
+	}
+	return removed
+}
+
+// Blobs returns the node's blob store.
+func (n *Node) Blobs() *blob.Store { return n.blobs }
+
 // FSM returns the node's state machine.
 func (n *Node) FSM() *fsm.FSM { return n.fsm }
 
@@ -380,6 +446,9 @@ func (n *Node) Close() error {
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
+	}
+	if n.meta != nil {
+		errs = append(errs, n.meta.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,150 @@
+package s3
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Preconditions are the raw conditional request headers of a GET or HEAD
+// (If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since), or the
+// x-amz-copy-source-if-* headers of CopyObject / UploadPartCopy. Empty means
+// absent.
+type Preconditions struct {
+	IfMatch           string
+	IfNoneMatch       string
+	IfModifiedSince   string
+	IfUnmodifiedSince string
+}
+
+// Empty reports whether no conditional header was sent.
+func (p Preconditions) Empty() bool {
+	return p.IfMatch == "" && p.IfNoneMatch == "" && p.IfModifiedSince == "" && p.IfUnmodifiedSince == ""
+}
+
+// Evaluate checks the preconditions of a GET or HEAD against an existing
+// object (a missing object is NoSuchKey before any precondition). It returns
+// nil to serve the object, CodePreconditionFailed (412) or CodeNotModified
+// (304; the handler sends ETag/Last-Modified and no body).
+//
+// Order and precedence are RFC 9110 §13.2.2, which is what the GetObject
+// reference describes for the combinations:
+//  1. If-Match present and false → 412; If-Match true makes S3 ignore a
+//     failing If-Unmodified-Since ("If-Match … true, and
+//     If-Unmodified-Since … false; then, S3 returns 200 OK").
+//  2. Otherwise If-Unmodified-Since false → 412.
+//  3. If-None-Match present and false (an ETag matches, or "*") → 304; when
+//     it is present and true, If-Modified-Since is ignored.
+//  4. Otherwise If-Modified-Since false (not modified since) → 304.
+//
+// ETags compare with or without quotes; lists and "*" are honoured; W/ tags
+// never match If-Match (strong comparison) but do match If-None-Match (weak
+// comparison). Dates are compared at whole seconds, the precision of
+// Last-Modified. A date that is not an HTTP-date (RFC 1123, RFC 850 or
+// asctime, per net/http.ParseTime) makes its header ignored, as RFC 9110
+// §13.1.3/§13.1.4 require.
+func (p Preconditions) Evaluate(etag string, lastModified time.Time) error {
+	return p.evaluate(etag, lastModified, CodeNotModified)
+}
+
+// EvaluateCopySource checks x-amz-copy-source-if-* against the copy source.
+// Same precedence as Evaluate, but every failure is 412 PreconditionFailed
+// (the CopyObject reference: x-amz-copy-source-if-none-match false or
+// x-amz-copy-source-if-modified-since false → "412 Precondition Failed").
+func (p Preconditions) EvaluateCopySource(etag string, lastModified time.Time) error {
+	return p.evaluate(etag, lastModified, CodePreconditionFailed)
+}
+
+func (p Preconditions) evaluate(etag string, lastModified time.Time, notModified ErrorCode) error {
+	lm := lastModified.Truncate(time.Second)
+	if p.IfMatch != "" {
+		if !etagListMatches(p.IfMatch, etag, false) {
+			return NewError(CodePreconditionFailed)
+		}
+	} else if t, ok := parseHTTPDate(p.IfUnmodifiedSince); ok && lm.After(t) {
+		return NewError(CodePreconditionFailed)
+	}
+	if p.IfNoneMatch != "" {
+		if etagListMatches(p.IfNoneMatch, etag, true) {
+			return NewError(notModified)
+		}
+	} else if t, ok := parseHTTPDate(p.IfModifiedSince); ok && !lm.After(t) {
+		return NewError(notModified)
+	}
+	return nil
+}
+
+// EvaluateWrite checks the conditional-write headers of PutObject and
+// CompleteMultipartUpload (S3 "conditional writes"): If-None-Match: * fails
+// with 412 when the key exists; If-Match fails with 404 NoSuchKey when it
+// does not and 412 when the ETag differs. If-None-Match with anything but
+// "*" is 501 NotImplemented, as in S3. The handler must evaluate this in
+// the same step that commits the write (the FSM apply), or two racing PUTs
+// can both pass.
+func EvaluateWrite(ifMatch, ifNoneMatch string, exists bool, etag string) error {
+	if v := strings.TrimSpace(ifNoneMatch); v != "" {
+		if v != "*" {
+			return NewError(CodeConditionalWriteNotImplemented)
+		}
+		if exists {
+			return NewError(CodePreconditionFailed)
+		}
+	}
+	if strings.TrimSpace(ifMatch) != "" {
+		if !exists {
+			return NewError(CodeNoSuchKey)
+		}
+		if !etagListMatches(ifMatch, etag, false) {
+			return NewError(CodePreconditionFailed)
+		}
+	}
+	return nil
+}
+
+// TrimETag strips spaces and one pair of surrounding double quotes:
+// `"abc"` → abc. Stored and compared ETags are unquoted; the wire form is
+// QuoteETag.
+func TrimETag(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	return s
+}
+
+// QuoteETag returns the wire form of an ETag: `"` + TrimETag(s) + `"`.
+func QuoteETag(s string) string { return `"` + TrimETag(s) + `"` }
+
+// etagListMatches reports whether the header (a comma-separated list of
+// entity tags, or "*") matches etag. weak allows W/-prefixed tags.
+func etagListMatches(header, etag string, weak bool) bool {
+	want := TrimETag(etag)
+	for _, item := range strings.Split(header, ",") {
+		item = strings.TrimSpace(item)
+		if item == "*" {
+			return true
+		}
+		if strings.HasPrefix(item, "W/") {
+			if !weak {
+				continue
+			}
+			item = item[2:]
+		}
+		if item != "" && TrimETag(item) == want {
+			return true
+		}
+	}
+	return false
+}
+
+func parseHTTPDate(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, false
+	}
+	t, err := http.ParseTime(s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}

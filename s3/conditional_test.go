@@ -1,0 +1,90 @@
+package s3
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestPreconditionsEvaluate(t *testing.T) {
+	const etag = "7929fff6d79868e8e07ffcf1e31820a4"
+	lm := time.Date(2026, 11, 28, 9, 42, 40, 500_000_000, time.UTC) // sub-second part is not on the wire
+	at := func(d time.Duration) string { return lm.Truncate(time.Second).Add(d).Format(http.TimeFormat) }
+	cases := []struct {
+		name    string
+		p       Preconditions
+		get     ErrorCode // "" = 200
+		copySrc ErrorCode
+	}{
+		{"none", Preconditions{}, "", ""},
+		{"if-match quoted", Preconditions{IfMatch: `"` + etag + `"`}, "", ""},
+		{"if-match unquoted", Preconditions{IfMatch: etag}, "", ""},
+		{"if-match star", Preconditions{IfMatch: "*"}, "", ""},
+		{"if-match list", Preconditions{IfMatch: `"x", "` + etag + `"`}, "", ""},
+		{"if-match miss", Preconditions{IfMatch: `"x"`}, CodePreconditionFailed, CodePreconditionFailed},
+		{"if-match weak never matches", Preconditions{IfMatch: `W/"` + etag + `"`}, CodePreconditionFailed, CodePreconditionFailed},
+		{"if-none-match hit", Preconditions{IfNoneMatch: `"` + etag + `"`}, CodeNotModified, CodePreconditionFailed},
+		{"if-none-match weak hit", Preconditions{IfNoneMatch: `W/"` + etag + `"`}, CodeNotModified, CodePreconditionFailed},
+		{"if-none-match star", Preconditions{IfNoneMatch: "*"}, CodeNotModified, CodePreconditionFailed},
+		{"if-none-match miss", Preconditions{IfNoneMatch: `"x","y"`}, "", ""},
+		{"ims older", Preconditions{IfModifiedSince: at(-time.Hour)}, "", ""},
+		{"ims same second", Preconditions{IfModifiedSince: at(0)}, CodeNotModified, CodePreconditionFailed},
+		{"ims later", Preconditions{IfModifiedSince: at(time.Hour)}, CodeNotModified, CodePreconditionFailed},
+		{"ims invalid ignored", Preconditions{IfModifiedSince: "yesterday"}, "", ""},
+		{"ims rfc850", Preconditions{IfModifiedSince: lm.Add(time.Hour).Format(time.RFC850)}, CodeNotModified, CodePreconditionFailed},
+		{"ims asctime", Preconditions{IfModifiedSince: lm.Add(time.Hour).Format(time.ANSIC)}, CodeNotModified, CodePreconditionFailed},
+		{"ius older", Preconditions{IfUnmodifiedSince: at(-time.Second)}, CodePreconditionFailed, CodePreconditionFailed},
+		{"ius same second", Preconditions{IfUnmodifiedSince: at(0)}, "", ""},
+		{"ius 2100", Preconditions{IfUnmodifiedSince: "Fri, 29 Oct 2100 19:43:31 GMT"}, "", ""},
+		{"ius 1994", Preconditions{IfUnmodifiedSince: "Sat, 29 Oct 1994 19:43:31 GMT"}, CodePreconditionFailed, CodePreconditionFailed},
+		{"ius invalid ignored", Preconditions{IfUnmodifiedSince: "garbage"}, "", ""},
+		// S3 GetObject: If-Match true + If-Unmodified-Since false → 200.
+		{"if-match wins over ius", Preconditions{IfMatch: etag, IfUnmodifiedSince: at(-time.Hour)}, "", ""},
+		{"if-match fails first", Preconditions{IfMatch: "x", IfNoneMatch: etag}, CodePreconditionFailed, CodePreconditionFailed},
+		// S3 GetObject: If-None-Match false + If-Modified-Since true → 304.
+		{"inm false beats ims true", Preconditions{IfNoneMatch: etag, IfModifiedSince: at(-time.Hour)}, CodeNotModified, CodePreconditionFailed},
+		// RFC 9110: If-None-Match present and true → If-Modified-Since ignored.
+		{"inm true ignores ims", Preconditions{IfNoneMatch: "x", IfModifiedSince: at(time.Hour)}, "", ""},
+		{"ius fail before inm", Preconditions{IfUnmodifiedSince: at(-time.Hour), IfNoneMatch: etag}, CodePreconditionFailed, CodePreconditionFailed},
+		{"all pass", Preconditions{IfMatch: etag, IfUnmodifiedSince: at(0), IfNoneMatch: "x", IfModifiedSince: at(-time.Hour)}, "", ""},
+	}
+	for _, c := range cases {
+		xmlTestCheckCode(t, c.name+" (GET)", c.p.Evaluate(`"`+etag+`"`, lm), c.get)
+		xmlTestCheckCode(t, c.name+" (copy)", c.p.EvaluateCopySource(etag, lm), c.copySrc)
+	}
+	if !(Preconditions{}).Empty() || (Preconditions{IfMatch: "x"}).Empty() {
+		t.Fatal("Empty")
+	}
+}
+
+func TestEvaluateWrite(t *testing.T) {
+	cases := []struct {
+		name                 string
+		ifMatch, ifNoneMatch string
+		exists               bool
+		code                 ErrorCode
+	}{
+		{"unconditional", "", "", true, ""},
+		{"create only, new", "", "*", false, ""},
+		{"create only, exists", "", "*", true, CodePreconditionFailed},
+		{"inm etag", "", `"e"`, true, CodeConditionalWriteNotImplemented},
+		{"if-match ok", `"e"`, "", true, ""},
+		{"if-match differs", `"f"`, "", true, CodePreconditionFailed},
+		{"if-match missing object", `"e"`, "", false, CodeNoSuchKey},
+		{"if-match star", "*", "", true, ""},
+	}
+	for _, c := range cases {
+		xmlTestCheckCode(t, c.name, EvaluateWrite(c.ifMatch, c.ifNoneMatch, c.exists, "e"), c.code)
+	}
+}
+
+func TestETagQuoting(t *testing.T) {
+	for in, want := range map[string]string{`"abc"`: "abc", "abc": "abc", ` "abc" `: "abc", `"`: `"`, `""`: "", `"a-2"`: "a-2"} {
+		if got := TrimETag(in); got != want {
+			t.Errorf("TrimETag(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if QuoteETag("abc") != `"abc"` || QuoteETag(`"abc"`) != `"abc"` {
+		t.Fatal("QuoteETag")
+	}
+}

@@ -1,0 +1,347 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/s4/s4/blob"
+	"github.com/s4/s4/fsm"
+)
+
+// AuthIndex is the FSM's auth index and user table as the S3 API reads them:
+// in memory, no lock, on every request.
+type AuthIndex interface {
+	Lookup(accessKey string) (*fsm.User, bool)
+	UserByID(id string) (*fsm.User, bool)
+}
+
+// Proposer commits an event through the cluster and returns once the local
+// FSM applied it (so the next read on this node sees it).
+type Proposer interface {
+	Propose(ctx context.Context, t fsm.MessageType, msg any) error
+}
+
+// Gate says whether this node may serve S3 requests now (ready, and, in a
+// cluster, within its auth lease). A non-nil error answers 503.
+type Gate interface {
+	ServeS3() error
+}
+
+// Config configures a Handler.
+type Config struct {
+	// Region is the region S4 reports (GetBucketLocation) and accepts in
+	// SigV4 scopes ("" accepts any). Default us-east-1 is reported.
+	Region string
+	// MaxObjectSize bounds a single PUT and a part. Default 5 GiB.
+	MaxObjectSize int64
+	// ProposeTimeout bounds a metadata write. Default 10s.
+	ProposeTimeout time.Duration
+	Logger         *slog.Logger
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// Handler serves the S3 API (path-style) over fasthttp.
+type Handler struct {
+	cfg      Config
+	auth     AuthIndex
+	meta     *fsm.Meta
+	prop     Proposer
+	blobs    *blob.Store
+	gate     Gate
+	verifier *Verifier
+	log      *slog.Logger
+	reqPfx   string
+	reqSeq   atomic.Uint64
+}
+
+// New returns a Handler.
+func New(cfg Config, auth AuthIndex, meta *fsm.Meta, prop Proposer, blobs *blob.Store, gate Gate) *Handler {
+	if cfg.MaxObjectSize <= 0 {
+		cfg.MaxObjectSize = 5 << 30
+	}
+	if cfg.ProposeTimeout <= 0 {
+		cfg.ProposeTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	var p [4]byte
+	rand.Read(p[:])
+	return &Handler{
+		cfg: cfg, auth: auth, meta: meta, prop: prop, blobs: blobs, gate: gate,
+		verifier: NewVerifier(VerifierConfig{Region: cfg.Region}),
+		log:      cfg.Logger, reqPfx: strings.ToUpper(hex.EncodeToString(p[:])),
+	}
+}
+
+// Verifier returns the handler's signature verifier (to Forget revoked keys).
+func (h *Handler) Verifier() *Verifier { return h.verifier }
+
+func (h *Handler) region() string {
+	if h.cfg.Region == "" {
+		return "us-east-1"
+	}
+	return h.cfg.Region
+}
+
+// request is one S3 request being served.
+type request struct {
+	ctx    *fasthttp.RequestCtx
+	id     string
+	bucket string
+	key    string
+	query  url.Values
+	user   *fsm.User
+	auth   RequestAuth
+	v4     V4Result
+}
+
+func (r *request) resource() string {
+	if r.key != "" {
+		return "/" + r.bucket + "/" + r.key
+	}
+	if r.bucket != "" {
+		return "/" + r.bucket
+	}
+	return "/"
+}
+
+func (r *request) header(name string) string { return string(r.ctx.Request.Header.Peek(name)) }
+
+// ServeFastHTTP serves one S3 request: parse the path, authenticate against
+// the auth index, check the role, run the operation.
+func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
+	r := &request{ctx: ctx, id: h.reqPfx + strconv.FormatUint(h.reqSeq.Add(1), 16)}
+	ctx.Response.Header.Set("x-amz-request-id", r.id)
+	ctx.Response.Header.Set("Server", "S4")
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("panic serving S3 request", "panic", p, "request_id", r.id, "stack", string(debug.Stack()))
+			h.writeError(r, NewError(CodeInternalError))
+		}
+	}()
+	if err := h.serve(r); err != nil {
+		h.writeError(r, err)
+	}
+}
+
+func (h *Handler) serve(r *request) error {
+	if h.gate != nil {
+		if err := h.gate.ServeS3(); err != nil {
+			return Errorf(CodeServiceUnavailable, "This node cannot serve requests now: %v. Please retry.", err)
+		}
+	}
+	if err := r.parsePath(); err != nil {
+		return err
+	}
+	q, err := url.ParseQuery(string(r.ctx.URI().QueryString()))
+	if err != nil {
+		return Errorf(CodeInvalidArgument, "The query string is malformed.")
+	}
+	r.query = q
+	if err := h.authenticate(r); err != nil {
+		return err
+	}
+	op := route(r)
+	if op == nil {
+		return NewError(CodeNotImplemented)
+	}
+	if r.user.Role < op.role {
+		return NewError(CodeAccessDenied)
+	}
+	return op.fn(h, r)
+}
+
+// parsePath splits the raw path into bucket and key; the key is decoded
+// exactly once and is never normalised: "a//b/../c" stays that key.
+func (r *request) parsePath() error {
+	raw := r.ctx.URI().PathOriginal()
+	if i := bytes.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i]
+	}
+	if len(raw) == 0 || raw[0] != '/' {
+		return NewError(CodeInvalidURI)
+	}
+	rest := string(raw[1:])
+	bucket, key, _ := strings.Cut(rest, "/")
+	b, err := url.PathUnescape(bucket)
+	if err != nil {
+		return NewError(CodeInvalidURI)
+	}
+	k, err := url.PathUnescape(key)
+	if err != nil {
+		return NewError(CodeInvalidURI)
+	}
+	r.bucket, r.key = b, k
+	if r.bucket != "" && !ValidBucketName(r.bucket) {
+		// A bucket that cannot exist: answer as S3 does.
+		return NewError(CodeInvalidBucketName).WithResource("/" + r.bucket)
+	}
+	if r.key != "" {
+		if err := ValidObjectKey(r.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fasthttpHeaders adapts fasthttp's request header to HeaderSource.
+type fasthttpHeaders struct{ h *fasthttp.RequestHeader }
+
+func (f fasthttpHeaders) PeekAll(name string) [][]byte {
+	if name == "host" {
+		if host := f.h.Host(); len(host) > 0 {
+			return [][]byte{host}
+		}
+		return nil
+	}
+	return f.h.PeekAll(name)
+}
+
+func (f fasthttpHeaders) VisitAll(fn func(name, value []byte)) {
+	for k, v := range f.h.All() {
+		fn(k, v)
+	}
+}
+
+// authenticate finds the credential, looks it up in the auth index and
+// verifies the signature. Anonymous requests are denied.
+func (h *Handler) authenticate(r *request) error {
+	sr := &SignedRequest{
+		Method:   r.ctx.Method(),
+		RawPath:  r.ctx.URI().PathOriginal(),
+		RawQuery: r.ctx.URI().QueryString(),
+		Header:   fasthttpHeaders{&r.ctx.Request.Header},
+		Now:      h.cfg.Now(),
+	}
+	a, err := ParseRequestAuth(sr)
+	if err != nil {
+		return err
+	}
+	if a.Kind == AuthAnonymous {
+		return Errorf(CodeAccessDenied, "Anonymous access is not allowed.")
+	}
+	u, ok := h.auth.Lookup(a.AccessKey)
+	if !ok {
+		return NewError(CodeInvalidAccessKeyID)
+	}
+	if !u.Active {
+		return NewError(CodeAccessDenied)
+	}
+	if a.Kind.IsV4() {
+		res, err := h.verifier.VerifyV4(sr, &a, u.Secret())
+		if err != nil {
+			return err
+		}
+		r.v4 = res
+	} else {
+		if err := h.verifier.VerifyV2(sr, &a, u.Secret()); err != nil {
+			return err
+		}
+		r.v4 = V4Result{AccessKey: a.AccessKey, Payload: PayloadUnsigned}
+	}
+	r.auth, r.user = a, u
+	return nil
+}
+
+// writeError renders err as S3's XML error document (no body for HEAD).
+func (h *Handler) writeError(r *request, err error) {
+	e := AsError(err)
+	if e.Code == CodeInternalError {
+		h.log.Error("S3 request failed", "request_id", r.id, "method", string(r.ctx.Method()), "err", err)
+	} else {
+		h.log.Debug("S3 request refused", "request_id", r.id, "method", string(r.ctx.Method()), "err", err)
+	}
+	ctx := r.ctx
+	ctx.Response.ResetBody()
+	ctx.Response.Header.Del("ETag")
+	ctx.Response.Header.Del("Last-Modified")
+	status := e.Status()
+	ctx.SetStatusCode(status)
+	if status == fasthttp.StatusNotModified {
+		return
+	}
+	if e.Code == CodeServiceUnavailable || e.Code == CodeSlowDown {
+		ctx.Response.Header.Set("Retry-After", "1")
+	}
+	if ctx.IsHead() {
+		return
+	}
+	ctx.SetContentType("application/xml")
+	ctx.SetBody(e.XML(r.resource(), r.id))
+}
+
+func writeXML(r *request, status int, v any) error {
+	b, err := EncodeXMLResponse(v)
+	if err != nil {
+		return err
+	}
+	r.ctx.SetStatusCode(status)
+	r.ctx.SetContentType("application/xml")
+	r.ctx.SetBody(b)
+	return nil
+}
+
+// propose commits an event, mapping the FSM's domain errors to S3 errors.
+func (h *Handler) propose(r *request, t fsm.MessageType, msg any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ProposeTimeout)
+	defer cancel()
+	err := h.prop.Propose(ctx, t, msg)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fsm.ErrNoSuchBucket):
+		return NewError(CodeNoSuchBucket)
+	case errors.Is(err, fsm.ErrBucketExists):
+		return NewError(CodeBucketAlreadyExists)
+	case errors.Is(err, fsm.ErrBucketOwnedByYou):
+		return NewError(CodeBucketAlreadyOwnedByYou)
+	case errors.Is(err, fsm.ErrBucketNotEmpty):
+		return NewError(CodeBucketNotEmpty)
+	case errors.Is(err, fsm.ErrNoSuchUpload):
+		return NewError(CodeNoSuchUpload)
+	case errors.Is(err, fsm.ErrInvalidPartOrder):
+		return NewError(CodeInvalidPartOrder)
+	case errors.Is(err, fsm.ErrInvalidPart):
+		return NewError(CodeInvalidPart)
+	case errors.Is(err, fsm.ErrEntityTooSmall):
+		return NewError(CodeEntityTooSmall)
+	}
+	h.log.Warn("metadata write failed", "request_id", r.id, "err", err)
+	return Errorf(CodeServiceUnavailable, "The metadata log is unavailable; please retry.").WithCause(err)
+}
+
+// owner names a user as S3's Owner element does.
+func (h *Handler) owner(id string) Owner {
+	o := Owner{ID: id}
+	if u, ok := h.auth.UserByID(id); ok {
+		o.DisplayName = u.Username
+	}
+	return o
+}
+
+func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// drain reads and discards what is left of a request body we do not use.
+func drain(r *request) {
+	if s := r.ctx.RequestBodyStream(); s != nil {
+		io.Copy(io.Discard, io.LimitReader(s, 1<<20))
+	}
+}

@@ -1,0 +1,383 @@
+package s3
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/s4/s4/fsm"
+)
+
+// All users share one bucket namespace: ListBuckets lists every bucket, and
+// a bucket's Owner is the user who created it. Roles, not ownership, decide
+// what a user may do (DESIGN.md "Roles").
+
+func (h *Handler) listBuckets(r *request) error {
+	res := ListAllMyBucketsResult{Owner: h.owner(r.user.ID)}
+	for _, b := range h.meta.Buckets() {
+		res.Buckets = append(res.Buckets, BucketInfo{Name: b.Name, CreationDate: XMLTime(unixTime(b.CreatedAt))})
+	}
+	return writeXML(r, fasthttp.StatusOK, &res)
+}
+
+func (h *Handler) createBucket(r *request) error {
+	if err := checkACLHeaders(r); err != nil {
+		return err
+	}
+	body, err := h.readSmallBody(r, MaxXMLBodySize)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		loc, err := DecodeCreateBucketConfiguration(bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		if loc != "" && loc != h.region() {
+			return Errorf(CodeInvalidLocationConstraint, "The specified location-constraint is not valid.")
+		}
+	}
+	err = h.propose(r, fsm.MsgBucketCreate, &fsm.BucketCreate{Name: r.bucket, Owner: r.user.ID, At: h.cfg.Now().UnixNano()})
+	if IsCode(err, CodeBucketAlreadyOwnedByYou) && h.region() == "us-east-1" {
+		err = nil // us-east-1 answers 200 to the owner re-creating a bucket
+	}
+	if err != nil {
+		return err
+	}
+	r.ctx.Response.Header.Set("Location", "/"+r.bucket)
+	return nil
+}
+
+func (h *Handler) deleteBucket(r *request) error {
+	if err := h.propose(r, fsm.MsgBucketDelete, &fsm.BucketDelete{Name: r.bucket}); err != nil {
+		return err
+	}
+	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) bucket(r *request) (fsm.BucketInfo, error) {
+	b, ok := h.meta.Bucket(r.bucket)
+	if !ok {
+		return b, NewError(CodeNoSuchBucket)
+	}
+	return b, nil
+}
+
+func (h *Handler) headBucket(r *request) error {
+	if _, err := h.bucket(r); err != nil {
+		return err
+	}
+	r.ctx.Response.Header.Set("x-amz-bucket-region", h.region())
+	return nil
+}
+
+func (h *Handler) getBucketLocation(r *request) error {
+	if _, err := h.bucket(r); err != nil {
+		return err
+	}
+	loc := h.region()
+	if loc == "us-east-1" {
+		loc = ""
+	}
+	return writeXML(r, fasthttp.StatusOK, &LocationConstraint{Location: loc})
+}
+
+func (h *Handler) getBucketVersioning(r *request) error {
+	if _, err := h.bucket(r); err != nil {
+		return err
+	}
+	return writeXML(r, fasthttp.StatusOK, &VersioningConfiguration{})
+}
+
+func (h *Handler) getBucketACL(r *request) error {
+	b, err := h.bucket(r)
+	if err != nil {
+		return err
+	}
+	p := OwnerFullControlPolicy(h.owner(b.Owner))
+	return writeXML(r, fasthttp.StatusOK, &p)
+}
+
+func (h *Handler) getObjectACL(r *request) error {
+	obj, err := h.object(r)
+	if err != nil {
+		return err
+	}
+	p := OwnerFullControlPolicy(h.owner(obj.Owner))
+	return writeXML(r, fasthttp.StatusOK, &p)
+}
+
+// putACL accepts only what leaves the resource private to its owner.
+func (h *Handler) putACL(r *request) error {
+	owner := ""
+	if r.key == "" {
+		b, err := h.bucket(r)
+		if err != nil {
+			return err
+		}
+		owner = b.Owner
+	} else {
+		obj, err := h.object(r)
+		if err != nil {
+			return err
+		}
+		owner = obj.Owner
+	}
+	if err := checkACLHeaders(r); err != nil {
+		return err
+	}
+	body, err := h.readSmallBody(r, MaxXMLBodySize)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if _, err := DecodeAccessControlPolicy(bytes.NewReader(body), owner); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkACLHeaders accepts x-amz-acl private (or none) and no grants.
+func checkACLHeaders(r *request) error {
+	if err := CheckCannedACL(r.header("X-Amz-Acl")); err != nil {
+		return err
+	}
+	for k := range r.ctx.Request.Header.All() {
+		if len(k) > 12 && strings.EqualFold(string(k[:12]), "x-amz-grant-") {
+			return NewError(CodeAccessControlListNotSupported)
+		}
+	}
+	return nil
+}
+
+// listParams are the parameters every listing shares.
+type listParams struct {
+	prefix, delimiter, encoding string
+	maxKeys                     int
+}
+
+func parseListParams(r *request, maxName string) (listParams, error) {
+	p := listParams{prefix: r.query.Get("prefix"), delimiter: r.query.Get("delimiter"), encoding: r.query.Get("encoding-type"), maxKeys: 1000}
+	if p.encoding != "" && p.encoding != "url" {
+		return p, Errorf(CodeInvalidArgument, "Invalid Encoding Method specified in Request")
+	}
+	if v, ok := r.query[maxName]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 0 {
+			return p, Errorf(CodeInvalidArgument, "Provided %s not an integer or within integer range", maxName)
+		}
+		p.maxKeys = min(n, 1000)
+	}
+	return p, nil
+}
+
+func (p listParams) enc(s string) string {
+	if p.encoding == "url" {
+		return URLEncodeKey(s)
+	}
+	return s
+}
+
+func (h *Handler) list(r *request, p listParams, after string) (fsm.ListResult, error) {
+	res, ok := h.meta.List(r.bucket, p.prefix, after, p.delimiter, p.maxKeys)
+	if !ok {
+		return res, NewError(CodeNoSuchBucket)
+	}
+	return res, nil
+}
+
+func (h *Handler) contents(p listParams, res fsm.ListResult, withOwner bool) ([]Object, []CommonPrefix) {
+	var objs []Object
+	for _, e := range res.Objects {
+		o := Object{Key: p.enc(e.Key), LastModified: XMLTime(unixTime(e.Object.LastModified)), ETag: e.Object.ETag, Size: e.Object.Size, StorageClass: "STANDARD"}
+		if e.Object.Checksum.Algorithm != "" {
+			o.ChecksumAlgorithm = []string{e.Object.Checksum.Algorithm}
+		}
+		if withOwner {
+			ow := h.owner(e.Object.Owner)
+			o.Owner = &ow
+		}
+		objs = append(objs, o)
+	}
+	var cps []CommonPrefix
+	for _, cp := range res.CommonPrefixes {
+		cps = append(cps, CommonPrefix{Prefix: p.enc(cp)})
+	}
+	return objs, cps
+}
+
+func (h *Handler) listObjects(r *request) error {
+	p, err := parseListParams(r, "max-keys")
+	if err != nil {
+		return err
+	}
+	marker := r.query.Get("marker")
+	res, err := h.list(r, p, marker)
+	if err != nil {
+		return err
+	}
+	out := ListBucketResult{Name: r.bucket, Prefix: p.enc(p.prefix), Marker: p.enc(marker), MaxKeys: p.maxKeys,
+		Delimiter: p.enc(p.delimiter), EncodingType: p.encoding, IsTruncated: res.IsTruncated}
+	if res.IsTruncated && p.delimiter != "" {
+		out.NextMarker = p.enc(res.NextMarker)
+	}
+	out.Contents, out.CommonPrefixes = h.contents(p, res, true)
+	return writeXML(r, fasthttp.StatusOK, &out)
+}
+
+// Continuation tokens are the last key returned, base64url-encoded: opaque
+// to clients, stable across nodes and restarts.
+func encodeToken(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+func decodeToken(t string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil {
+		return "", Errorf(CodeInvalidArgument, "The continuation token provided is incorrect")
+	}
+	return string(b), nil
+}
+
+func (h *Handler) listObjectsV2(r *request) error {
+	p, err := parseListParams(r, "max-keys")
+	if err != nil {
+		return err
+	}
+	startAfter := r.query.Get("start-after")
+	after := startAfter
+	token, hasToken := r.query["continuation-token"]
+	if hasToken {
+		if after, err = decodeToken(token[0]); err != nil {
+			return err
+		}
+	}
+	res, err := h.list(r, p, after)
+	if err != nil {
+		return err
+	}
+	out := ListBucketResultV2{Name: r.bucket, Prefix: p.enc(p.prefix), MaxKeys: p.maxKeys, Delimiter: p.enc(p.delimiter),
+		EncodingType: p.encoding, IsTruncated: res.IsTruncated, StartAfter: p.enc(startAfter)}
+	if hasToken {
+		out.ContinuationToken = token[0]
+	}
+	if res.IsTruncated {
+		out.NextContinuationToken = encodeToken(res.NextMarker)
+	}
+	out.Contents, out.CommonPrefixes = h.contents(p, res, r.query.Get("fetch-owner") == "true")
+	out.KeyCount = len(out.Contents) + len(out.CommonPrefixes)
+	return writeXML(r, fasthttp.StatusOK, &out)
+}
+
+// listObjectVersions lists the current objects as versions "null": S4 has
+// no versioning yet, and cleanup tools page through this by key-marker.
+func (h *Handler) listObjectVersions(r *request) error {
+	p, err := parseListParams(r, "max-keys")
+	if err != nil {
+		return err
+	}
+	keyMarker := r.query.Get("key-marker")
+	res, err := h.list(r, p, keyMarker)
+	if err != nil {
+		return err
+	}
+	out := ListVersionsResult{Name: r.bucket, Prefix: p.enc(p.prefix), KeyMarker: p.enc(keyMarker), VersionIDMarker: r.query.Get("version-id-marker"),
+		MaxKeys: p.maxKeys, Delimiter: p.enc(p.delimiter), EncodingType: p.encoding, IsTruncated: res.IsTruncated}
+	if res.IsTruncated {
+		out.NextKeyMarker = p.enc(res.NextMarker)
+		out.NextVersionIDMarker = "null"
+	}
+	for _, e := range res.Objects {
+		ow := h.owner(e.Object.Owner)
+		out.Versions = append(out.Versions, ObjectVersion{Key: p.enc(e.Key), VersionID: "null", IsLatest: true,
+			LastModified: XMLTime(unixTime(e.Object.LastModified)), ETag: e.Object.ETag, Size: e.Object.Size, Owner: &ow, StorageClass: "STANDARD"})
+	}
+	for _, cp := range res.CommonPrefixes {
+		out.CommonPrefixes = append(out.CommonPrefixes, CommonPrefix{Prefix: p.enc(cp)})
+	}
+	return writeXML(r, fasthttp.StatusOK, &out)
+}
+
+func (h *Handler) deleteObjects(r *request) error {
+	if _, err := h.bucket(r); err != nil {
+		return err
+	}
+	body, err := h.readSmallBody(r, MaxDeleteObjectsBodySize)
+	if err != nil {
+		return err
+	}
+	quiet, objs, err := DecodeDeleteObjects(bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	var res DeleteResult
+	var keys []string
+	for _, o := range objs {
+		if err := ValidObjectKey(o.Key); err != nil {
+			res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, AsError(err)))
+			continue
+		}
+		if o.VersionID != "" && o.VersionID != "null" {
+			res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, NewError(CodeNoSuchVersion)))
+			continue
+		}
+		keys = append(keys, o.Key)
+		if !quiet {
+			res.Deleted = append(res.Deleted, DeletedObject{Key: o.Key, VersionID: o.VersionID})
+		}
+	}
+	// One event per batch of keys that fits the log entry limit.
+	for len(keys) > 0 {
+		n, size := 0, 0
+		for n < len(keys) && size+len(keys[n]) < fsm.MaxEventSize/2 {
+			size += len(keys[n]) + 8
+			n++
+		}
+		if err := h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: keys[:n]}); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return writeXML(r, fasthttp.StatusOK, &res)
+}
+
+func (h *Handler) listMultipartUploads(r *request) error {
+	if _, err := h.bucket(r); err != nil {
+		return err
+	}
+	p, err := parseListParams(r, "max-uploads")
+	if err != nil {
+		return err
+	}
+	keyMarker, idMarker := r.query.Get("key-marker"), r.query.Get("upload-id-marker")
+	out := ListMultipartUploadsResult{Bucket: r.bucket, KeyMarker: p.enc(keyMarker), UploadIDMarker: idMarker, Prefix: p.enc(p.prefix),
+		Delimiter: p.enc(p.delimiter), MaxUploads: p.maxKeys, EncodingType: p.encoding}
+	seen := map[string]bool{}
+	for _, u := range h.meta.Uploads(r.bucket, p.prefix) {
+		if u.Key < keyMarker || (u.Key == keyMarker && (idMarker == "" || u.UploadID <= idMarker)) {
+			continue
+		}
+		if p.delimiter != "" {
+			if i := strings.Index(u.Key[len(p.prefix):], p.delimiter); i >= 0 {
+				cp := u.Key[:len(p.prefix)+i+len(p.delimiter)]
+				if !seen[cp] {
+					seen[cp] = true
+					out.CommonPrefixes = append(out.CommonPrefixes, CommonPrefix{Prefix: p.enc(cp)})
+				}
+				continue
+			}
+		}
+		if len(out.Uploads) == p.maxKeys {
+			out.IsTruncated = true
+			break
+		}
+		ow := h.owner(u.Object.Owner)
+		out.Uploads = append(out.Uploads, Upload{Key: p.enc(u.Key), UploadID: u.UploadID, Initiator: ow, Owner: ow, StorageClass: "STANDARD",
+			Initiated: XMLTime(unixTime(u.Initiated)), ChecksumAlgorithm: u.Object.Checksum.Algorithm})
+		out.NextKeyMarker, out.NextUploadIDMarker = p.enc(u.Key), u.UploadID
+	}
+	return writeXML(r, fasthttp.StatusOK, &out)
+}

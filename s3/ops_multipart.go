@@ -1,0 +1,209 @@
+package s3
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/s4/s4/fsm"
+)
+
+func newUploadID() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (h *Handler) createMultipartUpload(r *request) error {
+	if err := checkACLHeaders(r); err != nil {
+		return err
+	}
+	if _, err := h.bucket(r); err != nil {
+		return err
+	}
+	obj := fsm.ObjectMeta{Owner: r.user.ID}
+	if err := objectHeaders(r, &obj); err != nil {
+		return err
+	}
+	if v := r.header("X-Amz-Checksum-Algorithm"); v != "" {
+		alg, ok := ParseChecksumAlgorithm(v)
+		if !ok {
+			return Errorf(CodeInvalidRequest, "Checksum algorithm provided is unsupported.")
+		}
+		obj.Checksum.Algorithm = alg.String()
+		r.ctx.Response.Header.Set("x-amz-checksum-algorithm", alg.String())
+	}
+	id := newUploadID()
+	if err := h.propose(r, fsm.MsgUploadCreate, &fsm.UploadCreate{Bucket: r.bucket, Key: r.key, UploadID: id, Object: obj, At: h.cfg.Now().UnixNano()}); err != nil {
+		return err
+	}
+	return writeXML(r, fasthttp.StatusOK, &InitiateMultipartUploadResult{Bucket: r.bucket, Key: r.key, UploadID: id})
+}
+
+// upload loads the upload named by ?uploadId and checks it belongs to the
+// request's bucket and key.
+func (h *Handler) upload(r *request) (fsm.UploadInfo, error) {
+	u, ok := h.meta.Upload(r.query.Get("uploadId"))
+	if !ok || u.Bucket != r.bucket || u.Key != r.key {
+		return u, NewError(CodeNoSuchUpload)
+	}
+	return u, nil
+}
+
+func partNumber(r *request) (int, error) {
+	n, err := strconv.Atoi(r.query.Get("partNumber"))
+	if err != nil || n < 1 || n > 10000 {
+		return 0, NewError(CodeInvalidPartNumber)
+	}
+	return n, nil
+}
+
+func (h *Handler) uploadPart(r *request) error {
+	u, err := h.upload(r)
+	if err != nil {
+		return err
+	}
+	n, err := partNumber(r)
+	if err != nil {
+		return err
+	}
+	ref, ck, unpin, err := h.storeBody(r)
+	if err != nil {
+		return err
+	}
+	defer unpin()
+	part := fsm.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
+		Blob: fsm.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano(), Checksum: ck}
+	if err := h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: u.UploadID, PartNumber: n, Part: part}); err != nil {
+		return err
+	}
+	r.ctx.Response.Header.Set("ETag", part.ETag)
+	if ck.Algorithm != "" {
+		if alg, ok := ParseChecksumAlgorithm(ck.Algorithm); ok {
+			r.ctx.Response.Header.Set(alg.HeaderName(), ck.Value)
+		}
+	}
+	return nil
+}
+
+// uploadPartCopy copies a source object, or a byte range of it, into a new
+// part blob.
+func (h *Handler) uploadPartCopy(r *request) error {
+	u, err := h.upload(r)
+	if err != nil {
+		return err
+	}
+	n, err := partNumber(r)
+	if err != nil {
+		return err
+	}
+	_, _, src, err := h.copySource(r)
+	if err != nil {
+		return err
+	}
+	start, length := int64(0), src.Size
+	if rng := r.header("X-Amz-Copy-Source-Range"); rng != "" {
+		s, l, partial, err := ParseRange(rng, src.Size)
+		if err != nil || !partial {
+			return Errorf(CodeInvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+		}
+		start, length = s, l
+	}
+	if length > h.cfg.MaxObjectSize {
+		return NewError(CodeEntityTooLarge)
+	}
+	unpinSrc := h.pinAll(&src)
+	defer unpinSrc()
+	body, err := h.openObject(&src, start, length)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	ref, unpin, err := h.blobs.PutPinned(body, length)
+	if err != nil {
+		return Errorf(CodeInternalError, "cannot copy the part").WithCause(err)
+	}
+	defer unpin()
+	part := fsm.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
+		Blob: fsm.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano()}
+	if err := h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: u.UploadID, PartNumber: n, Part: part}); err != nil {
+		return err
+	}
+	return writeXML(r, fasthttp.StatusOK, &CopyPartResult{ETag: part.ETag, LastModified: XMLTime(unixTime(part.LastModified))})
+}
+
+func (h *Handler) completeMultipartUpload(r *request) error {
+	if r.header("If-None-Match") != "" || r.header("If-Match") != "" {
+		return Errorf(CodeNotImplemented, "Conditional writes are not supported yet.")
+	}
+	u, err := h.upload(r)
+	if err != nil {
+		return err
+	}
+	body, err := h.readSmallBody(r, MaxCompleteMultipartBodySize)
+	if err != nil {
+		return err
+	}
+	parts, err := DecodeCompleteMultipartUpload(bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	ev := &fsm.UploadComplete{UploadID: u.UploadID, At: h.cfg.Now().UnixNano()}
+	for _, p := range parts {
+		ev.Parts = append(ev.Parts, fsm.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag})
+	}
+	if err := h.propose(r, fsm.MsgUploadComplete, ev); err != nil {
+		return err
+	}
+	obj, _ := h.meta.Object(r.bucket, r.key)
+	return writeXML(r, fasthttp.StatusOK, &CompleteMultipartUploadResult{Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: obj.ETag})
+}
+
+func (h *Handler) abortMultipartUpload(r *request) error {
+	u, err := h.upload(r)
+	if err != nil {
+		return err
+	}
+	if err := h.propose(r, fsm.MsgUploadAbort, &fsm.UploadAbort{UploadID: u.UploadID}); err != nil {
+		return err
+	}
+	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) listParts(r *request) error {
+	u, err := h.upload(r)
+	if err != nil {
+		return err
+	}
+	maxParts := 1000
+	if v := r.query.Get("max-parts"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return Errorf(CodeInvalidArgument, "Provided max-parts not an integer or within integer range")
+		}
+		maxParts = min(n, 1000)
+	}
+	marker := 0
+	if v := r.query.Get("part-number-marker"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return Errorf(CodeInvalidArgument, "Provided part-number-marker not an integer or within integer range")
+		}
+		marker = n
+	}
+	parts, truncated := h.meta.Parts(u.UploadID, marker, maxParts)
+	ow := h.owner(u.Object.Owner)
+	out := ListPartsResult{Bucket: r.bucket, Key: r.key, UploadID: u.UploadID, PartNumberMarker: marker, MaxParts: maxParts,
+		IsTruncated: truncated, Initiator: ow, Owner: ow, StorageClass: "STANDARD", ChecksumAlgorithm: u.Object.Checksum.Algorithm}
+	for _, p := range parts {
+		xp := Part{PartNumber: p.Number, LastModified: XMLTime(unixTime(p.Part.LastModified)), ETag: p.Part.ETag, Size: p.Part.Size}
+		setChecksum(&xp.Checksums, p.Part.Checksum)
+		out.Parts = append(out.Parts, xp)
+		out.NextPartNumberMarker = p.Number
+	}
+	return writeXML(r, fasthttp.StatusOK, &out)
+}
