@@ -5,29 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+. scripts/lib.sh
+
 work=$(mktemp -d)
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/s4" ./cmd/s4
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-S4_ROOT_PASSWORD=password12345 "$work/s4" server --data-dir "$work/data" \
-  --listen "127.0.0.1:$port" --cluster-listen "127.0.0.1:$cport" >"$work/out.log" 2>&1 &
-pid=$!
-
-base="https://localhost:$port"
-deadline=$((SECONDS + 30))
-until curl -sk -o /dev/null -w '%{http_code}' "$base/health/ready" 2>/dev/null | grep -q 200; do
-  if [ $SECONDS -ge $deadline ] || ! kill -0 "$pid" 2>/dev/null; then
-    echo "node did not become ready"; cat "$work/out.log"; exit 1
-  fi
-  sleep 0.2
-done
+trap 'stop_node; rm -rf "$work"' EXIT
+start_node "$work"
+base=$BASE
 
 fail() { echo "FAIL: $*"; cat "$work/out.log"; exit 1; }
 

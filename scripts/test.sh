@@ -27,3 +27,6 @@ done
 
 echo "== smoke test of the s4 binary (admin flow with curl)"
 scripts/smoke-admin.sh
+
+echo "== aws cli end-to-end test of the S3 API"
+scripts/s3-cli-e2e.sh
