@@ -79,8 +79,13 @@ type RequestAuth struct {
 	expiresRaw string // Expires as sent: the date line of the string to sign
 }
 
-// Date is the yyyymmdd date of a SigV4 credential scope.
-func (a *RequestAuth) Date() string { return a.Scope[:8] }
+// Date is the yyyymmdd date of a SigV4 credential scope ("" for SigV2).
+func (a *RequestAuth) Date() string {
+	if len(a.Scope) < 8 {
+		return ""
+	}
+	return a.Scope[:8]
+}
 
 // ParseRequestAuth finds and parses the request's credential: the Authorization header
 // if present, else the presigned-URL query parameters. A request with neither gets
