@@ -287,10 +287,11 @@ func (m *MultiHasher) Reset() {
 var crc32cTable = crc32.MakeTable(crc32.Castagnoli)
 
 // CRC-64/NVME: reflected polynomial 0x9A6C9329AC4BC9B5, init and xorout all
-// ones, the same conventions as hash/crc64. hash/crc64 only has fast paths for
-// its ISO and ECMA tables; for any other table it builds (allocates) a 16 KiB
-// slicing table on every Write of 2 KiB or more. So the slicing-by-8 tables
-// are built once here and the update loop is the one from hash/crc64.
+// ones, the same conventions as hash/crc64. hash/crc64 keeps slicing tables
+// only for its ISO and ECMA polynomials: with any other table it goes byte by
+// byte below 2 KiB and rebuilds a 16 KiB slicing table on every larger Write
+// (measured here: 4x slower on 1 KiB writes, 1.8x on 4 KiB). So the
+// slicing-by-8 tables are built once and the update loop is hash/crc64's.
 const crc64NVMEPoly = 0x9A6C9329AC4BC9B5
 
 var crc64NVMETables = sync.OnceValue(func() *[8][256]uint64 {
