@@ -1,0 +1,179 @@
+// Command s4load puts load on an S4 node and reports throughput, latency
+// percentiles and the server's CPU cost.
+//
+//	s4load -endpoint https://127.0.0.1:9000 -cacert DATA/tls/cert.pem \
+//	    -user root -password ... -scenario admin-credentials \
+//	    -c 64 -duration 20s -users 256 [-pid SERVER_PID] [-json]
+//
+// A run has a fixed number of workers (-c), each sending one request at a
+// time, back to back, until -duration has passed. Scenarios:
+//
+//	admin-credentials  POST/DELETE /api/admin/users/{id}/credentials on
+//	                   Writer users load_0..load_<users-1> (created if
+//	                   missing); each request is one Raft event.
+//
+// With -pid, the server's CPU-seconds (utime+stime from /proc/PID/stat) over
+// the timed part of the run are reported too; so are s4load's own.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	endpoint, cacert   string
+	insecure           bool
+	user, password     string
+	scenario           string
+	concurrency        int
+	duration, timeout  time.Duration
+	users, setupC, pid int
+	jsonOut            bool
+}
+
+// scenarios builds each scenario by name.
+var scenarios = map[string]func(o options, c *adminClient, log *slog.Logger) (scenario, string){
+	"admin-credentials": func(o options, c *adminClient, log *slog.Logger) (scenario, string) {
+		s := &adminCredentials{client: c, user: o.user, password: o.password, users: o.users, setupC: o.setupC, log: log}
+		return s, s.details()
+	},
+}
+
+func runMain(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("s4load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.endpoint, "endpoint", "https://127.0.0.1:9000", "S4 API base URL")
+	fs.StringVar(&o.cacert, "cacert", "", "PEM file of the CA (or self-signed certificate) to trust")
+	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server certificate")
+	fs.StringVar(&o.user, "user", "root", "SuperUser to log in as")
+	fs.StringVar(&o.password, "password", "", "its password (default: $S4_ROOT_PASSWORD)")
+	fs.StringVar(&o.scenario, "scenario", "admin-credentials", "load scenario: "+strings.Join(slices.Sorted(maps.Keys(scenarios)), ", "))
+	fs.IntVar(&o.concurrency, "c", 64, "concurrent workers, one request in flight each")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to send requests")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
+	fs.IntVar(&o.users, "users", 256, "admin-credentials: load users (at least -c)")
+	fs.IntVar(&o.setupC, "setup-c", 2, "admin-credentials: concurrent user creations in setup (argon2-bound)")
+	fs.IntVar(&o.pid, "pid", 0, "server process ID: report its CPU-seconds during the run")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON instead of text")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "s4load: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if o.password == "" {
+		o.password = os.Getenv("S4_ROOT_PASSWORD")
+	}
+	newScenario, ok := scenarios[o.scenario]
+	switch {
+	case !ok:
+		fmt.Fprintf(stderr, "s4load: unknown scenario %q\n", o.scenario)
+		return 2
+	case o.concurrency < 1 || o.duration <= 0 || o.timeout <= 0:
+		fmt.Fprintln(stderr, "s4load: -c, -duration and -timeout must be positive")
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	hc, err := newHTTPClient(o)
+	if err != nil {
+		fmt.Fprintln(stderr, "s4load:", err)
+		return 1
+	}
+	defer hc.CloseIdleConnections()
+	client := &adminClient{base: strings.TrimRight(o.endpoint, "/"), hc: hc}
+	sc, details := newScenario(o, client, log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := sc.Setup(ctx, o.concurrency); err != nil {
+		fmt.Fprintln(stderr, "s4load: setup:", err)
+		return 1
+	}
+
+	log.Info("running", "scenario", o.scenario, "c", o.concurrency, "duration", o.duration)
+	hz := clockTicks()
+	var serverCPU *cpuMeter
+	if o.pid > 0 {
+		serverCPU = startCPU(strconv.Itoa(o.pid))
+	}
+	clientCPU := startCPU("self")
+	res := run(ctx, sc, o.concurrency, o.duration)
+	var serverSec, clientSec *float64
+	if serverCPU != nil {
+		if serverSec, err = serverCPU.stop(hz); err != nil {
+			log.Warn("cannot read the server's CPU time", "pid", o.pid, "err", err)
+		}
+	}
+	clientSec, _ = clientCPU.stop(hz) // not on Linux: simply not reported
+
+	rep := newReport(res)
+	rep.Scenario, rep.ScenarioDetails = o.scenario, details
+	rep.Endpoint, rep.Concurrency, rep.Duration = o.endpoint, o.concurrency, o.duration.String()
+	rep.ServerPID = o.pid
+	rep.setCPU(serverSec, clientSec)
+	if o.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "s4load:", err)
+			return 1
+		}
+	} else {
+		rep.writeText(stdout)
+	}
+	if ctx.Err() != nil {
+		return 130
+	}
+	return 0
+}
+
+func newHTTPClient(o options) (*http.Client, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.insecure}
+	if o.cacert != "" {
+		pem, err := os.ReadFile(o.cacert)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate found", o.cacert)
+		}
+		tc.RootCAs = pool
+	}
+	tr := &http.Transport{
+		Proxy:               nil, // never through a proxy: talk to the endpoint directly
+		TLSClientConfig:     tc,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConns:        2 * o.concurrency,
+		MaxIdleConnsPerHost: 2 * o.concurrency, // keep one connection per worker
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &http.Client{Transport: tr, Timeout: o.timeout}, nil
+}
