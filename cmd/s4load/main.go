@@ -11,6 +11,18 @@
 //	admin-credentials  POST/DELETE /api/admin/users/{id}/credentials on
 //	                   Writer users load_0..load_<users-1> (created if
 //	                   missing); each request is one Raft event.
+//	s3-head-bucket     HeadBucket on -bucket.
+//	s3-get             GetObject of -objects objects of -size, uploaded in
+//	                   setup, read in turn.
+//	s3-put             PutObject of -size, a new key and new content each.
+//
+// The S3 scenarios use aws-sdk-go-v2 with its default checksum settings
+// (PUT bodies as aws-chunked with a CRC32 trailer over HTTPS) and the key
+// pair of -access-key/-secret-key (default: $AWS_ACCESS_KEY_ID and
+// $AWS_SECRET_ACCESS_KEY); setup creates -bucket if missing.
+//
+//	s4load -endpoint https://127.0.0.1:9000 -cacert DATA/tls/cert.pem \
+//	    -scenario s3-put -size 1MiB -c 16 -duration 15s -pid SERVER_PID
 //
 // With -pid, the server's CPU-seconds (utime+stime from /proc/PID/stat) over
 // the timed part of the run are reported too; so are s4load's own.
@@ -49,14 +61,37 @@ type options struct {
 	duration, timeout  time.Duration
 	users, setupC, pid int
 	jsonOut            bool
+
+	accessKey, secretKey string
+	bucket               string
+	size                 string
+	objects              int
 }
 
 // scenarios builds each scenario by name.
-var scenarios = map[string]func(o options, c *adminClient, log *slog.Logger) (scenario, string){
-	"admin-credentials": func(o options, c *adminClient, log *slog.Logger) (scenario, string) {
+var scenarios = map[string]func(o options, c *adminClient, log *slog.Logger) (scenario, string, error){
+	"admin-credentials": func(o options, c *adminClient, log *slog.Logger) (scenario, string, error) {
 		s := &adminCredentials{client: c, user: o.user, password: o.password, users: o.users, setupC: o.setupC, log: log}
-		return s, s.details()
+		return s, s.details(), nil
 	},
+	"s3-head-bucket": s3Scenario(s3HeadBucket),
+	"s3-get":         s3Scenario(s3Get),
+	"s3-put":         s3Scenario(s3Put),
+}
+
+func s3Scenario(kind s3Kind) func(o options, c *adminClient, log *slog.Logger) (scenario, string, error) {
+	return func(o options, c *adminClient, log *slog.Logger) (scenario, string, error) {
+		if o.accessKey == "" || o.secretKey == "" {
+			return nil, "", errors.New("S3 scenarios need -access-key and -secret-key (or $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY)")
+		}
+		size, err := parseSize(o.size)
+		if err != nil {
+			return nil, "", err
+		}
+		s := &s3Load{kind: kind, client: newS3Client(o.endpoint, o.accessKey, o.secretKey, c.hc),
+			bucket: o.bucket, size: int(size), objects: o.objects, setupC: o.setupC, log: log}
+		return s, s.details(), nil
+	}
 }
 
 func runMain(args []string, stdout, stderr io.Writer) int {
@@ -73,7 +108,12 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to send requests")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.IntVar(&o.users, "users", 256, "admin-credentials: load users (at least -c)")
-	fs.IntVar(&o.setupC, "setup-c", 2, "admin-credentials: concurrent user creations in setup (argon2-bound)")
+	fs.IntVar(&o.setupC, "setup-c", 2, "concurrent setup requests: user creations (argon2-bound), s3-get uploads")
+	fs.StringVar(&o.accessKey, "access-key", "", "S3 scenarios: access key ID (default: $AWS_ACCESS_KEY_ID)")
+	fs.StringVar(&o.secretKey, "secret-key", "", "S3 scenarios: secret key (default: $AWS_SECRET_ACCESS_KEY)")
+	fs.StringVar(&o.bucket, "bucket", "s4load", "S3 scenarios: bucket (created if missing)")
+	fs.StringVar(&o.size, "size", "4KiB", "s3-get, s3-put: object size (4096, 4KiB, 1MiB, ...)")
+	fs.IntVar(&o.objects, "objects", 64, "s3-get: objects uploaded in setup and read in turn")
 	fs.IntVar(&o.pid, "pid", 0, "server process ID: report its CPU-seconds during the run")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON instead of text")
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +128,12 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.password == "" {
 		o.password = os.Getenv("S4_ROOT_PASSWORD")
+	}
+	if o.accessKey == "" {
+		o.accessKey = os.Getenv("AWS_ACCESS_KEY_ID")
+	}
+	if o.secretKey == "" {
+		o.secretKey = os.Getenv("AWS_SECRET_ACCESS_KEY")
 	}
 	newScenario, ok := scenarios[o.scenario]
 	switch {
@@ -107,7 +153,11 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	}
 	defer hc.CloseIdleConnections()
 	client := &adminClient{base: strings.TrimRight(o.endpoint, "/"), hc: hc}
-	sc, details := newScenario(o, client, log)
+	sc, details, err := newScenario(o, client, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "s4load:", err)
+		return 2
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -137,6 +187,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	rep.Endpoint, rep.Concurrency, rep.Duration = o.endpoint, o.concurrency, o.duration.String()
 	rep.ServerPID = o.pid
 	rep.setCPU(serverSec, clientSec)
+	if b, ok := sc.(interface{ opBytes() int64 }); ok && b.opBytes() > 0 {
+		rep.setPayload(b.opBytes())
+	}
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

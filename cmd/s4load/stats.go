@@ -69,6 +69,9 @@ type report struct {
 	EventsPerS  float64           `json:"events_per_s"`   // OK / elapsed
 	RequestsPer float64           `json:"requests_per_s"` // Requests / elapsed
 	Latency     latencySummary    `json:"latency"`        // of OK requests
+	// Payload bytes per op (S3 GET/PUT) and MB/s (10^6 B/s) of OK ops.
+	OpBytes int64    `json:"op_bytes,omitempty"`
+	MBPerS  *float64 `json:"mb_per_s,omitempty"`
 
 	// CPU-seconds (user+system) over the run; nil when not measured.
 	ServerPID       int      `json:"server_pid,omitempty"`
@@ -122,6 +125,15 @@ func (rep *report) setCPU(server, client *float64) {
 	rep.ClientCPUSec, rep.ClientCPUPer1k, rep.ClientCPUsBusy = client, per1k(client), busy(client)
 }
 
+// setPayload records the payload size of one op and the resulting MB/s.
+func (rep *report) setPayload(opBytes int64) {
+	rep.OpBytes = opBytes
+	if rep.ElapsedSec > 0 {
+		v := round3(float64(rep.OK) * float64(opBytes) / rep.ElapsedSec / 1e6)
+		rep.MBPerS = &v
+	}
+}
+
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 // writeText prints the human-readable block.
@@ -133,7 +145,10 @@ func (rep *report) writeText(w io.Writer) {
 	for _, k := range slices.Sorted(maps.Keys(rep.Errors)) {
 		fmt.Fprintf(w, "  %-11s %d  (e.g. %s)\n", k, rep.Errors[k], truncate(rep.ErrorHint[k], 120))
 	}
-	fmt.Fprintf(w, "throughput    %.1f events/s (ok), %.1f requests/s\n", rep.EventsPerS, rep.RequestsPer)
+	fmt.Fprintf(w, "throughput    %.1f ok/s (events/s), %.1f requests/s\n", rep.EventsPerS, rep.RequestsPer)
+	if rep.MBPerS != nil {
+		fmt.Fprintf(w, "payload       %.2f MB/s (ok ops × %d B, MB = 10^6 B)\n", *rep.MBPerS, rep.OpBytes)
+	}
 	l := rep.Latency
 	fmt.Fprintf(w, "latency (ok)  p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms  mean %.2fms\n", l.P50, l.P90, l.P99, l.Max, l.Mean)
 	if rep.ServerCPUSec != nil {
