@@ -270,14 +270,18 @@ func (h *Handler) writeError(r *request, err error) {
 		h.log.Debug("S3 request refused", "request_id", r.id, "method", string(r.ctx.Method()), "err", err)
 	}
 	ctx := r.ctx
+	// The client may still be sending a body we refused without reading it
+	// (AccessDenied on a PUT, an oversize XML body): read it first, or it
+	// sees a connection reset instead of this answer.
+	drain(r)
 	ctx.Response.ResetBody()
-	ctx.Response.Header.Del("ETag")
-	ctx.Response.Header.Del("Last-Modified")
 	status := e.Status()
 	ctx.SetStatusCode(status)
 	if status == fasthttp.StatusNotModified {
-		return
+		return // keeps the ETag and Last-Modified a 304 must carry
 	}
+	ctx.Response.Header.Del("ETag")
+	ctx.Response.Header.Del("Last-Modified")
 	if e.Code == CodeServiceUnavailable || e.Code == CodeSlowDown {
 		ctx.Response.Header.Set("Retry-After", "1")
 	}
@@ -339,9 +343,24 @@ func (h *Handler) owner(id string) Owner {
 
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
-// drain reads and discards what is left of a request body we do not use.
+// maxDrain bounds how much of an unread request body drain discards: a
+// part or a small object (SDKs upload parts of 5 to 16 MiB). Past it the
+// connection is closed after the answer.
+const maxDrain = 16 << 20
+
+// drain reads and discards what is left of a request body we do not use,
+// so that the client, which sends the whole body before it reads the
+// answer, gets the answer rather than a reset connection.
 func drain(r *request) {
-	if s := r.ctx.RequestBodyStream(); s != nil {
-		io.Copy(io.Discard, io.LimitReader(s, 1<<20))
+	s := r.ctx.RequestBodyStream()
+	if s == nil {
+		return
+	}
+	if cl := r.ctx.Request.Header.ContentLength(); cl > maxDrain {
+		r.ctx.SetConnectionClose()
+		return
+	}
+	if n, err := io.CopyN(io.Discard, s, maxDrain+1); n > maxDrain || (err != nil && err != io.EOF) {
+		r.ctx.SetConnectionClose()
 	}
 }

@@ -151,6 +151,9 @@ func (h *Handler) completeMultipartUpload(r *request) error {
 	if err != nil {
 		return err
 	}
+	if err := h.checkPartChecksums(u.UploadID, parts); err != nil {
+		return err
+	}
 	ev := &fsm.UploadComplete{UploadID: u.UploadID, At: h.cfg.Now().UnixNano()}
 	for _, p := range parts {
 		ev.Parts = append(ev.Parts, fsm.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag})
@@ -206,4 +209,36 @@ func (h *Handler) listParts(r *request) error {
 		out.NextPartNumberMarker = p.Number
 	}
 	return writeXML(r, fasthttp.StatusOK, &out)
+}
+
+// checkPartChecksums compares the checksums a CompleteMultipartUpload names
+// for its parts (the SDKs send what UploadPart returned) with the parts'
+// stored ones: a part whose checksum does not match is not the part the
+// client means, so InvalidPart, as for a wrong ETag. Parts given without a
+// checksum, and parts that do not exist (the FSM refuses those), are not
+// checked here.
+func (h *Handler) checkPartChecksums(uploadID string, parts []CompletedPart) error {
+	var stored map[int]fsm.Checksum
+	for _, p := range parts {
+		for _, c := range [...]struct{ alg, value string }{
+			{ChecksumCRC32.String(), p.ChecksumCRC32}, {ChecksumCRC32C.String(), p.ChecksumCRC32C},
+			{ChecksumCRC64NVME.String(), p.ChecksumCRC64NVME}, {ChecksumSHA1.String(), p.ChecksumSHA1},
+			{ChecksumSHA256.String(), p.ChecksumSHA256},
+		} {
+			if c.value == "" {
+				continue
+			}
+			if stored == nil {
+				stored = map[int]fsm.Checksum{}
+				list, _ := h.meta.Parts(uploadID, 0, MaxPartNumber)
+				for _, e := range list {
+					stored[e.Number] = e.Part.Checksum
+				}
+			}
+			if ck, ok := stored[p.PartNumber]; ok && (ck.Algorithm != c.alg || ck.Value != c.value) {
+				return NewError(CodeInvalidPart)
+			}
+		}
+	}
+	return nil
 }

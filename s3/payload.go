@@ -38,9 +38,13 @@ type payload struct {
 func (h *Handler) openPayload(r *request, maxSize int64, hashesSHA256 bool) (*payload, error) {
 	ctx := r.ctx
 	p := &payload{size: -1, md5Header: r.header("Content-MD5")}
-	var body io.Reader = bytes.NewReader(ctx.Request.Body())
+	// Request.Body() would read a streamed body whole into memory: take the
+	// stream when there is one, and the (small, already read) body otherwise.
+	var body io.Reader
 	if s := ctx.RequestBodyStream(); s != nil { // the server streams bodies
 		body = s
+	} else {
+		body = bytes.NewReader(ctx.Request.Body())
 	}
 	if cl := ctx.Request.Header.ContentLength(); cl >= 0 {
 		p.size = int64(cl)
