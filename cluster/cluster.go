@@ -1,57 +1,75 @@
-// Package cluster turns an event into a committed, applied change: it encodes
-// the event, hands it to the Raft log through the node, and returns the FSM's
-// verdict. Handlers (admin, s3) depend on it, never on Raft.
+// Package cluster turns an event into a committed, applied change, from any
+// node: it encodes the event, applies it through the local Raft node when
+// that node leads, and otherwise forwards it to the leader over the internal
+// RPC of the cluster port (Server, Client). Handlers (admin, s3) depend on
+// it, never on Raft.
 //
-// Today a node proposes locally: a single node is always its own leader.
-// Forwarding writes from a follower to the leader over the internal RPC, and
-// the revocation barrier, live here too once the three-node cluster lands.
+// The internal RPC also answers "has your FSM applied index N yet?"
+// (Client.WaitApplied), which the revocation barrier asks every follower.
+//
+// See DESIGN.md for the forwarding flow, the endpoints and the error mapping.
 package cluster
 
 import (
 	"context"
 	"errors"
+)
 
-	"github.com/s4/s4/fsm"
+// Sentinel errors of the cluster layer. Match them with errors.Is: they come
+// out of a Propose and out of every Client call the same way, whether the
+// failure happened here or on the node at the other end of the RPC. The
+// node's own errors alias these (node.ErrNotLeader = cluster.ErrNotLeader),
+// since node imports cluster.
+var (
+	// ErrNoLeader: no leader was known (or reachable) for the Proposer's
+	// HoldTimeout, or until the context ended. Nothing was appended.
+	// Handlers answer 503.
+	ErrNoLeader = errors.New("cluster: no leader")
+
+	// ErrNotLeader: the node asked to append is not the leader, so nothing
+	// was appended. A Local reports it only then (never when the outcome is
+	// unknown); the Proposer re-resolves the leader and retries.
+	ErrNotLeader = errors.New("cluster: not the leader")
+
+	// ErrLeadershipLost: the leader lost its leadership while the event was
+	// in flight. The event may or may not be committed; it is not retried.
+	ErrLeadershipLost = errors.New("cluster: leadership lost; the outcome of the event is unknown")
+
+	// ErrWaitTimeout: a wait for an applied index ended before the FSM
+	// reached it. The event is committed; that node has not applied it yet.
+	ErrWaitTimeout = errors.New("cluster: timed out waiting for the applied index")
+
+	// ErrInvalidCommand: the leader refused an RPC body that is not a
+	// well-formed event of a known type (or is too large). Nothing was
+	// appended.
+	ErrInvalidCommand = errors.New("cluster: invalid command")
 )
 
 // Applier appends an encoded event to the log and waits until the local FSM
-// has applied it. node.Node implements it. resp is what fsm.FSM.Apply
-// returned (nil or a domain error value).
+// has applied it. resp is what fsm.FSM.Apply returned (nil or a domain error
+// value).
 type Applier interface {
 	Apply(ctx context.Context, cmd []byte) (index uint64, resp any, err error)
 }
 
-// Proposer proposes events through an Applier.
-type Proposer struct {
-	local Applier
-}
-
-// NewProposer returns a Proposer that applies through local.
-func NewProposer(local Applier) *Proposer { return &Proposer{local: local} }
-
-// Propose encodes msg as an event of type t and commits it. It returns the
-// FSM's domain error (match with errors.Is against fsm.Err*) or the error
-// that kept the event from being committed.
-func (p *Proposer) Propose(ctx context.Context, t fsm.MessageType, msg any) error {
-	_, err := p.ProposeIndex(ctx, t, msg)
-	return err
-}
-
-// ProposeIndex is Propose that also returns the log index of the event.
-func (p *Proposer) ProposeIndex(ctx context.Context, t fsm.MessageType, msg any) (uint64, error) {
-	cmd, err := fsm.Encode(t, msg)
-	if err != nil {
-		return 0, err
-	}
-	idx, resp, err := p.local.Apply(ctx, cmd)
-	if err != nil {
-		return idx, err
-	}
-	if rerr, ok := resp.(error); ok {
-		return idx, rerr
-	}
-	if resp != nil {
-		return idx, errors.New("cluster: unexpected FSM response")
-	}
-	return idx, nil
+// Local is what the cluster layer needs from the Raft node it runs on
+// (node.Node implements it). It serves the internal RPC and lets the
+// Proposer choose between applying locally and forwarding.
+type Local interface {
+	// Apply appends cmd to the log and returns once this node's FSM
+	// applied it, with the FSM's response. err wraps ErrNotLeader only when
+	// nothing was appended because this node does not lead, and
+	// ErrLeadershipLost when the outcome is unknown.
+	Apply(ctx context.Context, cmd []byte) (index uint64, resp any, err error)
+	// WaitApplied blocks until the local FSM has applied idx or ctx ends.
+	WaitApplied(ctx context.Context, idx uint64) error
+	// AppliedIndex is the index of the last entry the local FSM applied.
+	AppliedIndex() uint64
+	// IsLeader reports whether this node currently leads.
+	IsLeader() bool
+	// Leader returns the current leader's Raft ID and cluster address
+	// ("host:port" of its cluster port), or empty strings if none is known.
+	Leader() (id, clusterAddr string)
+	// ID returns this node's Raft ID.
+	ID() string
 }

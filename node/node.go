@@ -114,7 +114,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := n.openRaft(raftDir); err != nil {
 		return nil, err
 	}
-	n.prop = cluster.NewProposer(n)
+	n.prop = cluster.NewLocalProposer(n)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin")}, n.fsm, n.prop)
 	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3")}, n.fsm, n.meta, n.prop, n.blobs, n)
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {

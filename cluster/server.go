@@ -1,0 +1,244 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/s4/s4/fsm"
+)
+
+// Endpoints of the internal RPC.
+const (
+	pathApply   = "/v1/apply"
+	pathApplied = "/v1/applied"
+	pathStatus  = "/v1/status"
+)
+
+// MaxApplyBody bounds the body of POST /v1/apply: one encoded event.
+const MaxApplyBody = fsm.MaxEventSize
+
+// MaxAppliedWait bounds the long poll of GET /v1/applied.
+const MaxAppliedWait = 30 * time.Second
+
+// maxResponse bounds a response document the Client reads.
+const maxResponse = 64 << 10
+
+// Server serves the internal RPC (HTTP/1.1) on a listener, normally the
+// ServiceRPC listener of the cluster port's transport.Mux, whose connections
+// are already mutually authenticated:
+//
+//	POST /v1/apply                  body: one encoded event. The leader
+//	                                applies it: 200 {"index", "resp"}. A
+//	                                follower answers 421 with ErrNotLeader
+//	                                and the leader it knows of.
+//	GET  /v1/applied?min=N&wait=D   long poll until the local FSM applied N
+//	                                or D (≤ MaxAppliedWait) passed:
+//	                                200 {"applied"}.
+//	GET  /v1/status                 200 Status.
+//
+// Failures are {"error": {"code", "message"}} with a status >= 400.
+type Server struct {
+	local Local
+	log   *slog.Logger
+	srv   *http.Server
+
+	base   context.Context // parent of every request context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool
+	active sync.WaitGroup // handlers running; Add only under mu while !closed
+
+	serveDone chan struct{}
+	closeOnce sync.Once
+}
+
+// NewServer serves the internal RPC for local on ln until Close. A nil
+// logger discards.
+func NewServer(ln net.Listener, local Local, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{local: local, log: logger, serveDone: make(chan struct{})}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.srv = &http.Server{
+		Handler:           s.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      MaxAppliedWait + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    8 << 10,
+		BaseContext:       func(net.Listener) context.Context { return s.base },
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		defer close(s.serveDone)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("internal RPC server stopped", "err", err)
+		}
+	}()
+	return s
+}
+
+// Close stops serving: it closes the listener and every connection, cancels
+// the requests in flight and returns once every handler has returned.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.cancel()
+		err = s.srv.Close()
+		s.active.Wait()
+		<-s.serveDone
+	})
+	return err
+}
+
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(pathApply, s.handleApply)
+	mux.HandleFunc(pathApplied, s.handleApplied)
+	mux.HandleFunc(pathStatus, s.handleStatus)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, wireError{Message: "cluster: no such endpoint"})
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			writeError(w, http.StatusServiceUnavailable, wireError{Message: "cluster: server closed"})
+			return
+		}
+		s.active.Add(1)
+		s.mu.Unlock()
+		defer s.active.Done()
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, wireError{Message: "cluster: method not allowed"})
+		return
+	}
+	if r.ContentLength > MaxApplyBody {
+		writeError(w, http.StatusRequestEntityTooLarge, encodeError(fmt.Errorf("%w: body of %d bytes exceeds %d", ErrInvalidCommand, r.ContentLength, MaxApplyBody)))
+		return
+	}
+	cmd, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxApplyBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, encodeError(fmt.Errorf("%w: body exceeds %d bytes", ErrInvalidCommand, MaxApplyBody)))
+			return
+		}
+		writeError(w, http.StatusBadRequest, encodeError(fmt.Errorf("%w: reading the body: %v", ErrInvalidCommand, err)))
+		return
+	}
+	if err := checkEvent(cmd); err != nil {
+		s.log.Warn("refused a forwarded event", "remote", r.RemoteAddr, "err", err)
+		writeError(w, http.StatusBadRequest, encodeError(err))
+		return
+	}
+	if !s.local.IsLeader() {
+		s.writeNotLeader(w, ErrNotLeader)
+		return
+	}
+	idx, resp, err := s.local.Apply(r.Context(), cmd)
+	switch {
+	case errors.Is(err, ErrNotLeader):
+		s.writeNotLeader(w, err)
+		return
+	case errors.Is(err, ErrNoLeader):
+		writeError(w, http.StatusServiceUnavailable, encodeError(err))
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, encodeError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, applyResponse{Index: idx, Resp: encodeResp(resp)})
+}
+
+func (s *Server) writeNotLeader(w http.ResponseWriter, err error) {
+	id, addr := s.local.Leader()
+	if id == s.local.ID() { // in transition: do not send the caller back here
+		id, addr = "", ""
+	}
+	writeJSON(w, http.StatusMisdirectedRequest, errorResponse{Error: encodeError(err), LeaderID: id, LeaderAddr: addr})
+}
+
+func (s *Server) handleApplied(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, http.StatusMethodNotAllowed, wireError{Message: "cluster: method not allowed"})
+		return
+	}
+	q := r.URL.Query()
+	minIdx, err := strconv.ParseUint(q.Get("min"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, wireError{Message: "cluster: min must be a log index"})
+		return
+	}
+	var wait time.Duration
+	if v := q.Get("wait"); v != "" {
+		if wait, err = time.ParseDuration(v); err != nil || wait < 0 {
+			writeError(w, http.StatusBadRequest, wireError{Message: "cluster: wait must be a duration such as 2s"})
+			return
+		}
+		wait = min(wait, MaxAppliedWait)
+	}
+	if s.local.AppliedIndex() < minIdx && wait > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		err := s.local.WaitApplied(ctx, minIdx)
+		waitEnded := ctx.Err() != nil
+		cancel()
+		if err != nil && !waitEnded { // the node failed, not the wait
+			writeError(w, http.StatusServiceUnavailable, encodeError(err))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, appliedResponse{Applied: s.local.AppliedIndex()})
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, http.StatusMethodNotAllowed, wireError{Message: "cluster: method not allowed"})
+		return
+	}
+	id, addr := s.local.Leader()
+	writeJSON(w, http.StatusOK, Status{
+		ID:         s.local.ID(),
+		LeaderID:   id,
+		LeaderAddr: addr,
+		IsLeader:   s.local.IsLeader(),
+		Applied:    s.local.AppliedIndex(),
+	})
+}
+
+func writeError(w http.ResponseWriter, status int, e wireError) {
+	writeJSON(w, status, errorResponse{Error: e})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // cannot happen with these documents
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"message":"cluster: encoding the response failed"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
