@@ -93,7 +93,7 @@ func (f *FSM) applyCredentialIssue(s *State, body []byte, v uint8) (*State, any)
 	if !ok {
 		return nil, ErrNoSuchUser
 	}
-	if _, ok := toAccessKey(ev.AccessKey); !ok {
+	if len(ev.AccessKey) != accessKeyLen {
 		return nil, fmt.Errorf("%w: access key must be %d characters", ErrInvalidEvent, accessKeyLen)
 	}
 	if _, taken := s.Lookup(ev.AccessKey); taken {
@@ -108,7 +108,7 @@ func (f *FSM) applyCredentialIssue(s *State, body []byte, v uint8) (*State, any)
 	}
 	u := *old
 	u.AccessKey = ev.AccessKey
-	u.secret = secret
+	u.setSecret(secret)
 	u.UpdatedAt = ev.At
 	return s.putUser(old, &u), nil
 }
@@ -125,7 +125,7 @@ func (f *FSM) applyCredentialRevoke(s *State, body []byte, v uint8) (*State, any
 	}
 	u := *old
 	u.AccessKey = ""
-	u.secret = ""
+	u.setSecret("")
 	u.UpdatedAt = ev.At
 	return s.putUser(old, &u), nil
 }

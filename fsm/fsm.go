@@ -155,14 +155,22 @@ func mustDecode(t MessageType, version uint8, body []byte, out any) {
 
 // Snapshot captures the current state; Persist writes it while Apply goes on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	return &snapshot{state: f.state.Load(), sealer: f.sealer}, nil
+	snap := &snapshot{state: f.state.Load(), sealer: f.sealer}
+	if f.meta != nil {
+		ms, err := f.meta.snapshot()
+		if err != nil {
+			return nil, err
+		}
+		snap.meta = ms
+	}
+	return snap, nil
 }
 
 // Restore replaces the state with the one in r, atomically: on error the
 // previous state stays.
 func (f *FSM) Restore(r io.ReadCloser) error {
 	defer r.Close()
-	s, err := readSnapshot(r, f.sealer)
+	s, err := readSnapshot(r, f.sealer, f.meta)
 	if err != nil {
 		return err
 	}

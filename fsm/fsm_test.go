@@ -247,12 +247,12 @@ func dump(s *State) string {
 	var b bytes.Buffer
 	for _, u := range s.Users() {
 		fmt.Fprintf(&b, "%s %s %x %v %v %v %d %d %d %s %s\n", u.ID, u.Username, u.PasswordHash, u.Role, u.Active,
-			u.Root, u.CreatedAt, u.UpdatedAt, u.Generation, u.AccessKey, u.secret)
+			u.Root, u.CreatedAt, u.UpdatedAt, u.Generation, u.AccessKey, u.Secret())
 	}
 	var keys []string
-	s.keys.Range(func(_ accessKey, u *User) bool { keys = append(keys, u.AccessKey+"->"+u.ID); return true })
+	s.keys.each(func(u *User) bool { keys = append(keys, u.AccessKey+"->"+u.ID); return true })
 	sort.Strings(keys)
-	fmt.Fprintf(&b, "keys %v\nnames %d index %d\n", keys, s.names.Len(), s.index)
+	fmt.Fprintf(&b, "keys %v\nnames %d index %d\n", keys, s.names.len(), s.index)
 	return b.String()
 }
 
@@ -263,7 +263,7 @@ func snapshotRoundTrip(t testing.TB, f *FSM) *FSM {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := writeSnapshot(&buf, snap.(*snapshot).state, testSealer); err != nil {
+	if err := writeSnapshot(&buf, snap.(*snapshot).state, testSealer, snap.(*snapshot).meta); err != nil {
 		t.Fatal(err)
 	}
 	snap.Release()
@@ -302,7 +302,7 @@ func TestSnapshotRestoreEqualsReplay(t *testing.T) {
 			t.Fatalf("seed %d cut %d: restore+replay differs from replay:\n%s\nwant\n%s", seed, cut, got, want)
 		}
 		// Every credential in the index resolves and belongs to its user.
-		full.State().keys.Range(func(_ accessKey, u *User) bool {
+		full.State().keys.each(func(u *User) bool {
 			if v, ok := full.UserByID(u.ID); !ok || v.AccessKey != u.AccessKey {
 				t.Fatalf("seed %d: index entry %s for %s disagrees with the user table", seed, u.AccessKey, u.ID)
 			}
@@ -378,7 +378,7 @@ func TestSnapshotHasNoPlaintextSecret(t *testing.T) {
 	const secret = "VerySecretValueThatMustNotAppear00000000"
 	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA1", secret)
 	var buf bytes.Buffer
-	if err := writeSnapshot(&buf, h.f.State(), testSealer); err != nil {
+	if err := writeSnapshot(&buf, h.f.State(), testSealer, nil); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(buf.Bytes(), []byte(secret)) {

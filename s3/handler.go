@@ -202,21 +202,12 @@ func (r *request) parsePath() error {
 	return nil
 }
 
-// fasthttpHeaders adapts fasthttp's request header to HeaderSource.
-type fasthttpHeaders struct{ h *fasthttp.RequestHeader }
-
-func (f fasthttpHeaders) PeekAll(name string) [][]byte {
-	if name == "host" {
-		if host := f.h.Host(); len(host) > 0 {
-			return [][]byte{host}
-		}
-		return nil
-	}
-	return f.h.PeekAll(name)
-}
+// fasthttpHeaders adapts fasthttp's request header to HeaderSource
+// (PeekAll("host") already answers with the Host header).
+type fasthttpHeaders struct{ *fasthttp.RequestHeader }
 
 func (f fasthttpHeaders) VisitAll(fn func(name, value []byte)) {
-	for k, v := range f.h.All() {
+	for k, v := range f.All() {
 		fn(k, v)
 	}
 }
