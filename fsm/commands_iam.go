@@ -83,6 +83,7 @@ func (f *FSM) applyUserDelete(s *State, body []byte, v uint8) (*State, any) {
 	if old.Root {
 		return nil, ErrRootImmutable
 	}
+	f.dropped = old.AccessKey
 	return s.deleteUser(old), nil
 }
 
@@ -106,6 +107,7 @@ func (f *FSM) applyCredentialIssue(s *State, body []byte, v uint8) (*State, any)
 	if err != nil {
 		return nil, ErrSecretUnsealing
 	}
+	f.dropped = old.AccessKey
 	u := *old
 	u.AccessKey = ev.AccessKey
 	u.setSecret(secret)
@@ -123,6 +125,7 @@ func (f *FSM) applyCredentialRevoke(s *State, body []byte, v uint8) (*State, any
 	if old.AccessKey == "" {
 		return nil, nil
 	}
+	f.dropped = old.AccessKey
 	u := *old
 	u.AccessKey = ""
 	u.setSecret("")

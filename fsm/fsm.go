@@ -37,7 +37,10 @@ import (
 type FSM struct {
 	sealer *keyring.Sealer
 	meta   *Meta // object metadata; nil when only IAM is needed (tests)
-	state  atomic.Pointer[State]
+
+	dropped   string // access key removed by the event being applied
+	onDropped func(accessKey string)
+	state     atomic.Pointer[State]
 
 	mu      sync.Mutex    // guards applied notifications
 	advance chan struct{} // closed and replaced whenever the state moves
@@ -122,8 +125,20 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	next.index = l.Index
 	f.publish(next)
+	if f.dropped != "" {
+		if f.onDropped != nil {
+			f.onDropped(f.dropped)
+		}
+		f.dropped = ""
+	}
 	return resp
 }
+
+// OnCredentialDropped registers fn to be called, on the FSM goroutine after
+// the new state is visible, with every access key that a revoke, a
+// replacement or a user deletion removed: caches derived from its secret
+// (the SigV4 signing keys) drop it. Call it before Raft starts.
+func (f *FSM) OnCredentialDropped(fn func(accessKey string)) { f.onDropped = fn }
 
 func (f *FSM) apply(s *State, data []byte) (*State, any) {
 	if len(data) < 2 {

@@ -385,3 +385,20 @@ func TestSnapshotHasNoPlaintextSecret(t *testing.T) {
 		t.Fatal("snapshot contains the plaintext secret")
 	}
 }
+
+func TestCredentialDroppedHook(t *testing.T) {
+	h := newHarness(t)
+	var dropped []string
+	h.f.OnCredentialDropped(func(ak string) { dropped = append(dropped, ak) })
+	h.create("u1", "alice", RoleWriter)
+	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA1", "s")
+	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA2", "s") // replaces key 1
+	h.mustApply(MsgCredentialRevoke, &CredentialRevoke{UserID: "u1"})
+	h.mustApply(MsgCredentialRevoke, &CredentialRevoke{UserID: "u1"}) // nothing left to drop
+	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA3", "s")
+	h.mustApply(MsgUserDelete, &UserDelete{ID: "u1"})
+	want := []string{"S4AKAAAAAAAAAAAAAAAAAAA1", "S4AKAAAAAAAAAAAAAAAAAAA2", "S4AKAAAAAAAAAAAAAAAAAAA3"}
+	if fmt.Sprint(dropped) != fmt.Sprint(want) {
+		t.Fatalf("dropped %v, want %v", dropped, want)
+	}
+}

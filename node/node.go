@@ -117,6 +117,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	n.prop = cluster.NewLocalProposer(n)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin")}, n.fsm, n.prop)
 	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3")}, n.fsm, n.meta, n.prop, n.blobs, n)
+	n.fsm.OnCredentialDropped(n.s3.Verifier().Forget)
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
 		return nil, err
 	}
