@@ -81,11 +81,7 @@ func (h *Handler) uploadPart(r *request) error {
 		return err
 	}
 	r.ctx.Response.Header.Set("ETag", part.ETag)
-	if ck.Algorithm != "" {
-		if alg, ok := ParseChecksumAlgorithm(ck.Algorithm); ok {
-			r.ctx.Response.Header.Set(alg.HeaderName(), ck.Value)
-		}
-	}
+	setChecksumHeader(r, ck)
 	return nil
 }
 

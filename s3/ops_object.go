@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -158,10 +157,8 @@ func (h *Handler) getObject(r *request) error {
 	}
 	// A whole-object checksum only on a whole-object answer (a client checks
 	// it against what it received).
-	if !partial && obj.Checksum.Algorithm != "" && strings.EqualFold(r.header("X-Amz-Checksum-Mode"), "ENABLED") {
-		if alg, ok := ParseChecksumAlgorithm(obj.Checksum.Algorithm); ok {
-			r.ctx.Response.Header.Set(alg.HeaderName(), obj.Checksum.Value)
-		}
+	if !partial && strings.EqualFold(r.header("X-Amz-Checksum-Mode"), "ENABLED") {
+		setChecksumHeader(r, obj.Checksum)
 	}
 	if partial {
 		r.ctx.Response.Header.Set("Content-Range", ContentRange(start, length, obj.Size))
@@ -325,11 +322,7 @@ func (h *Handler) putObject(r *request) error {
 		return err
 	}
 	r.ctx.Response.Header.Set("ETag", obj.ETag)
-	if ck.Algorithm != "" {
-		if alg, ok := ParseChecksumAlgorithm(ck.Algorithm); ok {
-			r.ctx.Response.Header.Set(alg.HeaderName(), ck.Value)
-		}
-	}
+	setChecksumHeader(r, ck)
 	return nil
 }
 
@@ -438,6 +431,13 @@ func (h *Handler) copyObject(r *request) error {
 	return writeXML(r, fasthttp.StatusOK, &res)
 }
 
+// setChecksumHeader sends a stored checksum as its x-amz-checksum-* header.
+func setChecksumHeader(r *request, ck fsm.Checksum) {
+	if alg, ok := ParseChecksumAlgorithm(ck.Algorithm); ok {
+		r.ctx.Response.Header.Set(alg.HeaderName(), ck.Value)
+	}
+}
+
 func setChecksum(c *Checksums, ck fsm.Checksum) {
 	switch ck.Algorithm {
 	case "CRC32":
@@ -452,5 +452,3 @@ func setChecksum(c *Checksums, ck fsm.Checksum) {
 		c.ChecksumSHA256 = ck.Value
 	}
 }
-
-var _ = time.Second
