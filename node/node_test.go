@@ -64,6 +64,16 @@ type client struct {
 
 func newClient(t *testing.T, n *Node) *client {
 	t.Helper()
+	_, port, _ := strings.Cut(n.Addr().String(), ":")
+	return &client{t: t, base: "https://localhost:" + port, http: &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: nodeCertPool(t, n)}},
+	}}
+}
+
+// nodeCertPool trusts the self-signed certificate the node generated.
+func nodeCertPool(t *testing.T, n *Node) *x509.CertPool {
+	t.Helper()
 	pem, err := os.ReadFile(filepath.Join(n.cfg.DataDir, "tls", "cert.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -72,11 +82,7 @@ func newClient(t *testing.T, n *Node) *client {
 	if !pool.AppendCertsFromPEM(pem) {
 		t.Fatal("no certificate in cert.pem")
 	}
-	_, port, _ := strings.Cut(n.Addr().String(), ":")
-	return &client{t: t, base: "https://localhost:" + port, http: &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
-	}}
+	return pool
 }
 
 func (c *client) do(method, path string, body any, out any) int {

@@ -10,7 +10,6 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -72,15 +71,7 @@ func newS3Env(t *testing.T) *s3Env {
 
 func s3HTTPClient(t *testing.T, n *Node) *http.Client {
 	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(n.cfg.DataDir, "tls", "cert.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no certificate in cert.pem")
-	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 16, ForceAttemptHTTP2: false}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: nodeCertPool(t, n)}, MaxIdleConnsPerHost: 16, ForceAttemptHTTP2: false}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 5 * time.Minute}
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check S4's CI runs: formatting, vet, the race-enabled test suite,
-# short fuzz runs of every parser, and the end-to-end smoke test of the binary.
+# short fuzz runs of every parser, and the end-to-end tests of the binary
+# (admin API with curl, S3 API with the aws cli).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,16 +13,21 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test -race"
-go test -race -count=1 -timeout 20m ./...
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+go test -race -count=1 -timeout 20m ./... 2>&1 | tee "$log"
+packages=$(grep -c '^ok ' "$log" || true)
 
 echo "== fuzz (short runs; corpora under */testdata/fuzz)"
 FUZZTIME=${FUZZTIME:-10s}
+fuzzed=0
 # Every Fuzz* target in the tree, each run for FUZZTIME.
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
     echo "-- $pkg $target"
     go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+    fuzzed=$((fuzzed + 1))
   done
 done
 
@@ -30,3 +36,7 @@ scripts/smoke-admin.sh
 
 echo "== aws cli end-to-end test of the S3 API"
 scripts/s3-cli-e2e.sh
+
+# Every step above stops the script on failure, so reaching here means all passed.
+echo "$packages test packages, $fuzzed fuzz targets and 2 end-to-end scripts passed"
+echo "summary: $((packages + fuzzed + 2)) passed, 0 failed"
