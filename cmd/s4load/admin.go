@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 )
 
@@ -172,33 +171,9 @@ func (s *adminCredentials) Setup(ctx context.Context, concurrency int) error {
 }
 
 func (s *adminCredentials) createUsers(ctx context.Context, names []string) error {
-	work := make(chan string)
-	errs := make(chan error, len(names))
-	var wg sync.WaitGroup
-	for range max(s.setupC, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for name := range work {
-				if err := s.client.createUser(ctx, name, "load-password-"+name); err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	for _, name := range names {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- name
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	return ctx.Err()
+	return forEachParallel(ctx, s.setupC, len(names), func(i int) error {
+		return s.client.createUser(ctx, names[i], "load-password-"+names[i])
+	})
 }
 
 // userIndex is the load user of a worker's iter-th op: the worker's users

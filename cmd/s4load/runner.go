@@ -106,3 +106,35 @@ func run(ctx context.Context, sc scenario, concurrency int, duration time.Durati
 	}
 	return out
 }
+
+// forEachParallel runs fn(0..n-1) on up to c goroutines (setup work, not
+// measured) and returns the first error, or ctx's.
+func forEachParallel(ctx context.Context, c, n int, fn func(i int) error) error {
+	work := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range max(c, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := fn(i); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	return ctx.Err()
+}

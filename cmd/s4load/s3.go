@@ -143,37 +143,16 @@ func (s *s3Load) ensureBucket(ctx context.Context) error {
 
 // upload writes the objects s3-get reads, setupC at a time.
 func (s *s3Load) upload(ctx context.Context) error {
-	work := make(chan int)
-	errs := make(chan error, s.objects)
-	var wg sync.WaitGroup
-	for range max(s.setupC, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
-					Bucket: &s.bucket, Key: aws.String(s.getKey(i)),
-					Body: bytes.NewReader(randomBytes(s.size, s.nonce+uint64(i))), ContentLength: aws.Int64(int64(s.size)),
-				})
-				if err != nil {
-					errs <- fmt.Errorf("upload %s: %w", s.getKey(i), err)
-				}
-			}
-		}()
-	}
-	for i := range s.objects {
-		if ctx.Err() != nil {
-			break
+	return forEachParallel(ctx, s.setupC, s.objects, func(i int) error {
+		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: &s.bucket, Key: aws.String(s.getKey(i)),
+			Body: bytes.NewReader(randomBytes(s.size, s.nonce+uint64(i))), ContentLength: aws.Int64(int64(s.size)),
+		})
+		if err != nil {
+			return fmt.Errorf("upload %s: %w", s.getKey(i), err)
 		}
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	return ctx.Err()
+		return nil
+	})
 }
 
 func (s *s3Load) getKey(i int) string {

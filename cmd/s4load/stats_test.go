@@ -210,3 +210,38 @@ func TestRun(t *testing.T) {
 		t.Errorf("elapsed %v, shorter than the duration", res.Elapsed)
 	}
 }
+
+func TestForEachParallel(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int]int{}
+	running, peak := 0, 0
+	err := forEachParallel(context.Background(), 3, 50, func(i int) error {
+		mu.Lock()
+		seen[i]++
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		time.Sleep(time.Millisecond) // overlap the workers; not a wait for a condition
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	})
+	if err != nil || len(seen) != 50 || peak > 3 {
+		t.Fatalf("err %v, %d items seen, peak concurrency %d", err, len(seen), peak)
+	}
+	for i, n := range seen {
+		if n != 1 {
+			t.Fatalf("item %d ran %d times", i, n)
+		}
+	}
+	boom := errors.New("boom")
+	if err := forEachParallel(context.Background(), 2, 10, func(i int) error {
+		if i == 7 {
+			return boom
+		}
+		return nil
+	}); !errors.Is(err, boom) {
+		t.Fatalf("error not returned: %v", err)
+	}
+}
