@@ -53,20 +53,22 @@ func (h *Handler) upload(r *request) (fsm.UploadInfo, error) {
 	return u, nil
 }
 
-func partNumber(r *request) (int, error) {
+// uploadPartTarget loads the upload and the part number an UploadPart or
+// UploadPartCopy names.
+func (h *Handler) uploadPartTarget(r *request) (fsm.UploadInfo, int, error) {
+	u, err := h.upload(r)
+	if err != nil {
+		return u, 0, err
+	}
 	n, err := strconv.Atoi(r.query.Get("partNumber"))
 	if err != nil || n < 1 || n > 10000 {
-		return 0, NewError(CodeInvalidPartNumber)
+		return u, 0, NewError(CodeInvalidPartNumber)
 	}
-	return n, nil
+	return u, n, nil
 }
 
 func (h *Handler) uploadPart(r *request) error {
-	u, err := h.upload(r)
-	if err != nil {
-		return err
-	}
-	n, err := partNumber(r)
+	u, n, err := h.uploadPartTarget(r)
 	if err != nil {
 		return err
 	}
@@ -88,11 +90,7 @@ func (h *Handler) uploadPart(r *request) error {
 // uploadPartCopy copies a source object, or a byte range of it, into a new
 // part blob.
 func (h *Handler) uploadPartCopy(r *request) error {
-	u, err := h.upload(r)
-	if err != nil {
-		return err
-	}
-	n, err := partNumber(r)
+	u, n, err := h.uploadPartTarget(r)
 	if err != nil {
 		return err
 	}
