@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/s4/s4/keyring"
@@ -25,6 +26,11 @@ type Config struct {
 	// Advertise is the cluster address peers use to reach this node. Default:
 	// ClusterListen, with 127.0.0.1 for an empty or unspecified host.
 	Advertise string
+	// Peers is the static voter set of a new cluster: every node gets the
+	// identical list and bootstraps with it on its first start. Empty: a
+	// one-node cluster. (Experimental until the revocation barrier and blob
+	// replication land: see README.)
+	Peers []Peer
 	// NodeID is this node's stable Raft ID. Default: the ID stored in the data
 	// dir, or a new one on first start.
 	NodeID string
@@ -61,6 +67,37 @@ type Config struct {
 	// RootPasswordOut receives the one-time message with a generated root
 	// password. Default: nowhere (tests); the s4 binary passes stdout.
 	RootPasswordOut func(user, password string)
+}
+
+// Peer is one voter of a static cluster configuration.
+type Peer struct {
+	ID   string // the node's stable ID (--node-id)
+	Addr string // its cluster address (--advertise)
+}
+
+// ParsePeers parses "n1=host:port,n2=host:port,...".
+func ParsePeers(s string) ([]Peer, error) {
+	var out []Peer
+	seen := map[string]bool{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(item, "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("node: peer %q is not id=host:port", item)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("node: peer %q: %w", item, err)
+		}
+		if seen[id] || seen[addr] {
+			return nil, fmt.Errorf("node: peer %q listed twice", item)
+		}
+		seen[id], seen[addr] = true, true
+		out = append(out, Peer{ID: id, Addr: addr})
+	}
+	return out, nil
 }
 
 // DefaultConfig returns a Config with every default filled in except the
@@ -123,6 +160,23 @@ func (c *Config) Validate() error {
 	}
 	if _, err := net.ResolveTCPAddr("tcp", c.Advertise); err != nil {
 		return fmt.Errorf("node: advertise address %q: %w", c.Advertise, err)
+	}
+	if len(c.Peers) > 0 {
+		if c.NodeID == "" {
+			return errors.New("node: --peers needs --node-id")
+		}
+		found := false
+		for _, p := range c.Peers {
+			if p.ID == c.NodeID {
+				found = true
+				if p.Addr != c.Advertise {
+					return fmt.Errorf("node: --peers gives %s the address %s, but it advertises %s", p.ID, p.Addr, c.Advertise)
+				}
+			}
+		}
+		if !found {
+			return fmt.Errorf("node: --node-id %s is not in --peers", c.NodeID)
+		}
 	}
 	return nil
 }

@@ -42,8 +42,8 @@ import (
 
 // Sentinel errors of the node. Other layers alias them; match with errors.Is.
 var (
-	// ErrNotLeader: this node cannot append to the log (no leader in time).
-	ErrNotLeader = errors.New("node: not the leader")
+	// ErrNotLeader: this node is not the leader; nothing was appended.
+	ErrNotLeader = cluster.ErrNotLeader
 	// ErrNotReady: the node has not caught up with the log yet.
 	ErrNotReady = errors.New("node: not ready")
 	// ErrClosed: the node was shut down.
@@ -56,6 +56,7 @@ type Node struct {
 	log    *slog.Logger
 	id     raft.ServerID
 	keys   *keyring.Keys
+	ident  *transport.Identity
 	fsm    *fsm.FSM
 	raft   *raft.Raft
 	store  *raftboltdb.BoltStore
@@ -64,6 +65,8 @@ type Node struct {
 	http   *fasthttp.Server
 	httpLn net.Listener
 	prop   *cluster.Proposer
+	rpc    *cluster.Server
+	rpcCli *cluster.Client
 	meta   *fsm.Meta
 	blobs  *blob.Store
 	s3     *s3.Handler
@@ -114,7 +117,9 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := n.openRaft(raftDir); err != nil {
 		return nil, err
 	}
-	n.prop = cluster.NewLocalProposer(n)
+	n.rpcCli = cluster.NewClient(cluster.MuxDialer(n.ident))
+	n.rpc = cluster.NewServer(n.layer.Mux().Listener(transport.ServiceRPC), n, n.log.With("component", "rpc"))
+	n.prop = cluster.NewProposer(n, n.rpcCli)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin")}, n.fsm, n.prop)
 	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3")}, n.fsm, n.meta, n.prop, n.blobs, n)
 	n.fsm.OnCredentialDropped(n.s3.Verifier().Forget)
@@ -188,6 +193,7 @@ func (n *Node) openRaft(dir string) error {
 		ln.Close()
 		return err
 	}
+	n.ident = ident
 	n.layer = transport.NewLayer(ln, advertise, ident)
 	n.trans = transport.NewRaftTransport(n.layer, rlog)
 
@@ -215,8 +221,17 @@ func (n *Node) openRaft(dir string) error {
 		return err
 	}
 	if !existing {
-		n.log.Info("bootstrapping a new single-node cluster", "node_id", n.id, "advertise", advertise.String())
 		conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: n.id, Address: raft.ServerAddress(advertise.String())}}}
+		if len(cfg.Peers) > 0 {
+			// Every peer bootstraps with this identical configuration
+			// (allowed by hashicorp/raft, PR #338); never twice: an existing
+			// log, term or snapshot takes the branch below.
+			conf.Servers = nil
+			for _, p := range cfg.Peers {
+				conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+			}
+		}
+		n.log.Info("bootstrapping a new cluster", "node_id", n.id, "advertise", advertise.String(), "voters", len(conf.Servers))
 		if err := raft.BootstrapCluster(rc, logs, store, snaps, n.trans, conf); err != nil {
 			return fmt.Errorf("node: bootstrap: %w", err)
 		}
@@ -253,6 +268,9 @@ func (n *Node) becomeReady() {
 		default:
 		}
 		if n.raft.State() != raft.Leader {
+			if n.followerCaughtUp() {
+				break
+			}
 			select {
 			case <-n.raft.LeaderCh():
 			case <-time.After(100 * time.Millisecond):
@@ -274,11 +292,28 @@ func (n *Node) becomeReady() {
 			}
 			continue
 		}
-		n.ready.Store(true)
-		close(n.readyCh)
-		n.log.Info("node ready", "node_id", n.id, "applied_index", n.fsm.AppliedIndex())
-		return
+		break
 	}
+	n.ready.Store(true)
+	close(n.readyCh)
+	n.log.Info("node ready", "node_id", n.id, "applied_index", n.fsm.AppliedIndex())
+}
+
+// followerCaughtUp asks the leader for its applied index and waits until
+// this node's FSM has reached it: after a restart a follower replays the log
+// asynchronously and must not answer from an old state before that.
+func (n *Node) followerCaughtUp() bool {
+	_, addr := n.Leader()
+	if addr == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+	defer cancel()
+	st, err := n.rpcCli.Status(ctx, addr)
+	if err != nil || !st.IsLeader {
+		return false
+	}
+	return n.fsm.WaitApplied(ctx, st.Applied) == nil
 }
 
 // ensureRoot proposes the root user when the cluster has no users at all:
@@ -317,14 +352,8 @@ func (n *Node) ensureRoot() error {
 func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	for n.raft.State() != raft.Leader {
-		select {
-		case <-ctx.Done():
-			return 0, nil, ErrNotLeader
-		case <-n.closing:
-			return 0, nil, ErrClosed
-		case <-time.After(20 * time.Millisecond):
-		}
+	if n.raft.State() != raft.Leader {
+		return 0, nil, ErrNotLeader // the Proposer holds and forwards
 	}
 	timeout := n.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
@@ -332,13 +361,33 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 	}
 	f := n.raft.Apply(cmd, timeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-			return 0, nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		switch {
+		case errors.Is(err, raft.ErrNotLeader):
+			return 0, nil, fmt.Errorf("%w: %v", cluster.ErrNotLeader, err)
+		case errors.Is(err, raft.ErrLeadershipLost):
+			return 0, nil, fmt.Errorf("%w: %v", cluster.ErrLeadershipLost, err)
 		}
 		return 0, nil, err
 	}
 	return f.Index(), f.Response(), nil
 }
+
+// WaitApplied implements cluster.Local.
+func (n *Node) WaitApplied(ctx context.Context, idx uint64) error { return n.fsm.WaitApplied(ctx, idx) }
+
+// AppliedIndex implements cluster.Local.
+func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
+
+// IsLeader implements cluster.Local.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader implements cluster.Local: the leader's ID and cluster address.
+func (n *Node) Leader() (id, clusterAddr string) {
+	addr, sid := n.raft.LeaderWithID()
+	return string(sid), string(addr)
+}
+
+var _ cluster.Local = (*Node)(nil)
 
 // ServeS3 implements s3.Gate: a node serves S3 only once it is ready.
 func (n *Node) ServeS3() error {
@@ -437,6 +486,10 @@ func (n *Node) Close() error {
 		<-n.httpDone
 	}
 	n.wg.Wait()
+	if n.rpc != nil {
+		errs = append(errs, n.rpc.Close())
+		n.rpcCli.Close()
+	}
 	if n.raft != nil {
 		errs = append(errs, n.raft.Shutdown().Error())
 	}

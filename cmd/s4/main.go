@@ -119,13 +119,14 @@ func (s *serverFlags) applyEnv() error {
 
 func runServer(args []string, stdout, stderr io.Writer) int {
 	cfg := node.DefaultConfig()
-	var keyFile, certHosts, logLevel string
+	var keyFile, certHosts, logLevel, peers string
 	sf := &serverFlags{fs: flag.NewFlagSet("server", flag.ContinueOnError), env: map[string]string{}}
 	sf.fs.SetOutput(stderr)
 	sf.str(&cfg.DataDir, "data-dir", "S4_DATA_DIR", cfg.DataDir, "data directory")
 	sf.str(&cfg.Listen, "listen", "S4_LISTEN", cfg.Listen, "S3 and admin API address")
 	sf.str(&cfg.ClusterListen, "cluster-listen", "S4_CLUSTER_LISTEN", cfg.ClusterListen, "cluster (Raft, mTLS) address")
 	sf.str(&cfg.Advertise, "advertise", "S4_ADVERTISE", "", "cluster address peers reach this node at (default: from --cluster-listen)")
+	sf.str(&peers, "peers", "S4_PEERS", "", "static cluster of a new cluster: id1=host:port,id2=...,id3=... (the same on every node; experimental, see README)")
 	sf.str(&cfg.NodeID, "node-id", "S4_NODE_ID", "", "stable node ID (default: stored in the data dir, generated on first start)")
 	sf.str(&keyFile, "cluster-key-file", "S4_CLUSTER_KEY_FILE", "", "file with the cluster key (hex); S4_CLUSTER_KEY may hold the key itself (default: <data-dir>/cluster.key, generated on a first single-node start)")
 	sf.str(&cfg.TLSCertFile, "tls-cert", "S4_TLS_CERT", "", "HTTPS certificate (PEM); default: self-signed, generated into the data dir")
@@ -154,6 +155,14 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
+	if peers != "" {
+		p, err := node.ParsePeers(peers)
+		if err != nil {
+			fmt.Fprintln(stderr, "s4 server:", err)
+			return 2
+		}
+		cfg.Peers = p
+	}
 	if certHosts != "" {
 		cfg.CertHosts = strings.Split(certHosts, ",")
 	}
