@@ -3,8 +3,10 @@ package node
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -66,12 +68,19 @@ func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler) error 
 	return nil
 }
 
+// serveReady answers 200 when the node serves requests, 503 before; the
+// body also says what an operator checks first (no secrets).
 func (n *Node) serveReady(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
+	status := "ready"
 	if !n.Ready() {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBodyString(`{"status":"not ready"}`)
-		return
+		status = "not ready"
 	}
-	ctx.SetBodyString(`{"status":"ready"}`)
+	leaderID, _ := n.Leader()
+	b, _ := json.Marshal(map[string]any{
+		"status": status, "node_id": n.ID(), "role": strings.ToLower(n.raft.State().String()),
+		"leader": leaderID, "applied_index": n.fsm.AppliedIndex(),
+	})
+	ctx.SetBody(b)
 }

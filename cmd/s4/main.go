@@ -31,6 +31,9 @@ const usage = `s4 — an S3-compatible object store whose IAM is event-sourced o
 Usage:
   s4 server [flags]      run a node (s4 server --help lists the flags)
   s4 keygen [-o FILE]    write a new 32-byte cluster key (hex) to FILE or stdout
+  s4 cert -cert F -key F [-hosts h1,h2]
+                         write a self-signed HTTPS certificate (localhost,
+                         127.0.0.1 and the hosts) that several nodes can share
   s4 version             print the version
   s4 help                this text
 `
@@ -49,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServer(args[1:], stdout, stderr)
 	case "keygen":
 		return runKeygen(args[1:], stdout, stderr)
+	case "cert":
+		return runCert(args[1:], stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "s4 %s\n", version)
 		return 0
@@ -83,6 +88,32 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "wrote a new cluster key to %s\n", *out)
+	return 0
+}
+
+func runCert(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("cert", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	certFile := fs.String("cert", "", "certificate file to write (PEM)")
+	keyFile := fs.String("key", "", "private key file to write (PEM, mode 0600)")
+	hosts := fs.String("hosts", "", "extra comma-separated names/IPs")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *certFile == "" || *keyFile == "" {
+		fmt.Fprintln(stderr, "s4 cert: -cert and -key are required")
+		return 2
+	}
+	var hs []string
+	if *hosts != "" {
+		hs = strings.Split(*hosts, ",")
+	}
+	if _, created, err := keyring.LoadOrCreateServerCert(*certFile, *keyFile, hs); err != nil {
+		fmt.Fprintln(stderr, "s4 cert:", err)
+		return 1
+	} else if !created {
+		fmt.Fprintf(stderr, "s4 cert: %s exists; kept it\n", *certFile)
+	}
 	return 0
 }
 
