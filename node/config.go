@@ -59,6 +59,12 @@ type Config struct {
 	MaxObjectSize int64
 	// GCInterval is how often unreferenced blobs are removed. Default 30s.
 	GCInterval time.Duration
+	// AuthLease is how long a follower keeps serving S3 without receiving a
+	// real append from the leader; past it, it answers 503. A revocation is
+	// acknowledged at the latest AuthLease (plus a margin) after its commit
+	// when a follower does not confirm it. Default 1s; at least
+	// LeaderLeaseTimeout.
+	AuthLease time.Duration
 	// SnapshotThreshold and SnapshotInterval: raft defaults unless set.
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
@@ -115,6 +121,7 @@ func DefaultConfig() Config {
 		LeaderLeaseTimeout: 500 * time.Millisecond,
 		CommitTimeout:      5 * time.Millisecond,
 		MaxObjectSize:      5 << 30,
+		AuthLease:          time.Second,
 		GCInterval:         30 * time.Second,
 	}
 }
@@ -141,6 +148,12 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = 24 * time.Hour
+	}
+	if c.AuthLease <= 0 {
+		c.AuthLease = time.Second
+	}
+	if c.AuthLease < c.LeaderLeaseTimeout {
+		return fmt.Errorf("node: auth lease %v is shorter than the leader lease %v", c.AuthLease, c.LeaderLeaseTimeout)
 	}
 	if c.GCInterval <= 0 {
 		c.GCInterval = 30 * time.Second

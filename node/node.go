@@ -61,6 +61,7 @@ type Node struct {
 	raft   *raft.Raft
 	store  *raftboltdb.BoltStore
 	trans  *raft.NetworkTransport
+	lease  *leaseTransport
 	layer  *transport.Layer
 	http   *fasthttp.Server
 	httpLn net.Listener
@@ -195,7 +196,8 @@ func (n *Node) openRaft(dir string) error {
 	}
 	n.ident = ident
 	n.layer = transport.NewLayer(ln, advertise, ident)
-	n.trans = transport.NewRaftTransport(n.layer, rlog)
+	n.lease = newLeaseTransport(transport.NewRaftTransport(n.layer, rlog))
+	n.trans = n.lease.NetworkTransport
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = n.id
@@ -232,13 +234,13 @@ func (n *Node) openRaft(dir string) error {
 			}
 		}
 		n.log.Info("bootstrapping a new cluster", "node_id", n.id, "advertise", advertise.String(), "voters", len(conf.Servers))
-		if err := raft.BootstrapCluster(rc, logs, store, snaps, n.trans, conf); err != nil {
+		if err := raft.BootstrapCluster(rc, logs, store, snaps, n.lease, conf); err != nil {
 			return fmt.Errorf("node: bootstrap: %w", err)
 		}
 	} else {
 		n.log.Info("resuming from existing raft state", "node_id", n.id)
 	}
-	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, n.trans)
+	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, n.lease)
 	if err != nil {
 		return fmt.Errorf("node: start raft: %w", err)
 	}
@@ -369,7 +371,13 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 		}
 		return 0, nil, err
 	}
-	return f.Index(), f.Response(), nil
+	resp := f.Response()
+	if resp == nil && revocationClass(cmd) {
+		// The revocation barrier: acknowledge only when no node can still
+		// accept what this event took away.
+		n.barrier(f.Index(), time.Now())
+	}
+	return f.Index(), resp, nil
 }
 
 // WaitApplied implements cluster.Local.
@@ -388,14 +396,6 @@ func (n *Node) Leader() (id, clusterAddr string) {
 }
 
 var _ cluster.Local = (*Node)(nil)
-
-// ServeS3 implements s3.Gate: a node serves S3 only once it is ready.
-func (n *Node) ServeS3() error {
-	if !n.ready.Load() {
-		return ErrNotReady
-	}
-	return nil
-}
 
 // collectGarbage removes blobs that no object or part references any more.
 // A blob is removed only if it is still unreferenced under the blob store's
@@ -493,8 +493,8 @@ func (n *Node) Close() error {
 	if n.raft != nil {
 		errs = append(errs, n.raft.Shutdown().Error())
 	}
-	if n.trans != nil {
-		errs = append(errs, n.trans.Close())
+	if n.lease != nil {
+		errs = append(errs, n.lease.Close())
 	} else if n.layer != nil {
 		errs = append(errs, n.layer.Close())
 	}

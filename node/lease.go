@@ -1,0 +1,197 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/s4/s4/fsm"
+)
+
+// ErrFenced: this node's auth lease does not hold; it must not answer S3
+// requests from its local state (503, clients retry elsewhere).
+var ErrFenced = errors.New("node: auth lease expired")
+
+// The auth lease (DESIGN.md, "The revocation barrier").
+//
+// A follower serves S3 only while it has a leader, received a real
+// AppendEntries (not a heartbeat: heartbeats bypass the log) within
+// AuthLease, and has applied every entry the leader told it is committed.
+// The leader acknowledges a revocation-class event once every follower
+// confirmed it applied the event, or once AuthLease plus a margin has passed
+// since the commit: by then a follower that did not confirm either received
+// an append carrying a commit index at or past the event (so it applies the
+// event before it serves again) or let its lease run out.
+//
+// leaseTransport sees every non-heartbeat RPC: hashicorp/raft hands
+// heartbeats to a fast path that bypasses Consumer, so wrapping Consumer
+// (as rqlite's NodeTransport does) sees exactly the appends that carry the
+// log and the leader's commit index.
+type leaseTransport struct {
+	*raft.NetworkTransport
+	out        chan raft.RPC
+	done       chan struct{}
+	start      time.Time    // monotonic base for lastAppend
+	lastAppend atomic.Int64 // ns since start of the last non-heartbeat AppendEntries
+	// mustApply is the highest index of a command entry this node received
+	// and the leader says is committed: the FSM must reach it before the
+	// node serves (no-op and configuration entries never reach the FSM, so
+	// the commit index itself cannot be compared with the FSM's index).
+	mustApply atomic.Uint64
+	pending   []uint64 // command indexes received, not yet known committed (run goroutine only)
+	closeOnce sync.Once
+}
+
+func newLeaseTransport(t *raft.NetworkTransport) *leaseTransport {
+	lt := &leaseTransport{NetworkTransport: t, out: make(chan raft.RPC), done: make(chan struct{}), start: time.Now()}
+	lt.lastAppend.Store(-1)
+	go lt.run(t.Consumer())
+	return lt
+}
+
+func (lt *leaseTransport) run(in <-chan raft.RPC) {
+	for {
+		select {
+		case rpc := <-in:
+			if req, ok := rpc.Command.(*raft.AppendEntriesRequest); ok {
+				lt.observe(req)
+			}
+			select {
+			case lt.out <- rpc:
+			case <-lt.done:
+				return
+			}
+		case <-lt.done:
+			return
+		}
+	}
+}
+
+func (lt *leaseTransport) observe(req *raft.AppendEntriesRequest) {
+	lt.lastAppend.Store(int64(time.Since(lt.start)))
+	for _, e := range req.Entries {
+		if e.Type == raft.LogCommand && (len(lt.pending) == 0 || e.Index > lt.pending[len(lt.pending)-1]) {
+			lt.pending = append(lt.pending, e.Index)
+		}
+	}
+	i := 0
+	for i < len(lt.pending) && lt.pending[i] <= req.LeaderCommitIndex {
+		i++
+	}
+	if i > 0 {
+		if idx := lt.pending[i-1]; idx > lt.mustApply.Load() {
+			lt.mustApply.Store(idx)
+		}
+		lt.pending = append(lt.pending[:0], lt.pending[i:]...)
+	}
+}
+
+// Consumer implements raft.Transport.
+func (lt *leaseTransport) Consumer() <-chan raft.RPC { return lt.out }
+
+// Close implements raft.WithClose.
+func (lt *leaseTransport) Close() error {
+	lt.closeOnce.Do(func() { close(lt.done) })
+	return lt.NetworkTransport.Close()
+}
+
+// sinceAppend is the time since the last non-heartbeat append (a very long
+// time if none arrived yet).
+func (lt *leaseTransport) sinceAppend() time.Duration {
+	last := lt.lastAppend.Load()
+	if last < 0 {
+		return time.Duration(1<<62 - 1)
+	}
+	return time.Since(lt.start) - time.Duration(last)
+}
+
+// ServeS3 implements s3.Gate: the node is ready and its auth lease holds.
+func (n *Node) ServeS3() error {
+	if !n.ready.Load() {
+		return ErrNotReady
+	}
+	switch n.raft.State() {
+	case raft.Leader:
+		// hashicorp/raft steps a leader down when it loses contact with a
+		// quorum for LeaderLeaseTimeout (≤ AuthLease, see Config.Validate).
+		return nil
+	case raft.Follower:
+	default:
+		return ErrFenced
+	}
+	if _, id := n.raft.LeaderWithID(); id == "" {
+		return ErrFenced
+	}
+	if n.lease.sinceAppend() > n.cfg.AuthLease {
+		return ErrFenced
+	}
+	// Committed entries this node has not applied yet may revoke the very
+	// key of this request: wait briefly for them, or refuse.
+	if must := n.lease.mustApply.Load(); n.fsm.AppliedIndex() < must {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if n.fsm.WaitApplied(ctx, must) != nil {
+			return ErrFenced
+		}
+	}
+	return nil
+}
+
+// revocationClass reports whether an event may take a credential or a
+// permission away, and so needs the barrier before it is acknowledged.
+func revocationClass(cmd []byte) bool {
+	if len(cmd) == 0 {
+		return false
+	}
+	switch fsm.MessageType(cmd[0]) &^ fsm.IgnoreUnknownTypeFlag {
+	case fsm.MsgUserUpdate, fsm.MsgUserDelete, fsm.MsgCredentialIssue, fsm.MsgCredentialRevoke:
+		return true
+	}
+	return false
+}
+
+// barrier waits until every other voter confirmed it applied idx, or until
+// the lease of any that did not has certainly expired (committed at or
+// before committedAt). It returns the IDs that confirmed.
+func (n *Node) barrier(idx uint64, committedAt time.Time) []string {
+	future := n.raft.GetConfiguration()
+	if future.Error() != nil {
+		return nil
+	}
+	deadline := committedAt.Add(n.cfg.AuthLease + n.leaseMargin())
+	var mu sync.Mutex
+	var confirmed []string
+	var wg sync.WaitGroup
+	for _, srv := range future.Configuration().Servers {
+		if srv.ID == n.id || srv.Suffrage != raft.Voter {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+			applied, err := n.rpcCli.WaitApplied(ctx, string(srv.Address), idx, time.Until(deadline))
+			if err == nil && applied >= idx {
+				mu.Lock()
+				confirmed = append(confirmed, string(srv.ID))
+				mu.Unlock()
+				return
+			}
+			// Not confirmed: its lease runs out by the deadline.
+			select {
+			case <-time.After(time.Until(deadline)):
+			case <-n.closing:
+			}
+		}()
+	}
+	wg.Wait()
+	return confirmed
+}
+
+// leaseMargin covers clock-rate differences between nodes and scheduling.
+func (n *Node) leaseMargin() time.Duration { return n.cfg.AuthLease/10 + 20*time.Millisecond }
