@@ -150,7 +150,7 @@ func (s *serverFlags) applyEnv() error {
 
 func runServer(args []string, stdout, stderr io.Writer) int {
 	cfg := node.DefaultConfig()
-	var keyFile, certHosts, logLevel, peers string
+	var keyFile, certHosts, logLevel, peers, authLease string
 	sf := &serverFlags{fs: flag.NewFlagSet("server", flag.ContinueOnError), env: map[string]string{}}
 	sf.fs.SetOutput(stderr)
 	sf.str(&cfg.DataDir, "data-dir", "S4_DATA_DIR", cfg.DataDir, "data directory")
@@ -158,6 +158,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&cfg.ClusterListen, "cluster-listen", "S4_CLUSTER_LISTEN", cfg.ClusterListen, "cluster (Raft, mTLS) address")
 	sf.str(&cfg.Advertise, "advertise", "S4_ADVERTISE", "", "cluster address peers reach this node at (default: from --cluster-listen)")
 	sf.str(&peers, "peers", "S4_PEERS", "", "static cluster of a new cluster: id1=host:port,id2=...,id3=... (the same on every node; experimental, see README)")
+	sf.str(&authLease, "auth-lease", "S4_AUTH_LEASE", cfg.AuthLease.String(), "how long a follower serves S3 without a real append from the leader (bounds a revoke's acknowledgement when a node is down)")
 	sf.str(&cfg.NodeID, "node-id", "S4_NODE_ID", "", "stable node ID (default: stored in the data dir, generated on first start)")
 	sf.str(&keyFile, "cluster-key-file", "S4_CLUSTER_KEY_FILE", "", "file with the cluster key (hex); S4_CLUSTER_KEY may hold the key itself (default: <data-dir>/cluster.key, generated on a first single-node start)")
 	sf.str(&cfg.TLSCertFile, "tls-cert", "S4_TLS_CERT", "", "HTTPS certificate (PEM); default: self-signed, generated into the data dir")
@@ -186,6 +187,12 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
+	if d, err := time.ParseDuration(authLease); err != nil || d <= 0 {
+		fmt.Fprintf(stderr, "s4 server: --auth-lease %q is not a positive duration\n", authLease)
+		return 2
+	} else {
+		cfg.AuthLease = d
+	}
 	if peers != "" {
 		p, err := node.ParsePeers(peers)
 		if err != nil {
