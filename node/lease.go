@@ -155,8 +155,8 @@ func revocationClass(cmd []byte) bool {
 }
 
 // barrier waits until every other voter confirmed it applied idx, or until
-// the lease of any that did not has certainly expired (committed at or
-// before committedAt). It returns the IDs that confirmed.
+// the lease of any that did not has certainly expired (the event committed
+// at or before committedAt). It returns the IDs that confirmed.
 func (n *Node) barrier(idx uint64, committedAt time.Time) []string {
 	future := n.raft.GetConfiguration()
 	if future.Error() != nil {
@@ -173,24 +173,91 @@ func (n *Node) barrier(idx uint64, committedAt time.Time) []string {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			defer cancel()
-			applied, err := n.rpcCli.WaitApplied(ctx, string(srv.Address), idx, time.Until(deadline))
-			if err == nil && applied >= idx {
+			if n.confirmer(srv).wait(idx, deadline, n.closing) {
 				mu.Lock()
 				confirmed = append(confirmed, string(srv.ID))
 				mu.Unlock()
-				return
 			}
-			// Not confirmed: its lease runs out by the deadline.
-			select {
-			case <-time.After(time.Until(deadline)):
-			case <-n.closing:
-			}
+			// Not confirmed: wait returned at the deadline, when its
+			// lease has run out.
 		}()
 	}
 	wg.Wait()
 	return confirmed
+}
+
+// confirmer asks one follower how far it has applied, with at most one
+// request in flight: concurrent barriers share it (under load a single
+// long poll confirms a whole batch of events).
+type confirmer struct {
+	n    *Node
+	addr string
+
+	mu       sync.Mutex
+	applied  uint64        // highest index the follower confirmed
+	target   uint64        // highest index a barrier waits for
+	running  bool          // a poll is in flight
+	progress chan struct{} // closed and replaced when applied moves or a poll ends
+}
+
+func (n *Node) confirmer(srv raft.Server) *confirmer {
+	n.confirmMu.Lock()
+	defer n.confirmMu.Unlock()
+	if n.confirmers == nil {
+		n.confirmers = map[raft.ServerID]*confirmer{}
+	}
+	c := n.confirmers[srv.ID]
+	if c == nil || c.addr != string(srv.Address) {
+		c = &confirmer{n: n, addr: string(srv.Address), progress: make(chan struct{})}
+		n.confirmers[srv.ID] = c
+	}
+	return c
+}
+
+// wait reports whether the follower confirmed idx before the deadline.
+func (c *confirmer) wait(idx uint64, deadline time.Time, closing <-chan struct{}) bool {
+	for {
+		c.mu.Lock()
+		if c.applied >= idx {
+			c.mu.Unlock()
+			return true
+		}
+		if idx > c.target {
+			c.target = idx
+		}
+		if !c.running {
+			c.running = true
+			go c.poll(deadline)
+		}
+		ch := c.progress
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-time.After(time.Until(deadline)):
+			return false
+		case <-closing:
+			return false
+		}
+	}
+}
+
+// poll long-polls the follower until it reached the current target or the
+// deadline passed.
+func (c *confirmer) poll(deadline time.Time) {
+	c.mu.Lock()
+	target := c.target
+	c.mu.Unlock()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	applied, err := c.n.rpcCli.WaitApplied(ctx, c.addr, target, time.Until(deadline))
+	cancel()
+	c.mu.Lock()
+	if err == nil && applied > c.applied {
+		c.applied = applied
+	}
+	c.running = false
+	close(c.progress)
+	c.progress = make(chan struct{})
+	c.mu.Unlock()
 }
 
 // leaseMargin covers clock-rate differences between nodes and scheduling.

@@ -52,25 +52,28 @@ var (
 
 // Node is one running S4 node.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	id     raft.ServerID
-	keys   *keyring.Keys
-	ident  *transport.Identity
-	fsm    *fsm.FSM
-	raft   *raft.Raft
-	store  *raftboltdb.BoltStore
-	trans  *raft.NetworkTransport
-	lease  *leaseTransport
-	layer  *transport.Layer
-	http   *fasthttp.Server
-	httpLn net.Listener
-	prop   *cluster.Proposer
-	rpc    *cluster.Server
-	rpcCli *cluster.Client
-	meta   *fsm.Meta
-	blobs  *blob.Store
-	s3     *s3.Handler
+	cfg   Config
+	log   *slog.Logger
+	id    raft.ServerID
+	keys  *keyring.Keys
+	ident *transport.Identity
+	fsm   *fsm.FSM
+	raft  *raft.Raft
+	store *raftboltdb.BoltStore
+	trans *raft.NetworkTransport
+	lease *leaseTransport
+
+	confirmMu  sync.Mutex
+	confirmers map[raft.ServerID]*confirmer // revocation barrier, per follower
+	layer      *transport.Layer
+	http       *fasthttp.Server
+	httpLn     net.Listener
+	prop       *cluster.Proposer
+	rpc        *cluster.Server
+	rpcCli     *cluster.Client
+	meta       *fsm.Meta
+	blobs      *blob.Store
+	s3         *s3.Handler
 
 	ready    atomic.Bool
 	readyCh  chan struct{}
