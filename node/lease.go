@@ -261,4 +261,4 @@ func (c *confirmer) poll(deadline time.Time) {
 }
 
 // leaseMargin covers clock-rate differences between nodes and scheduling.
-func (n *Node) leaseMargin() time.Duration { return n.cfg.AuthLease/10 + 20*time.Millisecond }
+func (n *Node) leaseMargin() time.Duration { return n.cfg.AuthLease/20 + 20*time.Millisecond }
