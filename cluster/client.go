@@ -50,6 +50,7 @@ func NewClient(dial func(ctx context.Context, addr string) (net.Conn, error)) *C
 		IdleConnTimeout:        time.Minute, // below the server's IdleTimeout
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 16 << 10,
+		ExpectContinueTimeout:  time.Second, // PutBlob: a peer that has the blob answers at once
 		ForceAttemptHTTP2:      false,
 	}
 	return &Client{tr: tr, hc: &http.Client{Transport: tr}}
@@ -172,20 +173,25 @@ func (c *Client) do(ctx context.Context, method, addr, path string, q url.Values
 		return fmt.Errorf("cluster: %s %s%s: response exceeds %d bytes", method, addr, path, maxResponse)
 	}
 	if res.StatusCode != http.StatusOK {
-		var er errorResponse
-		if json.Unmarshal(data, &er) != nil || er.Error.Message == "" && er.Error.Code == "" {
-			return fmt.Errorf("cluster: %s %s%s: HTTP %d", method, addr, path, res.StatusCode)
-		}
-		rerr := fmt.Errorf("cluster: %s %s%s: %w", method, addr, path, decodeError(er.Error))
-		if errors.Is(rerr, ErrNotLeader) {
-			return &notLeaderError{err: rerr, leaderID: er.LeaderID, leaderAddr: er.LeaderAddr}
-		}
-		return rerr
+		return decodeRemoteError(method, addr, path, res.StatusCode, data)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("cluster: %s %s%s: bad response: %w", method, addr, path, err)
 	}
 	return nil
+}
+
+// remoteError decodes the error document data of an answer with status.
+func decodeRemoteError(method, addr, path string, status int, data []byte) error {
+	var er errorResponse
+	if json.Unmarshal(data, &er) != nil || er.Error.Message == "" && er.Error.Code == "" {
+		return fmt.Errorf("cluster: %s %s%s: HTTP %d", method, addr, path, status)
+	}
+	rerr := fmt.Errorf("cluster: %s %s%s: %w", method, addr, path, decodeError(er.Error))
+	if errors.Is(rerr, ErrNotLeader) {
+		return &notLeaderError{err: rerr, leaderID: er.LeaderID, leaderAddr: er.LeaderAddr}
+	}
+	return rerr
 }
 
 func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {

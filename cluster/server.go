@@ -44,10 +44,13 @@ const maxResponse = 64 << 10
 //	                                or D (≤ MaxAppliedWait) passed:
 //	                                200 {"applied"}.
 //	GET  /v1/status                 200 Status.
+//	PUT  /v1/blobs/{hex}            store a blob (WithBlobStore; blobs.go).
+//	GET  /v1/blobs/{hex}            read a blob.
 //
 // Failures are {"error": {"code", "message"}} with a status >= 400.
 type Server struct {
 	local Local
+	blobs BlobStore // nil: no blob transfer
 	log   *slog.Logger
 	srv   *http.Server
 
@@ -64,11 +67,14 @@ type Server struct {
 
 // NewServer serves the internal RPC for local on ln until Close. A nil
 // logger discards.
-func NewServer(ln net.Listener, local Local, logger *slog.Logger) *Server {
+func NewServer(ln net.Listener, local Local, logger *slog.Logger, opts ...ServerOption) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{local: local, log: logger, serveDone: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.srv = &http.Server{
 		Handler:           s.handler(),
@@ -110,6 +116,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc(pathApply, s.handleApply)
 	mux.HandleFunc(pathApplied, s.handleApplied)
 	mux.HandleFunc(pathStatus, s.handleStatus)
+	mux.HandleFunc(pathBlobs, s.handleBlob)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wireError{Message: "cluster: no such endpoint"})
 	})

@@ -79,6 +79,7 @@ type Node struct {
 	readyCh  chan struct{}
 	closing  chan struct{}
 	wg       sync.WaitGroup
+	xfers    sync.WaitGroup // blob copies to peers (Replicate)
 	closeMu  sync.Mutex
 	closed   bool
 	httpDone chan error
@@ -122,10 +123,10 @@ func Open(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.rpcCli = cluster.NewClient(cluster.MuxDialer(n.ident))
-	n.rpc = cluster.NewServer(n.layer.Mux().Listener(transport.ServiceRPC), n, n.log.With("component", "rpc"))
+	n.rpc = cluster.NewServer(n.layer.Mux().Listener(transport.ServiceRPC), n, n.log.With("component", "rpc"), cluster.WithBlobStore(n.blobs))
 	n.prop = cluster.NewProposer(n, n.rpcCli)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin")}, n.fsm, n.prop)
-	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3")}, n.fsm, n.meta, n.prop, n.blobs, n)
+	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n}, n.fsm, n.meta, n.prop, n.blobs, n)
 	n.fsm.OnCredentialDropped(n.s3.Verifier().Forget)
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
 		return nil, err
@@ -489,6 +490,7 @@ func (n *Node) Close() error {
 		<-n.httpDone
 	}
 	n.wg.Wait()
+	n.xfers.Wait() // cancelled by closing
 	if n.rpc != nil {
 		errs = append(errs, n.rpc.Close())
 		n.rpcCli.Close()

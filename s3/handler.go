@@ -40,6 +40,16 @@ type Gate interface {
 	ServeS3() error
 }
 
+// Replicator copies blobs between the nodes of a cluster (node implements
+// it; nil on a single node).
+type Replicator interface {
+	// Replicate returns once a majority of the voters (counting this node,
+	// which holds the blob) hold the blob durably.
+	Replicate(ctx context.Context, sum [32]byte, size int64) error
+	// Fetch copies a blob this node lacks from a peer into the local store.
+	Fetch(ctx context.Context, sum [32]byte) error
+}
+
 // Config configures a Handler.
 type Config struct {
 	// Region is the region S4 reports (GetBucketLocation) and accepts in
@@ -52,6 +62,8 @@ type Config struct {
 	Logger         *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Replicator copies blobs to and from peers; nil on a single node.
+	Replicator Replicator
 }
 
 // Handler serves the S3 API (path-style) over fasthttp.
@@ -321,6 +333,36 @@ func (h *Handler) propose(r *request, t fsm.MessageType, msg any) error {
 	}
 	h.log.Warn("metadata write failed", "request_id", r.id, "err", err)
 	return Errorf(CodeServiceUnavailable, "The metadata log is unavailable; please retry.").WithCause(err)
+}
+
+// transferTimeout bounds copying a blob of size bytes between nodes.
+func (h *Handler) transferTimeout(size int64) time.Duration {
+	return h.cfg.ProposeTimeout + time.Duration(max(size, 0)>>20)*time.Second
+}
+
+// replicate copies a committed blob to a majority of the nodes before its
+// metadata is proposed.
+func (h *Handler) replicate(r *request, ref blob.Ref) error {
+	if h.cfg.Replicator == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.transferTimeout(ref.Size))
+	defer cancel()
+	if err := h.cfg.Replicator.Replicate(ctx, ref.SHA256, ref.Size); err != nil {
+		h.log.Warn("blob replication failed", "request_id", r.id, "err", err)
+		return Errorf(CodeServiceUnavailable, "The object data could not be stored on enough nodes; please retry.").WithCause(err)
+	}
+	return nil
+}
+
+// fetch copies a blob this node lacks from a peer.
+func (h *Handler) fetch(sum [32]byte, size int64) error {
+	if h.cfg.Replicator == nil {
+		return blob.ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.transferTimeout(size))
+	defer cancel()
+	return h.cfg.Replicator.Fetch(ctx, sum)
 }
 
 // owner names a user as S3's Owner element does.

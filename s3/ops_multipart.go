@@ -121,6 +121,9 @@ func (h *Handler) uploadPartCopy(r *request) error {
 		return Errorf(CodeInternalError, "cannot copy the part").WithCause(err)
 	}
 	defer unpin()
+	if err := h.replicate(r, ref); err != nil {
+		return err
+	}
 	part := fsm.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
 		Blob: fsm.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano()}
 	if err := h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: u.UploadID, PartNumber: n, Part: part}); err != nil {

@@ -2,6 +2,8 @@ package s3
 
 import (
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"os"
@@ -180,13 +182,13 @@ func (h *Handler) getObject(r *request) error {
 // openObject returns a reader of length bytes of obj from offset start,
 // reading its blobs in order. Files are opened as the reader reaches them.
 func (h *Handler) openObject(obj *fsm.ObjectMeta, start, length int64) (io.ReadCloser, error) {
-	or := &objectReader{blobs: h.blobs, remaining: length}
+	or := &objectReader{blobs: h.blobs, fetch: h.fetch, remaining: length}
 	for _, p := range obj.Parts {
 		if start >= p.Size {
 			start -= p.Size
 			continue
 		}
-		or.parts = append(or.parts, partRange{sum: p.SHA256, off: start})
+		or.parts = append(or.parts, partRange{sum: p.SHA256, size: p.Size, off: start})
 		start = 0
 	}
 	// Fail before the status line if the first blob is missing.
@@ -199,12 +201,14 @@ func (h *Handler) openObject(obj *fsm.ObjectMeta, start, length int64) (io.ReadC
 }
 
 type partRange struct {
-	sum [32]byte
-	off int64
+	sum  [32]byte
+	size int64
+	off  int64
 }
 
 type objectReader struct {
 	blobs     *blob.Store
+	fetch     func(sum [32]byte, size int64) error // from a peer
 	parts     []partRange
 	cur       *io.SectionReader
 	f         *os.File
@@ -222,6 +226,13 @@ func (o *objectReader) next() error {
 	p := o.parts[0]
 	o.parts = o.parts[1:]
 	f, size, err := o.blobs.Open(p.sum)
+	if errors.Is(err, blob.ErrNotFound) && o.fetch != nil {
+		if ferr := o.fetch(p.sum, p.size); ferr != nil {
+			err = fmt.Errorf("%w; fetching it from a peer: %v", err, ferr)
+		} else {
+			f, size, err = o.blobs.Open(p.sum)
+		}
+	}
 	if err != nil {
 		return Errorf(CodeInternalError, "object data %s is missing on this node", hex.EncodeToString(p.sum[:8])).WithCause(err)
 	}
@@ -264,7 +275,8 @@ func (o *objectReader) Close() error {
 }
 
 // storeBody streams the request body into a new blob, checks it against
-// what the client declared and signed, and commits it pinned. The caller
+// what the client declared and signed, commits it pinned and replicates it
+// to a majority of the nodes (503 if it cannot). The caller
 // must call unpin once the metadata event is applied or has failed.
 func (h *Handler) storeBody(r *request) (ref blob.Ref, ck fsm.Checksum, unpin func(), err error) {
 	p, err := h.openPayload(r, h.cfg.MaxObjectSize, true)
@@ -290,6 +302,10 @@ func (h *Handler) storeBody(r *request) (ref blob.Ref, ck fsm.Checksum, unpin fu
 	ref, unpin, err = w.CommitPinned()
 	if err != nil {
 		return ref, ck, nil, Errorf(CodeInternalError, "cannot store the object").WithCause(err)
+	}
+	if err := h.replicate(r, ref); err != nil {
+		unpin()
+		return ref, ck, nil, err
 	}
 	return ref, ck, unpin, nil
 }
@@ -405,7 +421,9 @@ func (h *Handler) copyObject(r *request) error {
 	defer unpin()
 	for _, p := range src.Parts {
 		if !h.blobs.Has(p.SHA256) {
-			return Errorf(CodeInternalError, "object data is missing on this node")
+			if err := h.fetch(p.SHA256, p.Size); err != nil {
+				return Errorf(CodeInternalError, "object data is missing on this node").WithCause(err)
+			}
 		}
 	}
 	obj := src

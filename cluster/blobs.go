@@ -1,0 +1,293 @@
+package cluster
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/s4/s4/blob"
+)
+
+// Blob transfer between nodes (DESIGN.md at the top of the repository,
+// "Object data"):
+//
+//	PUT /v1/blobs/{hex}   body: the blob's bytes (Content-Length required).
+//	                      The node streams them into its store, checks that
+//	                      they hash to {hex}, commits with fsync: 204. A blob
+//	                      the node holds already: 204 without reading the
+//	                      body (the client sends Expect: 100-continue).
+//	GET  /v1/blobs/{hex}  200 with the bytes; 404 if the node lacks it.
+const pathBlobs = "/v1/blobs/"
+
+// BlobIdleTimeout bounds the pause between two reads or writes of a blob
+// transfer on the Server; the whole transfer is not bounded (a blob may be
+// gigabytes), only its progress.
+const BlobIdleTimeout = 30 * time.Second
+
+// BlobPinGrace is how long a node keeps a blob it received from a peer
+// pinned (safe from its garbage collector), so that the metadata event
+// that refers to it has time to arrive.
+const BlobPinGrace = 2 * time.Minute
+
+// BlobStore is the local blob store the Server serves transfers from and
+// into (*blob.Store implements it).
+type BlobStore interface {
+	Create() (*blob.Writer, error)
+	Open(sum [32]byte) (*os.File, int64, error)
+	Has(sum [32]byte) bool
+	Pin(sum [32]byte) (unpin func())
+}
+
+// ServerOption configures a Server.
+type ServerOption func(*Server)
+
+// WithBlobStore serves the blob transfer endpoints from bs. Without it they
+// answer 404.
+func WithBlobStore(bs BlobStore) ServerOption {
+	return func(s *Server) { s.blobs = bs }
+}
+
+func parseBlobPath(p string) ([32]byte, bool) {
+	var sum [32]byte
+	h, ok := strings.CutPrefix(p, pathBlobs)
+	if !ok || len(h) != 64 || strings.ToLower(h) != h {
+		return sum, false
+	}
+	if _, err := hex.Decode(sum[:], []byte(h)); err != nil {
+		return sum, false
+	}
+	return sum, true
+}
+
+func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request) {
+	if s.blobs == nil {
+		writeError(w, http.StatusNotFound, wireError{Message: "cluster: no blob store on this node"})
+		return
+	}
+	sum, ok := parseBlobPath(r.URL.Path)
+	if !ok {
+		writeError(w, http.StatusNotFound, wireError{Message: "cluster: a blob is named by the 64 lower-case hex digits of its SHA-256"})
+		return
+	}
+	switch r.Method {
+	case http.MethodPut:
+		s.putBlob(w, r, sum)
+	case http.MethodGet:
+		s.getBlob(w, r, sum)
+	default:
+		w.Header().Set("Allow", "GET, PUT")
+		writeError(w, http.StatusMethodNotAllowed, wireError{Message: "cluster: method not allowed"})
+	}
+}
+
+func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
+	// Pin before Has: the garbage collector must not take a blob that is
+	// present now away before the metadata referring to it arrives.
+	unpin := s.blobs.Pin(sum)
+	time.AfterFunc(BlobPinGrace, unpin)
+	if s.blobs.Has(sum) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if r.ContentLength < 0 {
+		writeError(w, http.StatusLengthRequired, wireError{Message: "cluster: a blob needs a Content-Length"})
+		return
+	}
+	bw, err := s.blobs.Create()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
+		return
+	}
+	defer bw.Abort()
+	rc := http.NewResponseController(w)
+	body := &idleReader{r: r.Body, extend: func() { rc.SetReadDeadline(time.Now().Add(BlobIdleTimeout)) }}
+	n, err := io.Copy(bw, body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, wireError{Message: fmt.Sprintf("cluster: receiving blob %x: %v", sum[:8], err)})
+		return
+	}
+	got := bw.Sum()
+	if n != r.ContentLength || got.SHA256 != sum {
+		s.log.Warn("refused a blob whose content does not match its name", "remote", r.RemoteAddr, "blob", hex.EncodeToString(sum[:]))
+		writeError(w, http.StatusBadRequest, wireError{Message: fmt.Sprintf("cluster: blob %x: content hashes to %x (%d bytes)", sum[:8], got.SHA256[:8], n)})
+		return
+	}
+	if _, err := bw.Commit(); err != nil { // pinned above
+		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
+	f, size, err := s.blobs.Open(sum)
+	if err != nil {
+		if errors.Is(err, blob.ErrNotFound) {
+			writeError(w, http.StatusNotFound, wireError{Message: err.Error()})
+			return
+		}
+		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	out := &idleWriter{w: w, extend: func() { rc.SetWriteDeadline(time.Now().Add(BlobIdleTimeout)) }}
+	if _, err := io.Copy(out, io.LimitReader(f, size)); err != nil {
+		s.log.Debug("sending a blob failed", "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+// idleReader moves the connection's read deadline forward before every
+// read, so that a transfer fails when it stalls, not when it is long.
+type idleReader struct {
+	r      io.Reader
+	extend func()
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	r.extend()
+	return r.r.Read(p)
+}
+
+type idleWriter struct {
+	w      io.Writer
+	extend func()
+}
+
+func (w *idleWriter) Write(p []byte) (int, error) {
+	w.extend()
+	return w.w.Write(p)
+}
+
+// transferTimeout is the default bound of a blob transfer whose context has
+// no deadline: DefaultRPCTimeout plus one second per MiB.
+func transferTimeout(size int64) time.Duration {
+	return DefaultRPCTimeout + time.Duration(max(size, 0)>>20)*time.Second
+}
+
+// PutBlob copies a blob of size bytes, read from r, to the node at addr,
+// which stores it durably under sum (it refuses content that does not hash
+// to sum). A node that holds the blob already answers without receiving it.
+// ctx bounds the transfer (if it has no deadline: DefaultRPCTimeout plus one
+// second per MiB).
+func (c *Client) PutBlob(ctx context.Context, addr string, sum [32]byte, r io.Reader, size int64) error {
+	ctx, cancel := withDefaultTimeout(ctx, transferTimeout(size))
+	defer cancel()
+	path := pathBlobs + hex.EncodeToString(sum[:])
+	u := url.URL{Scheme: "http", Host: addr, Path: path}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), io.NopCloser(r))
+	if err != nil {
+		return fmt.Errorf("cluster: PUT %s: %w", path, err)
+	}
+	req.ContentLength = size
+	if size == 0 {
+		req.Body = http.NoBody
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Expect", "100-continue")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return transportError(http.MethodPut, addr, path, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	return readRemoteError(http.MethodPut, addr, path, res)
+}
+
+// GetBlob streams the blob sum from the node at addr: the caller reads size
+// bytes from rc and closes it. err wraps blob.ErrNotFound if that node lacks
+// the blob. ctx bounds the whole transfer, including the reads from rc (if
+// it has no deadline: DefaultRPCTimeout plus one second per MiB of the
+// blob). The caller should check the content against sum.
+func (c *Client) GetBlob(ctx context.Context, addr string, sum [32]byte) (rc io.ReadCloser, size int64, err error) {
+	var timer *time.Timer
+	ctx, cancel := context.WithCancel(ctx)
+	if _, ok := ctx.Deadline(); !ok {
+		// The size is not known yet: DefaultRPCTimeout until the headers,
+		// then a bound that grows with the size.
+		timer = time.AfterFunc(DefaultRPCTimeout, cancel)
+	}
+	path := pathBlobs + hex.EncodeToString(sum[:])
+	u := url.URL{Scheme: "http", Host: addr, Path: path}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		stopTimer(timer)
+		cancel()
+		return nil, 0, fmt.Errorf("cluster: GET %s: %w", path, err)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		stopTimer(timer)
+		cancel()
+		return nil, 0, transportError(http.MethodGet, addr, path, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		stopTimer(timer)
+		defer cancel()
+		defer res.Body.Close()
+		if res.StatusCode == http.StatusNotFound {
+			return nil, 0, fmt.Errorf("cluster: GET %s%s: %w", addr, path, blob.ErrNotFound)
+		}
+		return nil, 0, readRemoteError(http.MethodGet, addr, path, res)
+	}
+	if res.ContentLength < 0 {
+		res.Body.Close()
+		stopTimer(timer)
+		cancel()
+		return nil, 0, fmt.Errorf("cluster: GET %s%s: no Content-Length", addr, path)
+	}
+	if timer != nil {
+		timer.Reset(transferTimeout(res.ContentLength))
+	}
+	return &cancelBody{ReadCloser: res.Body, cancel: cancel, timer: timer}, res.ContentLength, nil
+}
+
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+	timer  *time.Timer
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	stopTimer(b.timer)
+	b.cancel()
+	return err
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// transportError is a failed round trip, as Client.do reports it.
+func transportError(method, addr, path string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("cluster: %s %s%s: %w", method, addr, path, err)
+}
+
+// readRemoteError decodes the error document of a failed answer.
+func readRemoteError(method, addr, path string, res *http.Response) error {
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("cluster: %s %s%s: HTTP %d", method, addr, path, res.StatusCode)
+	}
+	return decodeRemoteError(method, addr, path, res.StatusCode, data)
+}
