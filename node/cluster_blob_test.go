@@ -26,32 +26,6 @@ func syncApplied(t *testing.T, nodes []*Node, from *Node) {
 	}
 }
 
-// keepAppending makes the leader append a barrier entry every 200 ms until
-// the test ends: a follower serves S3 only within AuthLease of a real
-// append, and this test reads through followers while the log is idle.
-func keepAppending(t *testing.T, nodes []*Node) {
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	t.Cleanup(func() { close(stop); <-done })
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			for _, n := range nodes {
-				if n.IsLeader() {
-					n.raft.Barrier(time.Second).Error()
-				}
-			}
-		}
-	}()
-}
-
 // TestClusterObjectData: an object written through one node is listed and
 // read through the others (which fetch the blob from a peer and keep it);
 // the PUT is acknowledged only once a majority holds the blob; a delete
@@ -59,7 +33,6 @@ func keepAppending(t *testing.T, nodes []*Node) {
 // collector then removes the blob.
 func TestClusterObjectData(t *testing.T) {
 	nodes := startCluster(t)
-	keepAppending(t, nodes)
 	leader, writer := -1, -1
 	for i, n := range nodes {
 		if n.IsLeader() {
@@ -86,7 +59,7 @@ func TestClusterObjectData(t *testing.T) {
 		e := &s3Env{n: n, endpoint: newClient(t, n).base, http: s3HTTPClient(t, n)}
 		// More retries than the default 3: under -race on a small machine
 		// a follower may briefly fence (503) while Raft is starved.
-		clients[i] = e.sdk(cred.AccessKey, cred.SecretKey, func(o *s3.Options) { o.RetryMaxAttempts = 10 })
+		clients[i] = e.sdk(cred.AccessKey, cred.SecretKey)
 	}
 
 	// Written through a follower: the metadata is forwarded, the blob copied.

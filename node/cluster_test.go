@@ -224,3 +224,21 @@ func TestFollowerFencesWithoutLeader(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestIdleClusterKeepsLeases: with no writes at all for several leases,
+// every follower keeps serving: an idle leader still sends real appends
+// every CommitTimeout (hashicorp/raft v1.7.3 replication.go, also in
+// pipeline mode), and those, not heartbeats, hold the lease.
+func TestIdleClusterKeepsLeases(t *testing.T) {
+	nodes := startCluster(t)
+	lease := nodes[0].cfg.AuthLease
+	end := time.Now().Add(3 * lease)
+	for time.Now().Before(end) {
+		for i, n := range nodes {
+			if err := n.ServeS3(); err != nil {
+				t.Fatalf("n%d fenced on an idle, healthy cluster: %v", i+1, err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
