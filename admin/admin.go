@@ -61,6 +61,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now if nil (tests set it).
 	Now func() time.Time
+	// Cluster serves the /api/admin/cluster routes; nil disables them.
+	Cluster ClusterAdmin
 }
 
 const (
@@ -77,6 +79,7 @@ const (
 
 // Handler serves the admin API. It is safe for concurrent use.
 type Handler struct {
+	cluster  ClusterAdmin
 	store    Store
 	prop     Proposer
 	sealer   *keyring.Sealer
@@ -106,6 +109,7 @@ func New(cfg Config, store Store, p Proposer) *Handler {
 		panic("admin: New needs a Sealer, a Store and a Proposer")
 	}
 	h := &Handler{
+		cluster:  cfg.Cluster,
 		store:    store,
 		prop:     p,
 		sealer:   cfg.Sealer,
@@ -148,6 +152,9 @@ const (
 	routeUsers       = "users"
 	routeUser        = "user"
 	routeCredentials = "credentials"
+	routeCluster     = "cluster"
+	routeNodes       = "cluster-nodes"
+	routeNode        = "cluster-node"
 )
 
 func matchRoute(path string) (route, bool) {
@@ -160,6 +167,13 @@ func matchRoute(path string) (route, bool) {
 		return route{name: routeLogin, methods: []string{"POST"}}, true
 	case "users":
 		return route{name: routeUsers, methods: []string{"GET", "POST"}}, true
+	case "cluster":
+		return route{name: routeCluster, methods: []string{"GET"}}, true
+	case "cluster/nodes":
+		return route{name: routeNodes, methods: []string{"POST"}}, true
+	}
+	if id, ok := strings.CutPrefix(rest, "cluster/nodes/"); ok && id != "" && !strings.Contains(id, "/") {
+		return route{name: routeNode, id: id, methods: []string{"DELETE"}}, true
 	}
 	rest, ok = strings.CutPrefix(rest, "users/")
 	if !ok {
@@ -191,6 +205,9 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 
 	rt, ok := matchRoute(string(ctx.Path()))
+	if ok && h.cluster == nil && (rt.name == routeCluster || rt.name == routeNodes || rt.name == routeNode) {
+		ok = false
+	}
 	if !ok {
 		h.writeError(ctx, fasthttp.StatusNotFound, "not found")
 		return
@@ -248,6 +265,12 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 		} else {
 			h.revokeCredential(ctx, actor, rt.id)
 		}
+	case routeCluster:
+		h.clusterStatus(ctx)
+	case routeNodes:
+		h.addClusterNode(ctx)
+	case routeNode:
+		h.removeClusterNode(ctx, rt.id)
 	}
 }
 

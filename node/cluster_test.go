@@ -242,3 +242,74 @@ func TestIdleClusterKeepsLeases(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestClusterAdminRoutes: GET /api/admin/cluster shows the three voters from
+// any node; membership changes go to the leader (409 with its name
+// elsewhere); a removed voter can be added back.
+func TestClusterAdminRoutes(t *testing.T) {
+	nodes := startCluster(t)
+	var leader, follower *Node
+	for _, n := range nodes {
+		if n.IsLeader() {
+			leader = n
+		} else {
+			follower = n
+		}
+	}
+	fc := newClient(t, follower)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var out struct{ Token string }
+		if code := fc.do("POST", "/api/admin/login", map[string]string{"username": "root", "password": rootPassword}, &out); code == 200 {
+			fc.token = out.Token
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cannot log in")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var st struct {
+		Leader string
+		Nodes  []struct {
+			ID, Address, Role string
+			Ready             bool
+		}
+	}
+	if code := fc.do("GET", "/api/admin/cluster", nil, &st); code != 200 {
+		t.Fatalf("GET cluster: %d", code)
+	}
+	leaders := 0
+	for _, nd := range st.Nodes {
+		if nd.Role == "leader" {
+			leaders++
+		}
+		if !nd.Ready {
+			t.Errorf("node %s not ready: %+v", nd.ID, nd)
+		}
+	}
+	if len(st.Nodes) != 3 || leaders != 1 || st.Leader != leader.ID() {
+		t.Fatalf("cluster status %+v", st)
+	}
+	victim := follower.ID()
+	if code := fc.do("DELETE", "/api/admin/cluster/nodes/"+victim, nil, nil); code != 409 {
+		t.Fatalf("membership change on a follower: %d, want 409", code)
+	}
+	lc := newClient(t, leader)
+	lc.token = fc.token
+	if code := lc.do("DELETE", "/api/admin/cluster/nodes/"+victim, nil, nil); code != 204 {
+		t.Fatalf("remove: %d", code)
+	}
+	if code := lc.do("GET", "/api/admin/cluster", nil, &st); code != 200 || len(st.Nodes) != 2 {
+		t.Fatalf("after remove: %d %+v", code, st)
+	}
+	if code := lc.do("POST", "/api/admin/cluster/nodes", map[string]string{"id": victim, "address": follower.ClusterAddr().String()}, nil); code != 201 {
+		t.Fatalf("add back: %d", code)
+	}
+	if code := lc.do("POST", "/api/admin/cluster/nodes", map[string]string{"id": "x", "address": "no-port"}, nil); code != 400 {
+		t.Fatalf("bad address: %d, want 400", code)
+	}
+	if code := lc.do("GET", "/api/admin/cluster", nil, &st); code != 200 || len(st.Nodes) != 3 {
+		t.Fatalf("after add: %d %+v", code, st)
+	}
+}

@@ -125,7 +125,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	n.rpcCli = cluster.NewClient(cluster.MuxDialer(n.ident))
 	n.rpc = cluster.NewServer(n.layer.Mux().Listener(transport.ServiceRPC), n, n.log.With("component", "rpc"), cluster.WithBlobStore(n.blobs))
 	n.prop = cluster.NewProposer(n, n.rpcCli)
-	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin")}, n.fsm, n.prop)
+	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n}, n.fsm, n.prop)
 	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n}, n.fsm, n.meta, n.prop, n.blobs, n)
 	n.fsm.OnCredentialDropped(n.s3.Verifier().Forget)
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
