@@ -223,6 +223,10 @@ func TestFollowerFencesWithoutLeader(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// It fails its readiness check too.
+	if code := newClient(t, follower).do("GET", "/health/ready", nil, nil); code != 503 {
+		t.Fatalf("/health/ready of a fenced follower: %d, want 503", code)
+	}
 }
 
 // TestIdleClusterKeepsLeases: with no writes at all for several leases,

@@ -73,9 +73,9 @@ func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler) error 
 func (n *Node) serveReady(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	status := "ready"
-	if !n.Ready() {
+	if err := n.ServeS3(); err != nil { // not caught up, or the auth lease does not hold
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		status = "not ready"
+		status = "not ready: " + err.Error()
 	}
 	leaderID, _ := n.Leader()
 	b, _ := json.Marshal(map[string]any{
