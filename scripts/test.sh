@@ -37,6 +37,9 @@ scripts/smoke-admin.sh
 echo "== aws cli end-to-end test of the S3 API"
 scripts/s3-cli-e2e.sh
 
+echo "== aws cli end-to-end test of a three-node cluster (scripts/cluster.sh)"
+scripts/cluster-e2e.sh
+
 # Every step above stops the script on failure, so reaching here means all passed.
-echo "$packages test packages, $fuzzed fuzz targets and 2 end-to-end scripts passed"
-echo "summary: $((packages + fuzzed + 2)) passed, 0 failed"
+echo "$packages test packages, $fuzzed fuzz targets and 3 end-to-end scripts passed"
+echo "summary: $((packages + fuzzed + 3)) passed, 0 failed"
