@@ -22,21 +22,30 @@ func freeAddr(t *testing.T) string {
 // startCluster starts three nodes on loopback with a static peer list.
 func startCluster(t *testing.T) []*Node {
 	t.Helper()
+	nodes, _ := startClusterConfigs(t)
+	return nodes
+}
+
+// startClusterConfigs is startCluster that also returns each node's
+// configuration, to restart it on the same data dir and ports.
+func startClusterConfigs(t *testing.T) ([]*Node, []Config) {
+	t.Helper()
 	var peers []Peer
 	for i := 1; i <= 3; i++ {
 		peers = append(peers, Peer{ID: fmt.Sprintf("n%d", i), Addr: freeAddr(t)})
 	}
 	nodes := make([]*Node, 3)
+	cfgs := make([]Config, 3)
 	errs := make([]error, 3)
 	var wg sync.WaitGroup
 	for i := range nodes {
+		cfgs[i] = testConfig(t.TempDir())
+		cfgs[i].NodeID, cfgs[i].Peers = peers[i].ID, peers
+		cfgs[i].ClusterListen, cfgs[i].Advertise = peers[i].Addr, peers[i].Addr
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cfg := testConfig(t.TempDir())
-			cfg.NodeID, cfg.Peers = peers[i].ID, peers
-			cfg.ClusterListen, cfg.Advertise = peers[i].Addr, peers[i].Addr
-			nodes[i], errs[i] = Open(cfg)
+			nodes[i], errs[i] = Open(cfgs[i])
 		}()
 	}
 	wg.Wait()
@@ -53,7 +62,129 @@ func startCluster(t *testing.T) []*Node {
 			t.Fatalf("n%d: %v", i+1, err)
 		}
 	}
-	return nodes
+	return nodes, cfgs
+}
+
+// loginRetry logs in as root, retrying until the root user has reached the
+// node (it is created by the leader right after the first election).
+func loginRetry(t *testing.T, n *Node) *client {
+	t.Helper()
+	c := newClient(t, n)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var out struct{ Token string }
+		if code := c.do("POST", "/api/admin/login", map[string]string{"username": "root", "password": rootPassword}, &out); code == 200 {
+			c.token = out.Token
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cannot log in as root")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitLeader waits until one of nodes leads and returns it.
+func waitLeader(t *testing.T, nodes []*Node) *Node {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, n := range nodes {
+			if n.IsLeader() {
+				return n
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no leader within 10 s")
+	return nil
+}
+
+// TestClusterLeaderLossAndFullRestart: the leader goes away, a new one is
+// elected and writes through the survivors keep working; the old leader
+// comes back and catches up; then all three restart and keep everything.
+func TestClusterLeaderLossAndFullRestart(t *testing.T) {
+	nodes, cfgs := startClusterConfigs(t)
+	leader := waitLeader(t, nodes)
+	var survivors []*Node
+	li := 0
+	for i, n := range nodes {
+		if n == leader {
+			li = i
+		} else {
+			survivors = append(survivors, n)
+		}
+	}
+	c := loginRetry(t, survivors[0])
+	var u1 userJSON
+	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "before", "password": "password-1", "role": "Reader"}, &u1); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	var cred credJSON
+	if code := c.do("POST", "/api/admin/users/"+u1.ID+"/credentials", nil, &cred); code != 201 {
+		t.Fatalf("issue: %d", code)
+	}
+
+	leader.Close()
+	start := time.Now()
+	newLeader := waitLeader(t, survivors)
+	t.Logf("new leader %s after %v", newLeader.ID(), time.Since(start))
+	c2 := newClient(t, survivors[1])
+	c2.token = c.token
+	var u2 userJSON
+	if code := c2.do("POST", "/api/admin/users", map[string]string{"username": "during", "password": "password-2", "role": "Writer"}, &u2); code != 201 {
+		t.Fatalf("create with the old leader gone: %d", code)
+	}
+
+	back, err := Open(cfgs[li])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := back.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := back.FSM().UserByID(u2.ID); !ok {
+		t.Fatal("the returning node is ready but missed a write made while it was away")
+	}
+
+	for _, n := range append(survivors, back) {
+		n.Close()
+	}
+	var again []*Node
+	var wg sync.WaitGroup
+	restarted := make([]*Node, 3)
+	errs := make([]error, 3)
+	for i := range cfgs {
+		wg.Add(1)
+		go func() { defer wg.Done(); restarted[i], errs[i] = Open(cfgs[i]) }()
+	}
+	wg.Wait()
+	for i, n := range restarted {
+		if errs[i] != nil {
+			t.Fatalf("reopen n%d: %v", i+1, errs[i])
+		}
+		t.Cleanup(func() { n.Close() })
+		again = append(again, n)
+	}
+	for i, n := range again {
+		if err := n.WaitReady(ctx); err != nil {
+			t.Fatalf("n%d after full restart: %v", i+1, err)
+		}
+		for _, id := range []string{u1.ID, u2.ID} {
+			if _, ok := n.FSM().UserByID(id); !ok {
+				t.Fatalf("n%d lost user %s in the full restart", i+1, id)
+			}
+		}
+		if p, ok := n.FSM().Lookup(cred.AccessKey); !ok || p.Secret() != cred.SecretKey {
+			t.Fatalf("n%d lost the credential in the full restart", i+1)
+		}
+		if root := n.FSM().State().NumUsers(); root != 3 {
+			t.Fatalf("n%d has %d users, want 3 (root created once)", i+1, root)
+		}
+	}
 }
 
 // TestClusterForwardsAdminWrites bootstraps three nodes with one command
@@ -131,19 +262,7 @@ func TestClusterRevocationBarrier(t *testing.T) {
 			follower = n
 		}
 	}
-	c := newClient(t, follower)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var out struct{ Token string }
-		if code := c.do("POST", "/api/admin/login", map[string]string{"username": "root", "password": rootPassword}, &out); code == 200 {
-			c.token = out.Token
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("cannot log in")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c := loginRetry(t, follower)
 	var u userJSON
 	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, &u); code != 201 {
 		t.Fatalf("create: %d", code)
@@ -260,19 +379,7 @@ func TestClusterAdminRoutes(t *testing.T) {
 			follower = n
 		}
 	}
-	fc := newClient(t, follower)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var out struct{ Token string }
-		if code := fc.do("POST", "/api/admin/login", map[string]string{"username": "root", "password": rootPassword}, &out); code == 200 {
-			fc.token = out.Token
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("cannot log in")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	fc := loginRetry(t, follower)
 	var st struct {
 		Leader string
 		Nodes  []struct {
