@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -83,4 +84,12 @@ func (n *Node) serveReady(ctx *fasthttp.RequestCtx) {
 		"leader": leaderID, "applied_index": n.fsm.AppliedIndex(),
 	})
 	ctx.SetBody(b)
+}
+
+// fasthttpLogger sends fasthttp's connection-level messages (TLS handshake
+// failures, client resets) to the node's logger at debug level.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...))
 }
