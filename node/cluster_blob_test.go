@@ -57,8 +57,6 @@ func TestClusterObjectData(t *testing.T) {
 	clients := make([]*s3.Client, len(nodes))
 	for i, n := range nodes {
 		e := &s3Env{n: n, endpoint: newClient(t, n).base, http: s3HTTPClient(t, n)}
-		// More retries than the default 3: under -race on a small machine
-		// a follower may briefly fence (503) while Raft is starved.
 		clients[i] = e.sdk(cred.AccessKey, cred.SecretKey)
 	}
 
