@@ -40,6 +40,7 @@ func startClusterConfigs(t *testing.T) ([]*Node, []Config) {
 	var wg sync.WaitGroup
 	for i := range nodes {
 		cfgs[i] = testConfig(t.TempDir())
+		cfgs[i].SnapshotThreshold, cfgs[i].TrailingLogs = 16, 8 // snapshots and their installs happen in tests
 		cfgs[i].NodeID, cfgs[i].Peers = peers[i].ID, peers
 		cfgs[i].ClusterListen, cfgs[i].Advertise = peers[i].Addr, peers[i].Addr
 		wg.Add(1)

@@ -65,8 +65,11 @@ type Config struct {
 	// when a follower does not confirm it. Default 1s; at least
 	// LeaderLeaseTimeout.
 	AuthLease time.Duration
-	// SnapshotThreshold and SnapshotInterval: raft defaults unless set.
+	// SnapshotThreshold, SnapshotInterval and TrailingLogs (entries kept
+	// after a snapshot; a follower further behind gets the snapshot): raft
+	// defaults unless set.
 	SnapshotThreshold uint64
+	TrailingLogs      uint64
 	SnapshotInterval  time.Duration
 	// Logger for the node (raft logs through it at warn level and above).
 	Logger *slog.Logger

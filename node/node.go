@@ -212,6 +212,9 @@ func (n *Node) openRaft(dir string) error {
 	rc.CommitTimeout = cfg.CommitTimeout
 	rc.ShutdownOnRemove = false
 	rc.NoLegacyTelemetry = true
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
 	if cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = cfg.SnapshotThreshold
 	}
