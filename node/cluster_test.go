@@ -2,9 +2,11 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -27,9 +29,25 @@ func startCluster(t *testing.T) []*Node {
 }
 
 // startClusterConfigs is startCluster that also returns each node's
-// configuration, to restart it on the same data dir and ports.
+// configuration, to restart it on the same data dir and ports. The cluster
+// ports must be known before the nodes start (they are in every node's
+// peer list), so they are picked free and then bound by the nodes; if
+// another process takes one in between, it starts again on new ports.
 func startClusterConfigs(t *testing.T) ([]*Node, []Config) {
 	t.Helper()
+	for attempt := 1; ; attempt++ {
+		nodes, cfgs, err := tryStartCluster(t)
+		if err == nil {
+			return nodes, cfgs
+		}
+		if attempt == 5 || !errors.Is(err, syscall.EADDRINUSE) {
+			t.Fatal(err)
+		}
+		t.Logf("retrying on other ports: %v", err)
+	}
+}
+
+func tryStartCluster(t *testing.T) ([]*Node, []Config, error) {
 	var peers []Peer
 	for i := 1; i <= 3; i++ {
 		peers = append(peers, Peer{ID: fmt.Sprintf("n%d", i), Addr: freeAddr(t)})
@@ -50,11 +68,16 @@ func startClusterConfigs(t *testing.T) ([]*Node, []Config) {
 		}()
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("open n%d: %v", i+1, err)
+	if err := errors.Join(errs...); err != nil {
+		for _, n := range nodes {
+			if n != nil {
+				n.Close()
+			}
 		}
-		t.Cleanup(func() { nodes[i].Close() })
+		return nil, nil, err
+	}
+	for _, n := range nodes {
+		t.Cleanup(func() { n.Close() })
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -63,7 +86,7 @@ func startClusterConfigs(t *testing.T) ([]*Node, []Config) {
 			t.Fatalf("n%d: %v", i+1, err)
 		}
 	}
-	return nodes, cfgs
+	return nodes, cfgs, nil
 }
 
 // loginRetry logs in as root, retrying until the root user has reached the
