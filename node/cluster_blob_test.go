@@ -56,7 +56,7 @@ func TestClusterObjectData(t *testing.T) {
 	}
 	clients := make([]*s3.Client, len(nodes))
 	for i, n := range nodes {
-		e := &s3Env{n: n, endpoint: newClient(t, n).base, http: s3HTTPClient(t, n)}
+		e := nodeS3Env(t, n)
 		clients[i] = e.sdk(cred.AccessKey, cred.SecretKey)
 	}
 

@@ -16,18 +16,7 @@ import (
 // request that starts after the admin API acknowledged the revoke succeeds
 // on any node. Repeated for a deactivation and a regeneration.
 func TestClusterRevocationUnderLoad(t *testing.T) {
-	nodes := startCluster(t)
-	var follower *Node
-	for _, n := range nodes {
-		if !n.IsLeader() {
-			follower = n
-		}
-	}
-	c := loginRetry(t, follower)
-	var u userJSON
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, &u); code != 201 {
-		t.Fatalf("create: %d", code)
-	}
+	nodes, _, c, u := clusterWithAlice(t)
 	issue := func() credJSON {
 		var cred credJSON
 		if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
@@ -61,7 +50,7 @@ func TestClusterRevocationUnderLoad(t *testing.T) {
 		cred := issue()
 		clients := make([]*s3.Client, len(nodes))
 		for i, n := range nodes {
-			e := &s3Env{n: n, endpoint: newClient(t, n).base, http: s3HTTPClient(t, n)}
+			e := nodeS3Env(t, n)
 			clients[i] = e.sdk(cred.AccessKey, cred.SecretKey, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 		}
 		if first {

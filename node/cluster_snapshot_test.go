@@ -43,7 +43,7 @@ func TestClusterCatchUpBySnapshot(t *testing.T) {
 	if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
 		t.Fatalf("regenerate: %d", code)
 	}
-	le := &s3Env{n: leader, endpoint: newClient(t, leader).base, http: s3HTTPClient(t, leader)}
+	le := nodeS3Env(t, leader)
 	lc := le.sdk(cred.AccessKey, cred.SecretKey)
 	mkBucket(t, lc, "snap")
 	body := randBytes(3, 300<<10)
@@ -74,7 +74,7 @@ func TestClusterCatchUpBySnapshot(t *testing.T) {
 	if _, ok := back.FSM().Lookup(old.AccessKey); ok {
 		t.Fatal("the returning node accepts a key replaced while it was down")
 	}
-	be := &s3Env{n: back, endpoint: newClient(t, back).base, http: s3HTTPClient(t, back)}
+	be := nodeS3Env(t, back)
 	_, err = be.sdk(old.AccessKey, old.SecretKey).ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("snap")})
 	wantCode(t, err, "InvalidAccessKeyId", 403)
 	bc := be.sdk(cred.AccessKey, cred.SecretKey)

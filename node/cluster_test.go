@@ -279,18 +279,7 @@ func TestClusterForwardsAdminWrites(t *testing.T) {
 // Then with one follower stopped, a revoke is still acknowledged, within
 // about one auth lease.
 func TestClusterRevocationBarrier(t *testing.T) {
-	nodes := startCluster(t)
-	var follower *Node
-	for _, n := range nodes {
-		if !n.IsLeader() {
-			follower = n
-		}
-	}
-	c := loginRetry(t, follower)
-	var u userJSON
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, &u); code != 201 {
-		t.Fatalf("create: %d", code)
-	}
+	nodes, follower, c, u := clusterWithAlice(t)
 	for round := 0; round < 5; round++ {
 		var cred credJSON
 		if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
@@ -447,4 +436,21 @@ func TestClusterAdminRoutes(t *testing.T) {
 	if code := lc.do("GET", "/api/admin/cluster", nil, &st); code != 200 || len(st.Nodes) != 3 {
 		t.Fatalf("after add: %d %+v", code, st)
 	}
+}
+
+// clusterWithAlice starts three nodes and, through a follower, logs in as
+// root and creates the Writer alice.
+func clusterWithAlice(t *testing.T) (nodes []*Node, follower *Node, c *client, alice userJSON) {
+	t.Helper()
+	nodes = startCluster(t)
+	for _, n := range nodes {
+		if !n.IsLeader() {
+			follower = n
+		}
+	}
+	c = loginRetry(t, follower)
+	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, &alice); code != 201 {
+		t.Fatalf("create alice: %d", code)
+	}
+	return nodes, follower, c, alice
 }

@@ -33,7 +33,7 @@ func TestS3SurvivesRestart(t *testing.T) {
 	}
 
 	m := mustOpen(t, testConfig(dir))
-	e2 := &s3Env{n: m, endpoint: newClient(t, m).base, http: s3HTTPClient(t, m)}
+	e2 := nodeS3Env(t, m)
 	c2 := e2.sdkFor(e.writer)
 	if got := getString(t, c2, "keep", "before/snapshot.txt"); got != "one, overwritten" {
 		t.Fatalf("before/snapshot.txt = %q", got)

@@ -69,6 +69,12 @@ func newS3Env(t *testing.T) *s3Env {
 	return e
 }
 
+// nodeS3Env is an s3Env for one more node of a cluster (no users of its own).
+func nodeS3Env(t *testing.T, n *Node) *s3Env {
+	t.Helper()
+	return nodeS3Env(t, n)
+}
+
 func s3HTTPClient(t *testing.T, n *Node) *http.Client {
 	t.Helper()
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: nodeCertPool(t, n)}, MaxIdleConnsPerHost: 16, ForceAttemptHTTP2: false}
