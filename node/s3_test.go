@@ -72,7 +72,7 @@ func newS3Env(t *testing.T) *s3Env {
 // nodeS3Env is an s3Env for one more node of a cluster (no users of its own).
 func nodeS3Env(t *testing.T, n *Node) *s3Env {
 	t.Helper()
-	return nodeS3Env(t, n)
+	return &s3Env{n: n, endpoint: newClient(t, n).base, http: s3HTTPClient(t, n)}
 }
 
 func s3HTTPClient(t *testing.T, n *Node) *http.Client {
