@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/transport"
 )
 
 // Config configures one node. DefaultConfig gives the production values;
@@ -71,6 +72,10 @@ type Config struct {
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	SnapshotInterval  time.Duration
+	// ClusterDialer, when set, opens the TCP connection under every outgoing
+	// cluster link (Raft and the internal RPC). Tests route the links through
+	// a fault-injecting proxy with it; production leaves it nil.
+	ClusterDialer transport.Dialer
 	// Logger for the node (raft logs through it at warn level and above).
 	Logger *slog.Logger
 	// RootPasswordOut receives the one-time message with a generated root

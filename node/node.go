@@ -198,6 +198,9 @@ func (n *Node) openRaft(dir string) error {
 		ln.Close()
 		return err
 	}
+	if cfg.ClusterDialer != nil {
+		ident = ident.WithDialer(cfg.ClusterDialer)
+	}
 	n.ident = ident
 	n.layer = transport.NewLayer(ln, advertise, ident)
 	n.lease = newLeaseTransport(transport.NewRaftTransport(n.layer, rlog))

@@ -45,6 +45,7 @@
 package transport
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
@@ -53,6 +54,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"time"
 )
 
@@ -67,6 +69,19 @@ type Identity struct {
 	cert   tls.Certificate
 	server *tls.Config
 	client *tls.Config
+	dialer Dialer // nil: a plain TCP dial
+}
+
+// Dialer opens the TCP connection under an outgoing cluster link; the TLS
+// handshake runs on top of it. The default dials address directly; tests
+// route the links through a fault-injecting proxy with WithDialer.
+type Dialer func(ctx context.Context, address string) (net.Conn, error)
+
+// WithDialer returns a copy of id whose outgoing connections use d.
+func (id *Identity) WithDialer(d Dialer) *Identity {
+	c := *id
+	c.dialer = d
+	return &c
 }
 
 // NewIdentity builds the cluster identity from key (keyring.Keys.ClusterTLS).

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -238,7 +239,15 @@ func (id *Identity) Dial(service byte, address string, timeout time.Duration) (*
 		timeout = HandshakeTimeout
 	}
 	deadline := time.Now().Add(timeout)
-	c, err := (&net.Dialer{Deadline: deadline}).Dial("tcp", address)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	var c net.Conn
+	var err error
+	if id.dialer != nil {
+		c, err = id.dialer(ctx, address)
+	} else {
+		c, err = (&net.Dialer{}).DialContext(ctx, "tcp", address)
+	}
 	if err != nil {
 		return nil, err
 	}
