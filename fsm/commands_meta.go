@@ -18,8 +18,10 @@ func init() {
 }
 
 // metaCommand adapts a metadata handler, which decodes into a fresh E and
-// runs inside one bbolt write transaction (rolled back when it returns an
-// error), to the FSM's dispatch table. Metadata events leave the IAM state
+// runs inside a bbolt write transaction, to the FSM's dispatch table. The
+// transaction is shared by the batch Raft committed together (ApplyBatch),
+// so a handler must validate before it writes: one that answers an error
+// must have changed nothing (TestBatchEqualsOneByOne). Metadata events leave the IAM state
 // as it is.
 func metaCommand[E any](t MessageType, fn func(tx *bolt.Tx, ev *E) any) applyFunc {
 	return func(f *FSM, s *State, body []byte, version uint8) (*State, any) {

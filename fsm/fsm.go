@@ -114,24 +114,64 @@ func registerCommand(t MessageType, fn applyFunc) {
 // Apply applies one committed log entry. It returns nil or an error value
 // (a deterministic domain failure), never a partial change.
 func (f *FSM) Apply(l *raft.Log) any {
-	s := f.state.Load()
-	next, resp := f.apply(s, l.Data)
-	if next == nil {
-		next = s
-	}
-	if next == s {
-		c := *s
-		next = &c
-	}
-	next.index = l.Index
-	f.publish(next)
-	if f.dropped != "" {
-		if f.onDropped != nil {
-			f.onDropped(f.dropped)
+	return f.applyLogs([]*raft.Log{l}, false)[0]
+}
+
+var _ raft.BatchingFSM = (*FSM)(nil)
+
+// ApplyBatch applies the entries Raft committed together (raft.BatchingFSM):
+// the metadata events of the batch share one bbolt write transaction, and
+// the new state (IAM and applied index) is published once, after that
+// transaction committed, so that a reader woken by WaitApplied sees every
+// change of the entries up to that index. Entries other than commands
+// (configuration changes) get a nil response and change nothing.
+//
+// One transaction for several events is sound because every metadata
+// handler validates before it writes: a handler that answers a domain error
+// has changed nothing (TestBatchEqualsOneByOne checks it against
+// one-entry batches).
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any { return f.applyLogs(logs, true) }
+
+// applyLogs applies logs in order and publishes the result once. With
+// shareTx the metadata events run in one transaction; without, each in its
+// own, rolled back when it answers an error.
+func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
+	resps := make([]any, len(logs))
+	prev := f.state.Load()
+	cur, index := prev, prev.index
+	var dropped []string
+	run := func() {
+		for i, l := range logs {
+			if l.Type != raft.LogCommand {
+				continue
+			}
+			next, resp := f.apply(cur, l.Data)
+			if next != nil {
+				cur = next
+			}
+			resps[i], index = resp, l.Index
+			if f.dropped != "" {
+				dropped = append(dropped, f.dropped)
+				f.dropped = ""
+			}
 		}
-		f.dropped = ""
 	}
-	return resp
+	if shareTx && f.meta != nil {
+		f.meta.batch(run)
+	} else {
+		run()
+	}
+	if index != prev.index || cur != prev {
+		next := *cur // cur may be prev, which readers hold: never modify it
+		next.index = index
+		f.publish(&next)
+	}
+	if f.onDropped != nil {
+		for _, k := range dropped {
+			f.onDropped(k)
+		}
+	}
+	return resps
 }
 
 // OnCredentialDropped registers fn to be called, on the FSM goroutine after

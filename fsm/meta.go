@@ -33,6 +33,7 @@ import (
 //	garbage              sha256 -> "" (blobs whose count dropped to 0)
 type Meta struct {
 	db *bolt.DB
+	tx *bolt.Tx // the FSM's batch transaction while ApplyBatch runs (FSM goroutine only)
 }
 
 var (
@@ -114,9 +115,28 @@ func decodeMsg(b []byte, v any) {
 	}
 }
 
-// update runs fn in a write transaction. An I/O error here means the node's
-// own disk failed under the FSM; it panics rather than diverge.
+// batch runs fn with one write transaction that every update inside it
+// shares (FSM.ApplyBatch), and commits it.
+func (m *Meta) batch(fn func()) {
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		m.tx = tx
+		defer func() { m.tx = nil }()
+		fn()
+		return nil
+	})
+	if err != nil {
+		panic(fmt.Errorf("fsm: metadata store: %w", err))
+	}
+}
+
+// update runs fn in a write transaction: the batch's inside batch (fn must
+// then not write before it answers an error), its own otherwise. An I/O
+// error here means the node's own disk failed under the FSM; it panics
+// rather than diverge.
 func (m *Meta) update(fn func(tx *bolt.Tx) any) any {
+	if m.tx != nil {
+		return fn(m.tx)
+	}
 	var resp any
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		resp = fn(tx)

@@ -1,0 +1,140 @@
+package fsm
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"reflect"
+	"testing"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/hashicorp/raft"
+)
+
+// randomMetaLog builds n metadata events over a small universe of buckets,
+// keys, uploads and blobs, so that many of them fail (no such bucket, not
+// empty, wrong part, ...) between ones that succeed.
+func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
+	var out [][]byte
+	enc := func(mt MessageType, msg any) {
+		b, err := Encode(mt, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	bucket := func() string { return fmt.Sprintf("b%d", rng.Intn(3)) }
+	key := func() string { return fmt.Sprintf("k%d", rng.Intn(6)) }
+	upload := func() string { return fmt.Sprintf("up%d", rng.Intn(4)) }
+	blob := func() string { return fmt.Sprintf("blob%d", rng.Intn(8)) }
+	for i := 0; i < n; i++ {
+		at := int64(i)
+		switch rng.Intn(8) {
+		case 0:
+			enc(MsgBucketCreate, &BucketCreate{Name: bucket(), Owner: fmt.Sprintf("u%d", rng.Intn(2)), At: at})
+		case 1:
+			enc(MsgBucketDelete, &BucketDelete{Name: bucket()})
+		case 2, 3:
+			enc(MsgObjectPut, &ObjectPut{Bucket: bucket(), Key: key(), Object: objOf(blob(), blob())})
+		case 4:
+			enc(MsgObjectDelete, &ObjectDelete{Bucket: bucket(), Keys: []string{key(), key()}})
+		case 5:
+			enc(MsgUploadCreate, &UploadCreate{Bucket: bucket(), Key: key(), UploadID: upload(), At: at})
+		case 6:
+			b := blobOf(blob())
+			enc(MsgPartPut, &PartPut{UploadID: upload(), PartNumber: 1 + rng.Intn(3), Part: PartMeta{ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4]), Size: MinPartSize, Blob: b}})
+		case 7:
+			if rng.Intn(2) == 0 {
+				enc(MsgUploadAbort, &UploadAbort{UploadID: upload()})
+				continue
+			}
+			b := blobOf(blob())
+			enc(MsgUploadComplete, &UploadComplete{UploadID: upload(), At: at, Parts: []CompletePart{{PartNumber: 1, ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4])}}})
+		}
+	}
+	return out
+}
+
+func metaDump(t testing.TB, m *Meta) string {
+	t.Helper()
+	ms, err := m.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.release()
+	var buf bytes.Buffer
+	if err := ms.write(codec.NewEncoder(&buf, msgpackHandle)); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// TestBatchEqualsOneByOne: applying a log in Raft's batches (with
+// configuration entries among the commands) gives the same responses,
+// IAM state, metadata, applied index and dropped keys as applying it entry
+// by entry, whatever the batch boundaries. It is what makes one bbolt
+// transaction per batch sound: a failing metadata event leaves no trace in
+// the transaction it shares.
+func TestBatchEqualsOneByOne(t *testing.T) {
+	for seed := int64(1); seed <= 30; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		iam, meta := randomLog(t, rng, 150), randomMetaLog(t, rng, 300)
+		var log []*raft.Log
+		for len(iam)+len(meta) > 0 {
+			var data []byte
+			if len(meta) == 0 || len(iam) > 0 && rng.Intn(3) == 0 {
+				data, iam = iam[0], iam[1:]
+			} else {
+				data, meta = meta[0], meta[1:]
+			}
+			log = append(log, &raft.Log{Index: uint64(len(log) + 1), Type: raft.LogCommand, Data: data})
+			if rng.Intn(40) == 0 {
+				log = append(log, &raft.Log{Index: uint64(len(log) + 1), Type: raft.LogConfiguration, Data: []byte{0xff}})
+			}
+		}
+
+		one, batched := newMetaHarness(t), newMetaHarness(t)
+		var droppedOne, droppedBatched []string
+		one.f.OnCredentialDropped(func(k string) { droppedOne = append(droppedOne, k) })
+		batched.f.OnCredentialDropped(func(k string) { droppedBatched = append(droppedBatched, k) })
+
+		var want, got []string
+		for _, l := range log {
+			if l.Type == raft.LogCommand { // Raft never hands other entries to Apply
+				want = append(want, fmt.Sprint(one.f.Apply(l)))
+			}
+		}
+		for rest := log; len(rest) > 0; {
+			n := min(len(rest), 1+rng.Intn(12))
+			for i, r := range batched.f.ApplyBatch(rest[:n]) {
+				if rest[i].Type == raft.LogCommand {
+					got = append(got, fmt.Sprint(r))
+				} else if r != nil {
+					t.Fatalf("seed %d: configuration entry answered %v", seed, r)
+				}
+			}
+			rest = rest[n:]
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("seed %d: batched responses differ:\n%v\nwant\n%v", seed, got, want)
+		}
+		if g, w := dump(batched.f.State()), dump(one.f.State()); g != w {
+			t.Fatalf("seed %d: IAM state differs:\n%s\nwant\n%s", seed, g, w)
+		}
+		if g, w := metaDump(t, batched.f.Meta()), metaDump(t, one.f.Meta()); g != w {
+			t.Fatalf("seed %d: metadata differs", seed)
+		}
+		if !reflect.DeepEqual(droppedBatched, droppedOne) {
+			t.Fatalf("seed %d: dropped keys %v, want %v", seed, droppedBatched, droppedOne)
+		}
+		errs := 0
+		for _, r := range want {
+			if r != "<nil>" {
+				errs++
+			}
+		}
+		if errs == 0 || errs == len(want) {
+			t.Fatalf("seed %d: %d of %d events failed; the log does not exercise both paths", seed, errs, len(want))
+		}
+	}
+}
