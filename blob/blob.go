@@ -4,8 +4,14 @@
 // # Layout
 //
 //	dir/tmp/                 files being written (random names, mode 0600)
-//	dir/sha256/ab/cd/<hex>   committed blobs; <hex> is the 64-digit lower-case
-//	                         SHA-256 of the content, ab and cd its first two bytes
+//	dir/sha256/ab/<hex>      committed blobs; <hex> is the 64-digit lower-case
+//	                         SHA-256 of the content, ab its first byte
+//
+// The 256 fan-out directories are created (and made durable) by [Open], so a
+// commit never creates a directory. A million blobs make ~4,000 entries per
+// directory, which ext4's and xfs's hashed directories handle without a
+// slowdown. Open moves blobs of the earlier two-level layout
+// (dir/sha256/ab/cd/<hex>) into place.
 //
 // Paths are built only from digests: the hex of a SHA-256 the store computed
 // itself, or of a [32]byte handed in by the caller. No object key, bucket name
@@ -25,10 +31,8 @@
 // [Writer.Commit] makes a blob durable before it returns:
 //
 //  1. fsync of the temp file (data and size);
-//  2. creation of the fan-out directories if needed, each followed by an fsync
-//     of its parent (done once per directory per process);
-//  3. rename of the temp file to dir/sha256/ab/cd/<hex>;
-//  4. fsync of dir/sha256/ab/cd, which makes the new name durable.
+//  2. rename of the temp file to dir/sha256/ab/<hex>;
+//  3. fsync of dir/sha256/ab, which makes the new name durable.
 //
 // If the target name exists already with the same size (same content, written
 // earlier or by a concurrent Commit), the temp file is removed, the existing
@@ -39,7 +43,8 @@
 // the right content) is atomically replaced by the new one.
 //
 // [Store.Remove] unlinks the blob and then fsyncs its directory. [Open]
-// creates dir, dir/tmp and dir/sha256 and fsyncs dir.
+// creates dir, dir/tmp, dir/sha256 and its 256 fan-out directories and
+// fsyncs their parents.
 //
 // # Crash behaviour
 //
@@ -96,7 +101,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 )
 
 var (
@@ -140,11 +144,6 @@ type Store struct {
 
 	mu   sync.Mutex // serialises Pin/unpin, Remove and the rename step of Commit
 	pins map[[32]byte]int
-
-	// Fan-out directories known to exist with a durable entry in their
-	// parent (since this Store was opened).
-	l1 [256]atomic.Bool
-	l2 [65536]atomic.Bool
 }
 
 // Open opens (creating if needed) the store in dir and removes any temp files
@@ -186,49 +185,83 @@ func Open(dir string) (*Store, error) {
 			return nil, fmt.Errorf("blob: open: %w", err)
 		}
 	}
+	if err := s.prepareFanout(); err != nil {
+		return nil, fmt.Errorf("blob: open: %w", err)
+	}
 	if err := syncDir(dir); err != nil {
 		return nil, fmt.Errorf("blob: open: %w", err)
 	}
 	return s, nil
 }
 
-// paths returns the fan-out directory and the file name of a digest.
-func (s *Store) paths(sum [32]byte) (dir, file string) {
-	h := hex.EncodeToString(sum[:])
-	dir = filepath.Join(s.objs, h[:2], h[2:4])
-	return dir, filepath.Join(dir, h)
+// prepareFanout creates the 256 fan-out directories that are missing and
+// moves blobs of the two-level layout up into them; it fsyncs every
+// directory it changed.
+func (s *Store) prepareFanout() error {
+	created := false
+	for i := 0; i < 256; i++ {
+		d := filepath.Join(s.objs, fmt.Sprintf("%02x", i))
+		err := os.Mkdir(d, dirPerm)
+		switch {
+		case err == nil:
+			created = true
+			continue
+		case !errors.Is(err, fs.ErrExist):
+			return err
+		}
+		if err := migrateTwoLevel(d); err != nil {
+			return err
+		}
+	}
+	if created {
+		return syncDir(s.objs)
+	}
+	return nil
 }
 
-// ensureFanout creates dir/sha256/ab and dir/sha256/ab/cd if needed and makes
-// their entries durable. The parent is fsynced even when another goroutine
-// created the directory, so that a caller never relies on an fsync still in
-// flight elsewhere; the result is cached, so this costs at most two fsyncs per
-// directory per Store.
-func (s *Store) ensureFanout(sum [32]byte) error {
-	i1 := sum[0]
-	i2 := uint16(sum[0])<<8 | uint16(sum[1])
-	if s.l2[i2].Load() {
-		return nil
-	}
-	h := hex.EncodeToString(sum[:2])
-	d1 := filepath.Join(s.objs, h[:2])
-	if !s.l1[i1].Load() {
-		if err := os.Mkdir(d1, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		if err := syncDir(s.objs); err != nil {
-			return err
-		}
-		s.l1[i1].Store(true)
-	}
-	if err := os.Mkdir(filepath.Join(d1, h[2:4]), dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
+// migrateTwoLevel moves dir/sha256/ab/cd/<hex> files to dir/sha256/ab/<hex>
+// (renames within one file system: a crash leaves every blob in one of the
+// two places, and the next Open finishes the move) and removes the emptied
+// cd directories.
+func migrateTwoLevel(d1 string) error {
+	ents, err := os.ReadDir(d1)
+	if err != nil {
 		return err
 	}
-	if err := syncDir(d1); err != nil {
-		return err
+	moved := false
+	for _, e := range ents {
+		if !e.IsDir() || !isHex(e.Name(), 2) {
+			continue
+		}
+		d2 := filepath.Join(d1, e.Name())
+		files, err := os.ReadDir(d2)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if f.Type().IsRegular() && isHex(f.Name(), 64) {
+				if err := os.Rename(filepath.Join(d2, f.Name()), filepath.Join(d1, f.Name())); err != nil {
+					return err
+				}
+				moved = true
+			}
+		}
+		if err := os.Remove(d2); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("migrating %s: %w", d2, err)
+		}
 	}
-	s.l2[i2].Store(true)
+	if moved {
+		return syncDir(d1)
+	}
 	return nil
+}
+
+// paths returns the fan-out directory and the file name of a digest.
+func (s *Store) paths(sum [32]byte) (dir, file string) {
+	var h [64]byte
+	hex.Encode(h[:], sum[:])
+	dir = filepath.Join(s.objs, string(h[:2]))
+	return dir, filepath.Join(dir, string(h[:]))
 }
 
 // Create starts a new blob: a temp file under dir/tmp. The caller must end it
@@ -350,10 +383,6 @@ func (w *Writer) commit(pin bool) (Ref, func(), error) {
 	ref.Size = w.n
 
 	s := w.s
-	if err := s.ensureFanout(ref.SHA256); err != nil {
-		w.discard()
-		return Ref{}, nil, fmt.Errorf("blob: commit: %w", err)
-	}
 	dir, final := s.paths(ref.SHA256)
 
 	s.mu.Lock()
@@ -533,37 +562,26 @@ func (s *Store) Walk(fn func(sum [32]byte, size int64) error) error {
 		if !a.IsDir() || !isHex(a.Name(), 2) {
 			continue
 		}
-		d1 := filepath.Join(s.objs, a.Name())
-		l2, err := readDir(d1)
+		ents, err := readDir(filepath.Join(s.objs, a.Name()))
 		if err != nil {
 			return fmt.Errorf("blob: walk: %w", err)
 		}
-		for _, b := range l2 {
-			if !b.IsDir() || !isHex(b.Name(), 2) {
+		for _, e := range ents {
+			name := e.Name()
+			if !e.Type().IsRegular() || !isHex(name, 64) || name[:2] != a.Name() {
 				continue
 			}
-			prefix := a.Name() + b.Name()
-			l3, err := readDir(filepath.Join(d1, b.Name()))
+			var sum [32]byte
+			hex.Decode(sum[:], []byte(name))
+			fi, err := e.Info()
 			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // removed meanwhile
+				}
 				return fmt.Errorf("blob: walk: %w", err)
 			}
-			for _, e := range l3 {
-				name := e.Name()
-				if !e.Type().IsRegular() || !isHex(name, 64) || name[:4] != prefix {
-					continue
-				}
-				var sum [32]byte
-				hex.Decode(sum[:], []byte(name))
-				fi, err := e.Info()
-				if err != nil {
-					if errors.Is(err, fs.ErrNotExist) {
-						continue // removed meanwhile
-					}
-					return fmt.Errorf("blob: walk: %w", err)
-				}
-				if err := fn(sum, fi.Size()); err != nil {
-					return err
-				}
+			if err := fn(sum, fi.Size()); err != nil {
+				return err
 			}
 		}
 	}
