@@ -14,15 +14,21 @@ import (
 type ClusterAdmin interface {
 	ClusterStatus(ctx context.Context) ClusterStatus
 	// AddVoter adds (or re-addresses) a voter; RemoveServer removes one.
-	// Both work on the leader only and fail with ErrNotClusterLeader
-	// elsewhere.
+	// Both work from any node (the node forwards them to the leader) and
+	// are idempotent. They fail with ErrMembershipRefused for a change
+	// that cannot be made (an address another server has).
 	AddVoter(ctx context.Context, id, addr string) error
 	RemoveServer(ctx context.Context, id string) error
 }
 
-// ErrNotClusterLeader: a membership change reached a node that does not
-// lead; the answer names the leader.
-var ErrNotClusterLeader = errors.New("admin: membership changes go to the leader")
+var (
+	// ErrNotClusterLeader: a membership change reached a node that does
+	// not lead and cannot forward it (409). The node forwards to the
+	// leader, so it does not return this; kept for other implementations.
+	ErrNotClusterLeader = errors.New("admin: membership changes go to the leader")
+	// ErrMembershipRefused: the leader refused the change (409).
+	ErrMembershipRefused = errors.New("admin: membership change refused")
+)
 
 // ClusterStatus is the body of GET /api/admin/cluster.
 type ClusterStatus struct {
@@ -32,8 +38,11 @@ type ClusterStatus struct {
 
 // ClusterNode is one voter as the answering node sees it.
 type ClusterNode struct {
-	ID           string `json:"id"`
-	Address      string `json:"address"`
+	ID      string `json:"id"`
+	Address string `json:"address"` // cluster address (Raft, internal RPC)
+	// APIAddress is where clients reach the node's S3 and admin API
+	// (--api-advertise), as the node reports it; empty when unreachable.
+	APIAddress   string `json:"api_address"`
 	Role         string `json:"role"` // leader, follower, candidate, or unreachable
 	AppliedIndex uint64 `json:"applied_index"`
 	// LastContact is how long ago this node last heard from the leader
@@ -68,7 +77,7 @@ func (h *Handler) addClusterNode(ctx *fasthttp.RequestCtx) {
 	}
 	addr, err := requiredString(fields, "address")
 	if err == nil {
-		if _, _, serr := net.SplitHostPort(addr); serr != nil {
+		if host, port, serr := net.SplitHostPort(addr); serr != nil || host == "" || port == "" {
 			err = badf("address must be host:port")
 		}
 	}
@@ -98,7 +107,7 @@ func (h *Handler) removeClusterNode(ctx *fasthttp.RequestCtx, id string) {
 }
 
 func (h *Handler) membershipError(ctx *fasthttp.RequestCtx, err error) {
-	if errors.Is(err, ErrNotClusterLeader) {
+	if errors.Is(err, ErrNotClusterLeader) || errors.Is(err, ErrMembershipRefused) {
 		h.writeError(ctx, fasthttp.StatusConflict, err.Error())
 		return
 	}

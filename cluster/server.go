@@ -44,6 +44,7 @@ const maxResponse = 64 << 10
 //	                                or D (≤ MaxAppliedWait) passed:
 //	                                200 {"applied"}.
 //	GET  /v1/status                 200 Status.
+//	POST /v1/membership             add or remove a voter (membership.go).
 //	PUT  /v1/blobs/{hex}            store a blob (WithBlobStore; blobs.go).
 //	GET  /v1/blobs/{hex}            read a blob.
 //
@@ -117,6 +118,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc(pathApplied, s.handleApplied)
 	mux.HandleFunc(pathStatus, s.handleStatus)
 	mux.HandleFunc(pathBlobs, s.handleBlob)
+	mux.HandleFunc(pathMembership, s.handleMembership)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wireError{Message: "cluster: no such endpoint"})
 	})
@@ -226,13 +228,17 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, addr := s.local.Leader()
-	writeJSON(w, http.StatusOK, Status{
+	st := Status{
 		ID:         s.local.ID(),
 		LeaderID:   id,
 		LeaderAddr: addr,
 		IsLeader:   s.local.IsLeader(),
 		Applied:    s.local.AppliedIndex(),
-	})
+	}
+	if a, ok := s.local.(APIAdvertiser); ok {
+		st.API = a.APIAddress()
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func writeError(w http.ResponseWriter, status int, e wireError) {

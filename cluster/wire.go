@@ -36,6 +36,9 @@ type Status struct {
 	LeaderAddr string `json:"leader_addr"`
 	IsLeader   bool   `json:"is_leader"`
 	Applied    uint64 `json:"applied"`
+	// API is the address clients reach the node's S3 and admin API at
+	// (--api-advertise); empty if the node does not say (an older node).
+	API string `json:"api,omitempty"`
 }
 
 // wireError is an error on the wire: the name of the sentinel it wraps (see

@@ -3,12 +3,12 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/s4/s4/admin"
+	"github.com/s4/s4/cluster"
 )
 
 var _ admin.ClusterAdmin = (*Node)(nil)
@@ -26,6 +26,7 @@ func (n *Node) ClusterStatus(ctx context.Context) admin.ClusterStatus {
 	for _, srv := range f.Configuration().Servers {
 		node := admin.ClusterNode{ID: string(srv.ID), Address: string(srv.Address), Role: "unreachable"}
 		if srv.ID == n.id {
+			node.APIAddress = n.APIAddress()
 			node.Role = strings.ToLower(n.raft.State().String())
 			node.AppliedIndex = n.fsm.AppliedIndex()
 			node.Ready = n.ServeS3() == nil
@@ -35,7 +36,7 @@ func (n *Node) ClusterStatus(ctx context.Context) admin.ClusterStatus {
 				}
 			}
 		} else if rs, err := n.rpcCli.Status(ctx, string(srv.Address)); err == nil {
-			node.Role, node.AppliedIndex, node.Ready = "follower", rs.Applied, true
+			node.Role, node.AppliedIndex, node.Ready, node.APIAddress = "follower", rs.Applied, true, rs.API
 			if rs.IsLeader {
 				node.Role = "leader"
 			}
@@ -45,28 +46,21 @@ func (n *Node) ClusterStatus(ctx context.Context) admin.ClusterStatus {
 	return st
 }
 
-// AddVoter implements admin.ClusterAdmin (leader only).
+// AddVoter implements admin.ClusterAdmin, from any node: a follower
+// forwards the change to the leader (join.go).
 func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
-	return n.membership(ctx, func(timeout time.Duration) raft.IndexFuture {
-		return n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout)
-	})
+	return n.adminMembership(ctx, cluster.MembershipChange{Op: cluster.MembershipAdd, ID: id, Addr: addr})
 }
 
-// RemoveServer implements admin.ClusterAdmin (leader only).
+// RemoveServer implements admin.ClusterAdmin, from any node.
 func (n *Node) RemoveServer(ctx context.Context, id string) error {
-	return n.membership(ctx, func(timeout time.Duration) raft.IndexFuture {
-		return n.raft.RemoveServer(raft.ServerID(id), 0, timeout)
-	})
+	return n.adminMembership(ctx, cluster.MembershipChange{Op: cluster.MembershipRemove, ID: id})
 }
 
-func (n *Node) membership(ctx context.Context, change func(time.Duration) raft.IndexFuture) error {
-	if !n.IsLeader() {
-		leader, addr := n.Leader()
-		return errors.Join(admin.ErrNotClusterLeader, errors.New("the leader is "+leader+" at "+addr))
+func (n *Node) adminMembership(ctx context.Context, c cluster.MembershipChange) error {
+	_, err := n.ChangeMembership(ctx, c)
+	if errors.Is(err, cluster.ErrInvalidCommand) {
+		return fmt.Errorf("%w: %w", admin.ErrMembershipRefused, err)
 	}
-	timeout := n.cfg.ApplyTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	return change(timeout).Error()
+	return err
 }

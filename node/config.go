@@ -27,6 +27,19 @@ type Config struct {
 	// Advertise is the cluster address peers use to reach this node. Default:
 	// ClusterListen, with 127.0.0.1 for an empty or unspecified host.
 	Advertise string
+	// APIAdvertise is the address clients reach this node's S3 and admin
+	// API at, as the other nodes report it (GET /api/admin/cluster,
+	// api_address). Default: Listen, with Advertise's host for an empty or
+	// unspecified host (so 127.0.0.1 unless --advertise names a host). A
+	// port 0 stands for the port actually bound.
+	APIAdvertise string
+	// Join is the cluster address (host:port of the cluster port) of any
+	// running node of the cluster this node should join. Only read on the
+	// first start (empty data dir): the node then starts Raft without a
+	// configuration, never bootstraps, and asks that node to add it as a
+	// voter until it succeeds (join.go). With existing Raft state it is
+	// ignored. Excludes Peers.
+	Join string
 	// Peers is the static voter set of a new cluster: every node gets the
 	// identical list and bootstraps with it on its first start. Empty: a
 	// one-node cluster. (Experimental until the revocation barrier and blob
@@ -182,6 +195,17 @@ func (c *Config) Validate() error {
 	if _, err := net.ResolveTCPAddr("tcp", c.Advertise); err != nil {
 		return fmt.Errorf("node: advertise address %q: %w", c.Advertise, err)
 	}
+	if err := c.validateAPIAdvertise(); err != nil {
+		return err
+	}
+	if c.Join != "" {
+		if len(c.Peers) > 0 {
+			return errors.New("node: --join and --peers exclude each other: --peers bootstraps a new cluster, --join adds this node to a running one")
+		}
+		if host, port, err := net.SplitHostPort(c.Join); err != nil || host == "" || port == "" {
+			return fmt.Errorf("node: --join %q must be host:port of a node's cluster port", c.Join)
+		}
+	}
 	if len(c.Peers) > 0 {
 		if c.NodeID == "" {
 			return errors.New("node: --peers needs --node-id")
@@ -200,4 +224,31 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// validateAPIAdvertise fills APIAdvertise's default (Listen, with
+// Advertise's host for an empty or unspecified host) and checks it.
+func (c *Config) validateAPIAdvertise() error {
+	if c.APIAdvertise == "" {
+		host, port, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			return fmt.Errorf("node: listen address %q: %w", c.Listen, err)
+		}
+		if unspecifiedHost(host) {
+			host, _, _ = net.SplitHostPort(c.Advertise)
+		}
+		if unspecifiedHost(host) {
+			host = "127.0.0.1"
+		}
+		c.APIAdvertise = net.JoinHostPort(host, port)
+	}
+	if host, port, err := net.SplitHostPort(c.APIAdvertise); err != nil || host == "" || port == "" {
+		return fmt.Errorf("node: --api-advertise %q must be host:port", c.APIAdvertise)
+	}
+	return nil
+}
+
+func unspecifiedHost(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
 }

@@ -131,9 +131,10 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
 		return nil, err
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.becomeReady()
 	go n.collectGarbage()
+	go n.catchUpBlobs() // catchup.go
 	return n, nil
 }
 
@@ -232,7 +233,7 @@ func (n *Node) openRaft(dir string) error {
 	if err != nil {
 		return err
 	}
-	if !existing {
+	if !existing && cfg.Join == "" { // with Join: no configuration until the cluster adds this node (join.go)
 		conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: n.id, Address: raft.ServerAddress(advertise.String())}}}
 		if len(cfg.Peers) > 0 {
 			// Every peer bootstraps with this identical configuration
@@ -247,7 +248,7 @@ func (n *Node) openRaft(dir string) error {
 		if err := raft.BootstrapCluster(rc, logs, store, snaps, n.lease, conf); err != nil {
 			return fmt.Errorf("node: bootstrap: %w", err)
 		}
-	} else {
+	} else if existing {
 		n.log.Info("resuming from existing raft state", "node_id", n.id)
 	}
 	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, n.lease)
@@ -255,6 +256,7 @@ func (n *Node) openRaft(dir string) error {
 		return fmt.Errorf("node: start raft: %w", err)
 	}
 	n.raft = r
+	n.startJoin(existing, advertise.String())
 	return nil
 }
 

@@ -323,6 +323,11 @@ func (c *ChunkedReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// TrailerAlgorithm returns the checksum algorithm of the x-amz-trailer the
+// reader was configured with (ChecksumNone without one). The reader hashes
+// the payload with it and verifies the trailer's value.
+func (c *ChunkedReader) TrailerAlgorithm() ChecksumAlgorithm { return c.trailerAlg }
+
 // Checksum returns the checksum the client sent in the trailer, once Read has
 // returned io.EOF (so it has been verified against the payload). ok is false
 // before that and when the body had no checksum trailer.

@@ -157,6 +157,8 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&cfg.Listen, "listen", "S4_LISTEN", cfg.Listen, "S3 and admin API address")
 	sf.str(&cfg.ClusterListen, "cluster-listen", "S4_CLUSTER_LISTEN", cfg.ClusterListen, "cluster (Raft, mTLS) address")
 	sf.str(&cfg.Advertise, "advertise", "S4_ADVERTISE", "", "cluster address peers reach this node at (default: from --cluster-listen)")
+	sf.str(&cfg.APIAdvertise, "api-advertise", "S4_API_ADVERTISE", "", "S3/admin API address clients reach this node at, as the cluster reports it (default: from --listen, with the --advertise host for an empty host)")
+	sf.str(&cfg.Join, "join", "S4_JOIN", "", "cluster address (host:port of the cluster port) of any running node: on the first start, join its cluster instead of bootstrapping (needs the cluster's key; ignored once the data dir has Raft state)")
 	sf.str(&peers, "peers", "S4_PEERS", "", "static cluster of a new cluster: id1=host:port,id2=...,id3=... (the same on every node; experimental, see README)")
 	sf.str(&authLease, "auth-lease", "S4_AUTH_LEASE", cfg.AuthLease.String(), "how long a follower serves S3 without a real append from the leader (bounds a revoke's acknowledgement when a node is down)")
 	sf.str(&cfg.NodeID, "node-id", "S4_NODE_ID", "", "stable node ID (default: stored in the data dir, generated on first start)")
@@ -213,7 +215,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\n  Root user created: %s\n  Generated password: %s\n  It is shown only this once; set S4_ROOT_PASSWORD to choose one.\n\n", user, password)
 	}
 
-	key, err := loadClusterKey(keyFile, cfg.DataDir, log)
+	// A joining node needs the cluster's key: one generated here could
+	// never reach the cluster.
+	key, err := loadClusterKey(keyFile, cfg.DataDir, cfg.Join == "", log)
 	if err != nil {
 		fmt.Fprintln(stderr, "s4 server:", err)
 		return 1
@@ -250,8 +254,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 }
 
 // loadClusterKey reads the key from S4_CLUSTER_KEY, the given file, or the
-// data dir; a single node without any generates one into its data dir.
-func loadClusterKey(file, dataDir string, log *slog.Logger) (keyring.ClusterKey, error) {
+// data dir; a single node without any generates one into its data dir when
+// generate allows it.
+func loadClusterKey(file, dataDir string, generate bool, log *slog.Logger) (keyring.ClusterKey, error) {
 	if v := os.Getenv("S4_CLUSTER_KEY"); v != "" && file == "" {
 		return keyring.ParseClusterKey([]byte(v))
 	}
@@ -265,6 +270,9 @@ func loadClusterKey(file, dataDir string, log *slog.Logger) (keyring.ClusterKey,
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return k, err
+	}
+	if !generate {
+		return k, errors.New("--join needs the cluster's key: give --cluster-key-file or S4_CLUSTER_KEY (the same key on every node), or put it in " + path)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return k, err
