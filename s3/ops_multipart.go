@@ -100,9 +100,9 @@ func (h *Handler) uploadPartCopy(r *request) error {
 	}
 	start, length := int64(0), src.Size
 	if rng := r.header("X-Amz-Copy-Source-Range"); rng != "" {
-		s, l, partial, err := ParseRange(rng, src.Size)
-		if err != nil || !partial {
-			return Errorf(CodeInvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+		s, l, err := ParseCopySourceRange(rng, src.Size)
+		if err != nil {
+			return err
 		}
 		start, length = s, l
 	}

@@ -137,3 +137,20 @@ func ContentRange(start, length, size int64) string {
 func UnsatisfiedContentRange(size int64) string {
 	return "bytes */" + strconv.FormatInt(size, 10)
 }
+
+// ParseCopySourceRange parses x-amz-copy-source-range, which unlike Range
+// must be exactly bytes=first-last with both offsets given and last inside
+// the source object: anything else is refused (AWS does not clip it).
+func ParseCopySourceRange(v string, size int64) (start, length int64, err error) {
+	spec, ok := strings.CutPrefix(v, "bytes=")
+	first, last, ok2 := strings.Cut(spec, "-")
+	a, ofa, oka := parseRangeInt(first)
+	b, ofb, okb := parseRangeInt(last)
+	if !ok || !ok2 || !oka || !okb || a > b && !ofa && !ofb {
+		return 0, 0, Errorf(CodeInvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+	}
+	if ofa || ofb || b >= size {
+		return 0, 0, Errorf(CodeInvalidArgument, "Range specified is not valid for source object of size: %d", size)
+	}
+	return a, b - a + 1, nil
+}

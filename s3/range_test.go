@@ -2,6 +2,7 @@ package s3
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -109,6 +110,13 @@ func FuzzParseRange(f *testing.F) {
 		if size < 0 {
 			size = -(size + 1)
 		}
+		if cs, cn, err := ParseCopySourceRange(header, size); err == nil {
+			if cs < 0 || cn < 1 || cs+cn > size {
+				t.Fatalf("copy source %q/%d: bad span %d,%d", header, size, cs, cn)
+			}
+		} else if AsError(err).Code != CodeInvalidArgument {
+			t.Fatalf("copy source %q/%d: bad error %v", header, size, err)
+		}
 		start, length, partial, err := ParseRange(header, size)
 		if err != nil {
 			var e *Error
@@ -128,4 +136,42 @@ func FuzzParseRange(f *testing.F) {
 		}
 		_ = ContentRange(start, length, size)
 	})
+}
+
+func TestParseCopySourceRange(t *testing.T) {
+	for _, c := range []struct {
+		v           string
+		size        int64
+		start, n    int64
+		ok, invalid bool // invalid: malformed (not past the end)
+	}{
+		{"bytes=0-9", 100, 0, 10, true, false},
+		{"bytes=90-99", 100, 90, 10, true, false},
+		{"bytes=5-5", 100, 5, 1, true, false},
+		{"bytes=90-100", 100, 0, 0, false, false}, // past the end: refused, not clipped
+		{"bytes=100-100", 100, 0, 0, false, false},
+		{"bytes=0-99999999999999999999", 100, 0, 0, false, false},
+		{"bytes=0-0", 0, 0, 0, false, false},
+		{"bytes=-10", 100, 0, 0, false, true},
+		{"bytes=10-", 100, 0, 0, false, true},
+		{"bytes=9-3", 100, 0, 0, false, true},
+		{"bytes=0-1,3-4", 100, 0, 0, false, true},
+		{"items=0-9", 100, 0, 0, false, true},
+		{"bytes= 0-9", 100, 0, 0, false, true},
+		{"", 100, 0, 0, false, true},
+	} {
+		start, n, err := ParseCopySourceRange(c.v, c.size)
+		if c.ok {
+			if err != nil || start != c.start || n != c.n {
+				t.Errorf("%q size %d = %d,%d,%v; want %d,%d", c.v, c.size, start, n, err, c.start, c.n)
+			}
+			continue
+		}
+		e := AsError(err)
+		if err == nil || e.Code != CodeInvalidArgument {
+			t.Errorf("%q size %d = %d,%d,%v; want InvalidArgument", c.v, c.size, start, n, err)
+		} else if past := strings.Contains(e.Message, "not valid for source object"); past == c.invalid {
+			t.Errorf("%q size %d: message %q", c.v, c.size, e.Message)
+		}
+	}
 }
