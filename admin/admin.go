@@ -325,13 +325,40 @@ func (h *Handler) writeProposeError(ctx *fasthttp.RequestCtx, op string, err err
 	}
 }
 
-// propose sends one event with a bounded wait. The RequestCtx is not used as
-// the context: its Done only fires at server shutdown, and the proposer may
-// outlive the handler's use of it.
-func (h *Handler) propose(t fsm.MessageType, msg any) error {
+// BarrierProposer is a Proposer that also reports, for an event of the
+// revocation class, the nodes that confirmed they applied it and those
+// whose auth lease had certainly run out when it was acknowledged
+// (cluster.Proposer implements it).
+type BarrierProposer interface {
+	ProposeBarrier(ctx context.Context, t fsm.MessageType, msg any) (confirmed, leaseExpired []string, err error)
+}
+
+// Response headers of a revocation-class admin write (revoke, regenerate,
+// deactivate, delete, role downgrade): comma-separated node IDs.
+const (
+	HeaderConfirmedBy  = "X-S4-Confirmed-By"  // nodes that applied the event before the answer
+	HeaderLeaseExpired = "X-S4-Lease-Expired" // nodes that did not, and refuse S3 until they catch up
+)
+
+// propose sends one event with a bounded wait and, for a revocation-class
+// event, names the confirming nodes in the response headers. The RequestCtx
+// is not used as the context: its Done only fires at server shutdown, and
+// the proposer may outlive the handler's use of it.
+func (h *Handler) propose(rctx *fasthttp.RequestCtx, t fsm.MessageType, msg any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
 	defer cancel()
-	return h.prop.Propose(ctx, t, msg)
+	bp, ok := h.prop.(BarrierProposer)
+	if !ok {
+		return h.prop.Propose(ctx, t, msg)
+	}
+	confirmed, expired, err := bp.ProposeBarrier(ctx, t, msg)
+	if err == nil && len(confirmed) > 0 {
+		rctx.Response.Header.Set(HeaderConfirmedBy, strings.Join(confirmed, ","))
+		if len(expired) > 0 {
+			rctx.Response.Header.Set(HeaderLeaseExpired, strings.Join(expired, ","))
+		}
+	}
+	return err
 }
 
 // acquireHashSlot waits for a free argon2 slot; false if it waited too long.

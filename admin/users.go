@@ -156,7 +156,7 @@ func (h *Handler) createUser(ctx *fasthttp.RequestCtx, actor *fsm.User) {
 	for attempt := 0; ; attempt++ {
 		ev.ID = keyring.NewID()
 		ev.At = h.now().UnixNano()
-		err = h.propose(fsm.MsgUserCreate, ev)
+		err = h.propose(ctx, fsm.MsgUserCreate, ev)
 		if !errors.Is(err, fsm.ErrUserExists) || attempt == 2 {
 			break
 		}
@@ -214,7 +214,7 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx, actor *fsm.User, id strin
 		}
 	}
 	ev.At = h.now().UnixNano()
-	if err := h.propose(fsm.MsgUserUpdate, ev); err != nil {
+	if err := h.propose(ctx, fsm.MsgUserUpdate, ev); err != nil {
 		h.writeProposeError(ctx, "update user", err)
 		return
 	}
@@ -239,7 +239,7 @@ func (h *Handler) deleteUser(ctx *fasthttp.RequestCtx, actor *fsm.User, id strin
 		h.writeError(ctx, fasthttp.StatusConflict, "the root user cannot be deleted, deactivated or demoted")
 		return
 	}
-	if err := h.propose(fsm.MsgUserDelete, fsm.UserDelete{ID: id, At: h.now().UnixNano()}); err != nil {
+	if err := h.propose(ctx, fsm.MsgUserDelete, fsm.UserDelete{ID: id, At: h.now().UnixNano()}); err != nil {
 		h.writeProposeError(ctx, "delete user", err)
 		return
 	}
@@ -275,7 +275,7 @@ func (h *Handler) issueCredential(ctx *fasthttp.RequestCtx, actor *fsm.User, id 
 			h.writeError(ctx, fasthttp.StatusInternalServerError, "internal error")
 			return
 		}
-		err = h.propose(fsm.MsgCredentialIssue, fsm.CredentialIssue{
+		err = h.propose(ctx, fsm.MsgCredentialIssue, fsm.CredentialIssue{
 			UserID: id, AccessKey: accessKey, SealedSecret: sealed, At: h.now().UnixNano(),
 		})
 		if !errors.Is(err, fsm.ErrAccessKeyTaken) {
@@ -296,7 +296,7 @@ func (h *Handler) revokeCredential(ctx *fasthttp.RequestCtx, actor *fsm.User, id
 		h.writeError(ctx, fasthttp.StatusNotFound, "user not found")
 		return
 	}
-	if err := h.propose(fsm.MsgCredentialRevoke, fsm.CredentialRevoke{UserID: id, At: h.now().UnixNano()}); err != nil {
+	if err := h.propose(ctx, fsm.MsgCredentialRevoke, fsm.CredentialRevoke{UserID: id, At: h.now().UnixNano()}); err != nil {
 		h.writeProposeError(ctx, "revoke credential", err)
 		return
 	}

@@ -85,7 +85,8 @@ func (c *Client) Close() { c.tr.CloseIdleConnections() }
 
 // Apply asks the node at addr to append cmd (an encoded event) to the log.
 // It returns the event's index and the FSM's response (nil or a domain
-// error, the same fsm sentinel the leader's FSM returned). err wraps
+// error, the same fsm sentinel the leader's FSM returned, or the *Barrier
+// of a revocation-class event). err wraps
 // ErrNotLeader if addr does not lead (nothing was appended),
 // ErrInvalidCommand if it refused cmd, or another failure: after a
 // transport failure that is not a failure to connect, the outcome is
@@ -101,6 +102,9 @@ func (c *Client) Apply(ctx context.Context, addr string, cmd []byte) (uint64, an
 		return 0, nil, err
 	}
 	if out.Resp == nil {
+		if out.Barrier != nil {
+			return out.Index, out.Barrier, nil
+		}
 		return out.Index, nil, nil
 	}
 	return out.Index, decodeError(*out.Resp), nil

@@ -45,9 +45,20 @@ var (
 	ErrInvalidCommand = errors.New("cluster: invalid command")
 )
 
+// Barrier is what the leader answers, instead of nil, for an event of the
+// revocation class (revoke, regenerate, deactivate, delete user, role
+// downgrade) once the revocation barrier let it acknowledge the event:
+// the nodes that confirmed they applied it (the leader first), and those
+// that did not answer but whose auth lease has certainly run out, so that
+// they refuse S3 until they catch up.
+type Barrier struct {
+	Confirmed    []string `json:"confirmed"`
+	LeaseExpired []string `json:"lease_expired,omitempty"`
+}
+
 // Applier appends an encoded event to the log and waits until the local FSM
 // has applied it. resp is what fsm.FSM.Apply returned (nil or a domain error
-// value).
+// value), or a *Barrier for a revocation-class event.
 type Applier interface {
 	Apply(ctx context.Context, cmd []byte) (index uint64, resp any, err error)
 }

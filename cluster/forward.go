@@ -130,21 +130,39 @@ func (p *Proposer) Propose(ctx context.Context, t fsm.MessageType, msg any) erro
 // When it returns, the FSM of this node has applied the event, whether it
 // was applied here or forwarded to the leader (read your writes).
 func (p *Proposer) ProposeIndex(ctx context.Context, t fsm.MessageType, msg any) (uint64, error) {
+	idx, _, err := p.propose(ctx, t, msg)
+	return idx, err
+}
+
+// ProposeBarrier is Propose that also returns, for an event of the
+// revocation class, which nodes confirmed it and which had lost their auth
+// lease when the leader acknowledged it (both nil for other events).
+func (p *Proposer) ProposeBarrier(ctx context.Context, t fsm.MessageType, msg any) (confirmed, leaseExpired []string, err error) {
+	_, b, err := p.propose(ctx, t, msg)
+	if b == nil || err != nil {
+		return nil, nil, err
+	}
+	return b.Confirmed, b.LeaseExpired, nil
+}
+
+func (p *Proposer) propose(ctx context.Context, t fsm.MessageType, msg any) (uint64, *Barrier, error) {
 	cmd, err := fsm.Encode(t, msg)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	idx, resp, err := p.apply(ctx, cmd)
 	if err != nil {
-		return idx, err
+		return idx, nil, err
 	}
-	if rerr, ok := resp.(error); ok {
-		return idx, rerr
+	switch r := resp.(type) {
+	case nil:
+		return idx, nil, nil
+	case *Barrier:
+		return idx, r, nil
+	case error:
+		return idx, nil, r
 	}
-	if resp != nil {
-		return idx, errUnexpectedResponse
-	}
-	return idx, nil
+	return idx, nil, errUnexpectedResponse
 }
 
 // maxHops bounds how many "not leader, ask X" answers are followed at once,

@@ -177,7 +177,9 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, encodeError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, applyResponse{Index: idx, Resp: encodeResp(resp)})
+	out := applyResponse{Index: idx, Resp: encodeResp(resp)}
+	out.Barrier, _ = resp.(*Barrier)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) writeNotLeader(w http.ResponseWriter, err error) {

@@ -12,8 +12,9 @@ import (
 // applyResponse answers a successful POST /v1/apply: the event's log index
 // and the FSM's verdict (nil, or a domain error).
 type applyResponse struct {
-	Index uint64     `json:"index"`
-	Resp  *wireError `json:"resp,omitempty"`
+	Index   uint64     `json:"index"`
+	Resp    *wireError `json:"resp,omitempty"`
+	Barrier *Barrier   `json:"barrier,omitempty"`
 }
 
 // errorResponse answers every request that failed (status != 200). A node
@@ -147,7 +148,7 @@ func (e *remoteError) Unwrap() error { return e.sentinel }
 // have turned into an error anyway.
 func encodeResp(resp any) *wireError {
 	switch r := resp.(type) {
-	case nil:
+	case nil, *Barrier:
 		return nil
 	case error:
 		w := encodeError(r)

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/s4/s4/admin"
 )
 
 func freeAddr(t *testing.T) string {
@@ -278,6 +281,19 @@ func TestClusterForwardsAdminWrites(t *testing.T) {
 // node is up: once the admin API answers, the old key fails on every node.
 // Then with one follower stopped, a revoke is still acknowledged, within
 // about one auth lease.
+// confirmedBy checks the barrier's answer headers of the last response:
+// the nodes that confirmed (the leader, as n sees it, first) and those
+// waited out.
+func confirmedBy(t *testing.T, c *client, n *Node, confirmed int, expired string) {
+	t.Helper()
+	got := strings.Split(c.last.Get(admin.HeaderConfirmedBy), ",")
+	leader, _ := n.Leader()
+	if len(got) != confirmed || got[0] != leader || c.last.Get(admin.HeaderLeaseExpired) != expired {
+		t.Fatalf("%s: %q, %s: %q; want %d confirming nodes, leader %s first, and %q", admin.HeaderConfirmedBy, got,
+			admin.HeaderLeaseExpired, c.last.Get(admin.HeaderLeaseExpired), confirmed, leader, expired)
+	}
+}
+
 func TestClusterRevocationBarrier(t *testing.T) {
 	nodes, follower, c, u := clusterWithAlice(t)
 	for round := 0; round < 5; round++ {
@@ -285,6 +301,7 @@ func TestClusterRevocationBarrier(t *testing.T) {
 		if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
 			t.Fatalf("issue: %d", code)
 		}
+		confirmedBy(t, c, follower, 3, "")
 		// Issuing is revocation-class too (it replaces the old key): the new
 		// key is known everywhere once the answer arrives.
 		for i, n := range nodes {
@@ -295,6 +312,7 @@ func TestClusterRevocationBarrier(t *testing.T) {
 		if code := c.do("DELETE", "/api/admin/users/"+u.ID+"/credentials", nil, nil); code != 204 {
 			t.Fatalf("revoke: %d", code)
 		}
+		confirmedBy(t, c, follower, 3, "")
 		for i, n := range nodes {
 			if _, ok := n.FSM().Lookup(cred.AccessKey); ok {
 				t.Fatalf("round %d: n%d still accepts the key after the revoke was acknowledged", round, i+1)
@@ -322,6 +340,7 @@ func TestClusterRevocationBarrier(t *testing.T) {
 		t.Fatalf("revoke with a node down: %d", code)
 	}
 	took := time.Since(start)
+	confirmedBy(t, c, follower, 2, down.ID())
 	lease := follower.cfg.AuthLease
 	if took > lease+follower.leaseMargin()+2*time.Second {
 		t.Fatalf("revoke with a node down took %v (lease %v)", took, lease)

@@ -3,12 +3,15 @@ package node
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/s4/s4/cluster"
 	"github.com/s4/s4/fsm"
 )
 
@@ -156,34 +159,42 @@ func revocationClass(cmd []byte) bool {
 
 // barrier waits until every other voter confirmed it applied idx, or until
 // the lease of any that did not has certainly expired (the event committed
-// at or before committedAt). It returns the IDs that confirmed.
-func (n *Node) barrier(idx uint64, committedAt time.Time) []string {
+// at or before committedAt). It returns the nodes that confirmed (this
+// leader first, then the others in ID order) and those it waited out.
+func (n *Node) barrier(idx uint64, committedAt time.Time) *cluster.Barrier {
+	b := &cluster.Barrier{Confirmed: []string{string(n.id)}}
 	future := n.raft.GetConfiguration()
 	if future.Error() != nil {
-		return nil
+		return b
 	}
 	deadline := committedAt.Add(n.cfg.AuthLease + n.leaseMargin())
-	var mu sync.Mutex
-	var confirmed []string
-	var wg sync.WaitGroup
+	var others []raft.Server
 	for _, srv := range future.Configuration().Servers {
-		if srv.ID == n.id || srv.Suffrage != raft.Voter {
-			continue
+		if srv.ID != n.id && srv.Suffrage == raft.Voter {
+			others = append(others, srv)
 		}
+	}
+	slices.SortFunc(others, func(a, b raft.Server) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	ok := make([]bool, len(others))
+	var wg sync.WaitGroup
+	for i, srv := range others {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if n.confirmer(srv).wait(idx, deadline, n.closing) {
-				mu.Lock()
-				confirmed = append(confirmed, string(srv.ID))
-				mu.Unlock()
-			}
 			// Not confirmed: wait returned at the deadline, when its
 			// lease has run out.
+			ok[i] = n.confirmer(srv).wait(idx, deadline, n.closing)
 		}()
 	}
 	wg.Wait()
-	return confirmed
+	for i, srv := range others {
+		if ok[i] {
+			b.Confirmed = append(b.Confirmed, string(srv.ID))
+		} else {
+			b.LeaseExpired = append(b.LeaseExpired, string(srv.ID))
+		}
+	}
+	return b
 }
 
 // confirmer asks one follower how far it has applied, with at most one

@@ -387,7 +387,7 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 	if resp == nil && revocationClass(cmd) {
 		// The revocation barrier: acknowledge only when no node can still
 		// accept what this event took away.
-		n.barrier(f.Index(), time.Now())
+		resp = n.barrier(f.Index(), time.Now())
 	}
 	return f.Index(), resp, nil
 }

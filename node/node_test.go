@@ -60,6 +60,7 @@ type client struct {
 	base  string
 	http  *http.Client
 	token string
+	last  http.Header // the headers of the last response
 }
 
 func newClient(t *testing.T, n *Node) *client {
@@ -101,6 +102,7 @@ func (c *client) do(method, path string, body any, out any) int {
 		c.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	c.last = resp.Header
 	b, _ := io.ReadAll(resp.Body)
 	if out != nil && resp.StatusCode < 300 {
 		if err := json.Unmarshal(b, out); err != nil {
