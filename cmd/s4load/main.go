@@ -25,7 +25,9 @@
 //	    -scenario s3-put -size 1MiB -c 16 -duration 15s -pid SERVER_PID
 //
 // With -pid, the server's CPU-seconds (utime+stime from /proc/PID/stat) over
-// the timed part of the run are reported too; so are s4load's own.
+// the timed part of the run are reported too; so are s4load's own. Against a
+// cluster, give every node: -endpoint https://n1,https://n2,https://n3 spreads
+// the workers over the nodes and -pid P1,P2,P3 sums the nodes' CPU.
 package main
 
 import (
@@ -53,14 +55,15 @@ func main() {
 }
 
 type options struct {
-	endpoint, cacert   string
-	insecure           bool
-	user, password     string
-	scenario           string
-	concurrency        int
-	duration, timeout  time.Duration
-	users, setupC, pid int
-	jsonOut            bool
+	endpoint, cacert  string
+	insecure          bool
+	user, password    string
+	scenario          string
+	concurrency       int
+	duration, timeout time.Duration
+	users, setupC     int
+	pids              string
+	jsonOut           bool
 
 	accessKey, secretKey string
 	bucket               string
@@ -88,8 +91,11 @@ func s3Scenario(kind s3Kind) func(o options, c *adminClient, log *slog.Logger) (
 		if err != nil {
 			return nil, "", err
 		}
-		s := &s3Load{kind: kind, client: newS3Client(o.endpoint, o.accessKey, o.secretKey, c.hc),
-			bucket: o.bucket, size: int(size), objects: o.objects, setupC: o.setupC, log: log}
+		s := &s3Load{kind: kind, bucket: o.bucket, size: int(size), objects: o.objects, setupC: o.setupC, log: log}
+		for _, ep := range o.endpoints() {
+			s.clients = append(s.clients, newS3Client(ep, o.accessKey, o.secretKey, c.hc))
+		}
+		s.client = s.clients[0]
 		return s, s.details(), nil
 	}
 }
@@ -98,7 +104,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("s4load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.endpoint, "endpoint", "https://127.0.0.1:9000", "S4 API base URL")
+	fs.StringVar(&o.endpoint, "endpoint", "https://127.0.0.1:9000", "S4 API base URL; S3 scenarios take several, comma-separated (worker w uses the w-th modulo their number; setup uses the first)")
 	fs.StringVar(&o.cacert, "cacert", "", "PEM file of the CA (or self-signed certificate) to trust")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server certificate")
 	fs.StringVar(&o.user, "user", "root", "SuperUser to log in as")
@@ -114,7 +120,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.bucket, "bucket", "s4load", "S3 scenarios: bucket (created if missing)")
 	fs.StringVar(&o.size, "size", "4KiB", "s3-get, s3-put: object size (4096, 4KiB, 1MiB, ...)")
 	fs.IntVar(&o.objects, "objects", 64, "s3-get: objects uploaded in setup and read in turn")
-	fs.IntVar(&o.pid, "pid", 0, "server process ID: report its CPU-seconds during the run")
+	fs.StringVar(&o.pids, "pid", "", "server process IDs, comma-separated: report their summed CPU-seconds during the run")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON instead of text")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -152,7 +158,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer hc.CloseIdleConnections()
-	client := &adminClient{base: strings.TrimRight(o.endpoint, "/"), hc: hc}
+	client := &adminClient{base: strings.TrimRight(o.endpoints()[0], "/"), hc: hc}
 	sc, details, err := newScenario(o, client, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "s4load:", err)
@@ -168,24 +174,36 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 
 	log.Info("running", "scenario", o.scenario, "c", o.concurrency, "duration", o.duration)
 	hz := clockTicks()
-	var serverCPU *cpuMeter
-	if o.pid > 0 {
-		serverCPU = startCPU(strconv.Itoa(o.pid))
+	var serverCPU []*cpuMeter
+	pids, err := parsePIDs(o.pids)
+	if err != nil {
+		fmt.Fprintln(stderr, "s4load:", err)
+		return 2
+	}
+	for _, pid := range pids {
+		serverCPU = append(serverCPU, startCPU(strconv.Itoa(pid)))
 	}
 	clientCPU := startCPU("self")
 	res := run(ctx, sc, o.concurrency, o.duration)
 	var serverSec, clientSec *float64
-	if serverCPU != nil {
-		if serverSec, err = serverCPU.stop(hz); err != nil {
-			log.Warn("cannot read the server's CPU time", "pid", o.pid, "err", err)
+	for i, m := range serverCPU {
+		sec, err := m.stop(hz)
+		if err != nil {
+			log.Warn("cannot read the server's CPU time", "pid", pids[i], "err", err)
+			serverSec = nil
+			break
 		}
+		if serverSec == nil {
+			serverSec = new(float64)
+		}
+		*serverSec = round3(*serverSec + *sec)
 	}
 	clientSec, _ = clientCPU.stop(hz) // not on Linux: simply not reported
 
 	rep := newReport(res)
 	rep.Scenario, rep.ScenarioDetails = o.scenario, details
 	rep.Endpoint, rep.Concurrency, rep.Duration = o.endpoint, o.concurrency, o.duration.String()
-	rep.ServerPID = o.pid
+	rep.ServerPID = o.pids
 	rep.setCPU(serverSec, clientSec)
 	if b, ok := sc.(interface{ opBytes() int64 }); ok && b.opBytes() > 0 {
 		rep.setPayload(b.opBytes())
@@ -229,4 +247,34 @@ func newHTTPClient(o options) (*http.Client, error) {
 		DisableCompression:  true,
 	}
 	return &http.Client{Transport: tr, Timeout: o.timeout}, nil
+}
+
+// endpoints returns the -endpoint list.
+func (o *options) endpoints() []string {
+	var out []string
+	for _, e := range strings.Split(o.endpoint, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"https://127.0.0.1:9000"}
+	}
+	return out
+}
+
+// parsePIDs parses the -pid list ("" for none).
+func parsePIDs(v string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("-pid: %q is not a process ID", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

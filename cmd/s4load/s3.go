@@ -37,7 +37,8 @@ const (
 // SDK's retries are off so that every failure is counted, not hidden.
 type s3Load struct {
 	kind    s3Kind
-	client  *s3.Client
+	client  *s3.Client   // setup, and the ops of a one-endpoint run
+	clients []*s3.Client // ops: worker w uses clients[w%len] (one per -endpoint)
 	bucket  string
 	size    int // object size (get, put)
 	objects int // s3-get: objects uploaded in Setup and read in turn
@@ -170,16 +171,20 @@ func objectIndex(worker, iter, workers, objects int) int {
 }
 
 func (s *s3Load) Op(ctx context.Context, worker, iter int) error {
+	c := s.client
+	if len(s.clients) > 0 {
+		c = s.clients[worker%len(s.clients)]
+	}
 	var err error
 	switch s.kind {
 	case s3HeadBucket:
-		_, err = s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
+		_, err = c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
 	case s3Get:
-		err = s.get(ctx, s.getKey(objectIndex(worker, iter, s.workers, s.objects)))
+		err = s.get(ctx, c, s.getKey(objectIndex(worker, iter, s.workers, s.objects)))
 	case s3Put:
 		body := s.bufs[worker]
 		stamp(body, s.nonce, worker, iter)
-		_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+		_, err = c.PutObject(ctx, &s3.PutObjectInput{
 			Bucket: &s.bucket, Key: aws.String(s.putKey(worker, iter)),
 			Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 		})
@@ -187,8 +192,8 @@ func (s *s3Load) Op(ctx context.Context, worker, iter int) error {
 	return sdkError(err)
 }
 
-func (s *s3Load) get(ctx context.Context, key string) error {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+func (s *s3Load) get(ctx context.Context, c *s3.Client, key string) error {
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
 	if err != nil {
 		return err
 	}

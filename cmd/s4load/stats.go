@@ -74,7 +74,7 @@ type report struct {
 	MBPerS  *float64 `json:"mb_per_s,omitempty"`
 
 	// CPU-seconds (user+system) over the run; nil when not measured.
-	ServerPID       int      `json:"server_pid,omitempty"`
+	ServerPID       string   `json:"server_pid,omitempty"` // one or several, comma-separated
 	ServerCPUSec    *float64 `json:"server_cpu_s,omitempty"`
 	ServerCPUPer1k  *float64 `json:"server_cpu_s_per_1000_req,omitempty"`
 	ClientCPUSec    *float64 `json:"client_cpu_s,omitempty"`
@@ -152,7 +152,7 @@ func (rep *report) writeText(w io.Writer) {
 	l := rep.Latency
 	fmt.Fprintf(w, "latency (ok)  p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms  mean %.2fms\n", l.P50, l.P90, l.P99, l.Max, l.Mean)
 	if rep.ServerCPUSec != nil {
-		fmt.Fprintf(w, "server CPU    %.2f CPU-s (pid %d), %.3f CPU-s per 1000 requests, %.2f cores busy\n",
+		fmt.Fprintf(w, "server CPU    %.2f CPU-s (pid %s), %.3f CPU-s per 1000 requests, %.2f cores busy\n",
 			*rep.ServerCPUSec, rep.ServerPID, deref(rep.ServerCPUPer1k), deref(rep.ServerCPUsBusy))
 	}
 	if rep.ClientCPUSec != nil {
