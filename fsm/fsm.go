@@ -166,8 +166,8 @@ func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 		next.index = index
 		f.publish(&next)
 	}
-	if f.onDropped != nil {
-		for _, k := range dropped {
+	for _, k := range dropped {
+		if f.onDropped != nil {
 			f.onDropped(k)
 		}
 	}

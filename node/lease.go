@@ -175,6 +175,9 @@ func (n *Node) barrier(idx uint64, committedAt time.Time) *cluster.Barrier {
 		}
 	}
 	slices.SortFunc(others, func(a, b raft.Server) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	if len(others) > 0 {
+		n.nudgeCommit()
+	}
 	ok := make([]bool, len(others))
 	var wg sync.WaitGroup
 	for i, srv := range others {
@@ -195,6 +198,37 @@ func (n *Node) barrier(idx uint64, committedAt time.Time) *cluster.Barrier {
 		}
 	}
 	return b
+}
+
+// nudgeCommit makes the leader send the followers its new commit index now
+// rather than with its next AppendEntries, which an idle leader sends only
+// after CommitTimeout (5-10 ms): it appends a Barrier entry, whose
+// AppendEntries carries the commit index, so the followers apply the event
+// (and the barrier's long polls return) about one round trip after the
+// commit. Nudges do not pile up: while one is in flight, later callers ask
+// for one more after it.
+func (n *Node) nudgeCommit() {
+	n.nudgeMu.Lock()
+	defer n.nudgeMu.Unlock()
+	if n.nudging {
+		n.nudgeAgain = true
+		return
+	}
+	n.nudging = true
+	go func() {
+		for {
+			// Ends with an error once Raft shuts down or leadership moves.
+			n.raft.Barrier(time.Second).Error()
+			n.nudgeMu.Lock()
+			if !n.nudgeAgain {
+				n.nudging = false
+				n.nudgeMu.Unlock()
+				return
+			}
+			n.nudgeAgain = false
+			n.nudgeMu.Unlock()
+		}
+	}()
 }
 
 // confirmer asks one follower how far it has applied, with at most one

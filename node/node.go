@@ -65,6 +65,9 @@ type Node struct {
 
 	confirmMu  sync.Mutex
 	confirmers map[raft.ServerID]*confirmer // revocation barrier, per follower
+	nudgeMu    sync.Mutex                   // nudgeCommit's state
+	nudging    bool
+	nudgeAgain bool
 	layer      *transport.Layer
 	http       *fasthttp.Server
 	httpLn     net.Listener
@@ -115,6 +118,14 @@ func Open(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.fsm.AttachMeta(n.meta)
+	// Before Raft starts (it may apply entries at once): the S3 handler,
+	// created below, caches signing keys that a dropped key must leave.
+	var s3h atomic.Pointer[s3.Handler]
+	n.fsm.OnCredentialDropped(func(accessKey string) {
+		if h := s3h.Load(); h != nil {
+			h.Verifier().Forget(accessKey)
+		}
+	})
 	if n.blobs, err = blob.Open(filepath.Join(cfg.DataDir, "blobs")); err != nil {
 		return nil, err
 	}
@@ -127,7 +138,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	n.prop = cluster.NewProposer(n, n.rpcCli)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n}, n.fsm, n.prop)
 	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n}, n.fsm, n.meta, n.prop, n.blobs, n)
-	n.fsm.OnCredentialDropped(n.s3.Verifier().Forget)
+	s3h.Store(n.s3)
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
 		return nil, err
 	}
