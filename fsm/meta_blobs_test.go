@@ -1,0 +1,138 @@
+package fsm
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// walkReferenced pages through ReferencedBlobs with pages of limit sums.
+func walkReferenced(t *testing.T, m *Meta, limit int) (all [][32]byte, pages int) {
+	t.Helper()
+	var after *[32]byte
+	for {
+		sums, more, err := m.ReferencedBlobs(after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(sums) > limit {
+			t.Fatalf("page of %d sums, limit %d", len(sums), limit)
+		}
+		if more && len(sums) != limit {
+			t.Fatalf("short page of %d (limit %d) with more", len(sums), limit)
+		}
+		all = append(all, sums...)
+		if !more {
+			return all, pages
+		}
+		last := sums[len(sums)-1]
+		after = &last
+		if pages > 10000 {
+			t.Fatal("ReferencedBlobs does not advance")
+		}
+	}
+}
+
+func TestReferencedBlobsPaging(t *testing.T) {
+	h := newMetaHarness(t)
+	m := h.f.Meta()
+	if sums, more, err := m.ReferencedBlobs(nil, 10); err != nil || len(sums) != 0 || more {
+		t.Fatalf("empty store: %x, %v, %v", sums, more, err)
+	}
+	if _, _, err := m.ReferencedBlobs(nil, 0); err == nil {
+		t.Fatal("limit 0 accepted")
+	}
+
+	h.mustApply(MsgBucketCreate, &BucketCreate{Name: "b", Owner: "u1"})
+	want := map[[32]byte]bool{}
+	// 40 objects, two of them sharing content, one with two parts.
+	for i := range 40 {
+		body := fmt.Sprintf("object %d", i)
+		if i == 39 {
+			body = "object 0" // same blob as object 0: listed once
+		}
+		obj := objOf(body)
+		if i == 7 {
+			obj = objOf(body, "second part of 7")
+		}
+		h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: fmt.Sprintf("k%02d", i), Object: obj})
+		for _, p := range obj.Parts {
+			want[p.SHA256] = true
+		}
+	}
+	// A multipart upload in progress: its parts are referenced too.
+	h.mustApply(MsgUploadCreate, &UploadCreate{Bucket: "b", Key: "mp", UploadID: "up1"})
+	for i := 1; i <= 5; i++ {
+		p := blobOf(fmt.Sprintf("part %d", i))
+		h.mustApply(MsgPartPut, &PartPut{UploadID: "up1", PartNumber: i, Part: PartMeta{Blob: p}})
+		want[p.SHA256] = true
+	}
+	// Released blobs are not listed: a deleted object, an overwritten one.
+	h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "gone", Object: objOf("deleted content")})
+	h.mustApply(MsgObjectDelete, &ObjectDelete{Bucket: "b", Keys: []string{"gone"}})
+	h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k05", Object: objOf("new content of 5")})
+	delete(want, blobOf("object 5").SHA256)
+	want[blobOf("new content of 5").SHA256] = true
+	if len(m.Garbage(100)) != 2 {
+		t.Fatalf("garbage = %x, want the deleted and the overwritten blob", m.Garbage(100))
+	}
+
+	var wantSorted [][32]byte
+	for s := range want {
+		wantSorted = append(wantSorted, s)
+	}
+	slices.SortFunc(wantSorted, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	if len(wantSorted) != 45 {
+		t.Fatalf("test setup: %d distinct blobs, want 45", len(wantSorted))
+	}
+
+	for _, limit := range []int{1, 7, 44, 45, 46, 1000} {
+		got, pages := walkReferenced(t, m, limit)
+		if !slices.Equal(got, wantSorted) {
+			t.Fatalf("limit %d: got %d sums, want the %d referenced in order", limit, len(got), len(wantSorted))
+		}
+		if wantPages := max(1, (len(wantSorted)+limit-1)/limit); pages != wantPages {
+			t.Fatalf("limit %d: %d pages, want %d", limit, pages, wantPages)
+		}
+		for _, s := range got {
+			if m.BlobRefs(s) == 0 {
+				t.Fatalf("listed %x has no references", s[:8])
+			}
+		}
+	}
+
+	// The cursor need not be a referenced sum: a walk resumes after a blob
+	// released between two pages.
+	first, _, err := m.ReferencedBlobs(nil, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mid [32]byte
+	copy(mid[:], first[1][:])
+	for i := 31; i >= 0; i-- { // first[1]+1: after first[1], not after first[2]
+		mid[i]++
+		if mid[i] != 0 {
+			break
+		}
+	}
+	wantRest := wantSorted[2:]
+	if mid == first[2] { // adjacent sums: never, but then mid is stored
+		wantRest = wantSorted[3:]
+	}
+	rest, _, err := m.ReferencedBlobs(&mid, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rest, wantRest) {
+		t.Fatalf("resuming after a sum that is not stored: got %d sums, want %d", len(rest), len(wantRest))
+	}
+
+	// Aborting the upload releases its parts.
+	h.mustApply(MsgUploadAbort, &UploadAbort{UploadID: "up1"})
+	got, _ := walkReferenced(t, m, 10)
+	if len(got) != 40 {
+		t.Fatalf("after the abort: %d referenced blobs, want 40", len(got))
+	}
+}

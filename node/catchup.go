@@ -1,0 +1,272 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/s4/s4/blob"
+)
+
+// Blob catch-up (DESIGN.md, "Object data": a node that was down "fetches
+// missing blobs in the background").
+//
+// A PUT returns once a majority holds the blob; the other copies go on in
+// the background and may fail, and a node that was down missed them all.
+// Without catch-up such a node gets a blob only when it serves a GET of it
+// (Fetch), so a later failure of the nodes that do hold it would lose data
+// that the cluster acknowledged. The catch-up loop closes that gap: it walks
+// every blob the metadata store references and fetches the ones missing
+// here from a peer, through Fetch (which checks the SHA-256 and keeps the
+// blob).
+//
+// When it runs: catchUpFirstDelay after the node is ready (its FSM has
+// caught up with the leader, so its metadata names every blob it should
+// hold), then again catchUpInterval after a pass that found blobs missing;
+// after a pass that found nothing missing the pause doubles, up to
+// catchUpMaxIdle (a walk stats every referenced blob: cheap, not free, with
+// a million objects on a small machine); after a pass with errors it is
+// catchUpRetryMin, doubling up to catchUpRetryMax. A single-node cluster has
+// no peer to fetch from and does nothing.
+//
+// How: one producer pages through Meta.ReferencedBlobs (catchUpPage sums per
+// short read transaction, so neither a long transaction nor all sums in
+// RAM) and hands the sums this node lacks to catchUpWorkers fetchers. A
+// blob that no peer has is counted and skipped (it is retried on the next
+// pass); catchUpMaxFailures failures in a row of another kind (peers
+// unreachable) end the pass early.
+//
+// Garbage collection: GC (collectGarbage in node.go) removes only blobs on
+// the metadata store's garbage list, under the blob store's lock, when they
+// are unpinned and still unreferenced; it drops a list entry once the blob
+// is gone or absent. A catch-up fetch is neither pinned nor part of a
+// writer's protocol, so it can race with a delete:
+//
+//  1. the walk lists sum (referenced);
+//  2. the object is deleted: refs(sum) drops to 0, sum goes on the list;
+//  3. GC runs: nothing to remove (not fetched yet), absent, so it forgets
+//     the list entry;
+//  4. the fetch commits the blob: nothing would ever remove it.
+//
+// So after every fetch catchUpOne checks the reference count again, and if
+// it is 0 removes the blob itself, through blob.Store.Remove with the same
+// callback as GC (so a pin of a concurrent writer or of a copy received from
+// a peer still protects it). If the count is above 0 at that check, any
+// later drop to 0 happens after the blob is on disk: it puts sum on the list
+// again and GC finds the file and removes it. Either way a blob fetched for
+// an object deleted meanwhile does not stay behind. Conversely GC can never
+// remove a fetched blob that is referenced: its callback re-checks the count
+// under the lock.
+const (
+	catchUpFirstDelay  = time.Second
+	catchUpInterval    = 30 * time.Second
+	catchUpMaxIdle     = 5 * time.Minute
+	catchUpRetryMin    = 5 * time.Second
+	catchUpRetryMax    = 5 * time.Minute
+	catchUpWorkers     = 4
+	catchUpPage        = 1000
+	catchUpMaxFailures = 16
+)
+
+// catchUpStats is what one pass did.
+type catchUpStats struct {
+	missing  int   // referenced blobs this node lacked when the walk saw them
+	fetched  int   // fetched and kept
+	bytes    int64 // their size
+	released int   // fetched, but unreferenced by then: removed again
+	failed   int   // could not be fetched
+}
+
+// catchUpBlobs runs the catch-up loop until the node closes.
+func (n *Node) catchUpBlobs() {
+	defer n.wg.Done()
+	select {
+	case <-n.readyCh:
+	case <-n.closing:
+		return
+	}
+	idle, retry := catchUpInterval, catchUpRetryMin
+	t := time.NewTimer(catchUpFirstDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-n.closing:
+			return
+		}
+		st, err := n.catchUp(context.Background())
+		if errors.Is(err, ErrClosed) {
+			return
+		}
+		var next time.Duration
+		switch {
+		case err != nil:
+			n.log.Warn("blob catch-up incomplete; retrying later", "missing", st.missing, "failed", st.failed, "retry_in", retry, "err", err)
+			next, retry = retry, min(2*retry, catchUpRetryMax)
+			idle = catchUpInterval
+		case st.missing > 0:
+			next, idle, retry = catchUpInterval, catchUpInterval, catchUpRetryMin
+		default:
+			next, idle, retry = idle, min(2*idle, catchUpMaxIdle), catchUpRetryMin
+		}
+		t.Reset(next)
+	}
+}
+
+// CatchUpBlobs runs one catch-up pass: it fetches every blob that the
+// metadata store references and this node lacks from a peer, and returns
+// how many it fetched and kept, logging one summary line if that is more
+// than none. err reports blobs that could not be fetched (the pass goes on
+// past them), or why the pass stopped. It returns ErrNotReady before the
+// node has caught up with the log, and does nothing on a single-node
+// cluster.
+func (n *Node) CatchUpBlobs(ctx context.Context) (fetched int, err error) {
+	st, err := n.catchUp(ctx)
+	return st.fetched, err
+}
+
+func (n *Node) catchUp(ctx context.Context) (st catchUpStats, err error) {
+	if !n.Ready() {
+		return st, ErrNotReady
+	}
+	select {
+	case <-n.closing:
+		return st, ErrClosed
+	default:
+	}
+	voters, others, _, err := n.peers()
+	if err != nil {
+		return st, fmt.Errorf("node: blob catch-up: %w", err)
+	}
+	if len(voters)+len(others) == 0 {
+		return st, nil
+	}
+	start := time.Now()
+	defer func() {
+		if st.fetched > 0 { // one line per pass; blob sums and peers only in errors
+			n.log.Info("fetched missing blobs from peers", "blobs", st.fetched, "bytes", st.bytes,
+				"missing", st.missing, "released", st.released, "failed", st.failed, "duration", time.Since(start).Round(time.Millisecond))
+		}
+	}()
+
+	// The pass ends when ctx ends, when the node closes, or when too many
+	// fetches in a row failed (abort).
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-n.closing:
+			cancel(ErrClosed)
+		case <-ctx.Done():
+		}
+	}()
+
+	var (
+		mu       sync.Mutex
+		firstErr error
+		inARow   int // failures in a row other than "no peer has it"
+	)
+	sums := make(chan [32]byte)
+	var wg sync.WaitGroup
+	for range catchUpWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for sum := range sums {
+				size, kept, err := n.catchUpOne(ctx, sum)
+				mu.Lock()
+				switch {
+				case err != nil && ctx.Err() != nil:
+					// Cancelled: not the blob's fault.
+				case err != nil:
+					st.failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+					if !errors.Is(err, blob.ErrNotFound) {
+						inARow++
+						if inARow >= catchUpMaxFailures {
+							cancel(fmt.Errorf("node: blob catch-up: gave up after %d failed fetches in a row: %w", inARow, err))
+						}
+					}
+				case kept:
+					inARow = 0
+					st.fetched++
+					st.bytes += size
+				default:
+					inARow = 0
+					st.released++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+
+	var walkErr error
+	var after *[32]byte
+walk:
+	for {
+		page, more, err := n.meta.ReferencedBlobs(after, catchUpPage)
+		if err != nil {
+			walkErr = fmt.Errorf("node: blob catch-up: %w", err)
+			break
+		}
+		for _, sum := range page {
+			if n.blobs.Has(sum) {
+				continue
+			}
+			select {
+			case sums <- sum:
+				mu.Lock()
+				st.missing++
+				mu.Unlock()
+			case <-ctx.Done():
+				break walk
+			}
+		}
+		if !more || len(page) == 0 {
+			break
+		}
+		last := page[len(page)-1]
+		after = &last
+	}
+	close(sums)
+	wg.Wait()
+
+	switch {
+	case ctx.Err() != nil:
+		return st, context.Cause(ctx)
+	case walkErr != nil:
+		return st, walkErr
+	case st.failed > 0:
+		return st, fmt.Errorf("node: blob catch-up: %d of %d missing blobs not fetched: %w", st.failed, st.missing, firstErr)
+	}
+	return st, nil
+}
+
+// catchUpOne fetches the missing blob sum from a peer. kept is false if the
+// blob turned out to be unreferenced once fetched (its object was deleted
+// meanwhile) and was removed again; see the comment at the top.
+func (n *Node) catchUpOne(ctx context.Context, sum [32]byte) (size int64, kept bool, err error) {
+	if err := n.Fetch(ctx, sum); err != nil {
+		return 0, false, err
+	}
+	unreferenced := func() bool { return n.meta.BlobRefs(sum) == 0 }
+	if unreferenced() {
+		if _, err := n.blobs.Remove(sum, unreferenced); err != nil {
+			return 0, false, err
+		}
+		if !n.blobs.Has(sum) {
+			return 0, false, nil
+		}
+		// Pinned or referenced again meanwhile: it stays, GC decides.
+	}
+	f, size, err := n.blobs.Open(sum)
+	if err != nil {
+		return 0, false, err
+	}
+	f.Close()
+	return size, true, nil
+}
