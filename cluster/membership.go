@@ -103,6 +103,12 @@ type APIAdvertiser interface {
 	APIAddress() string
 }
 
+// Serving is implemented by a Local that reports whether it serves
+// (Status.Serving); one that does not is reported as not serving.
+type Serving interface {
+	Serving() bool
+}
+
 // membershipResponse answers a successful POST /v1/membership.
 type membershipResponse struct {
 	Index uint64 `json:"index"`

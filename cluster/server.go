@@ -240,6 +240,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if a, ok := s.local.(APIAdvertiser); ok {
 		st.API = a.APIAddress()
 	}
+	if sv, ok := s.local.(Serving); ok {
+		st.Serving = sv.Serving()
+	}
 	writeJSON(w, http.StatusOK, st)
 }
 

@@ -40,6 +40,10 @@ type Status struct {
 	// API is the address clients reach the node's S3 and admin API at
 	// (--api-advertise); empty if the node does not say (an older node).
 	API string `json:"api,omitempty"`
+	// Serving: the node has caught up with the log (a leader: applied
+	// everything committed before its term) and serves S3 (its auth lease
+	// holds). A follower that starts trusts a leader's Applied only then.
+	Serving bool `json:"serving"`
 }
 
 // wireError is an error on the wire: the name of the sentinel it wraps (see

@@ -36,7 +36,7 @@ func (n *Node) ClusterStatus(ctx context.Context) admin.ClusterStatus {
 				}
 			}
 		} else if rs, err := n.rpcCli.Status(ctx, string(srv.Address)); err == nil {
-			node.Role, node.AppliedIndex, node.Ready, node.APIAddress = "follower", rs.Applied, true, rs.API
+			node.Role, node.AppliedIndex, node.Ready, node.APIAddress = "follower", rs.Applied, rs.Serving, rs.API
 			if rs.IsLeader {
 				node.Role = "leader"
 			}

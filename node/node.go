@@ -335,7 +335,10 @@ func (n *Node) followerCaughtUp() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 	defer cancel()
 	st, err := n.rpcCli.Status(ctx, addr)
-	if err != nil || !st.IsLeader {
+	// A leader elected a moment ago may not have replayed the log yet (after
+	// a restart of every node): its applied index counts only once it
+	// serves, which it does after its own Barrier (see becomeReady).
+	if err != nil || !st.IsLeader || !st.Serving {
 		return false
 	}
 	return n.fsm.WaitApplied(ctx, st.Applied) == nil
@@ -408,6 +411,9 @@ func (n *Node) WaitApplied(ctx context.Context, idx uint64) error { return n.fsm
 
 // AppliedIndex implements cluster.Local.
 func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
+
+// Serving implements cluster.Serving: ready and within its auth lease.
+func (n *Node) Serving() bool { return n.ServeS3() == nil }
 
 // IsLeader implements cluster.Local.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
