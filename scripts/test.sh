@@ -39,7 +39,8 @@ scripts/s3-cli-e2e.sh
 
 echo "== aws cli end-to-end test of a three-node cluster (scripts/cluster.sh)"
 scripts/cluster-e2e.sh
+scripts/cluster-kill.sh
 
 # Every step above stops the script on failure, so reaching here means all passed.
-echo "$packages test packages, $fuzzed fuzz targets and 3 end-to-end scripts passed"
-echo "summary: $((packages + fuzzed + 3)) passed, 0 failed"
+echo "$packages test packages, $fuzzed fuzz targets and 4 end-to-end scripts passed"
+echo "summary: $((packages + fuzzed + 4)) passed, 0 failed"
