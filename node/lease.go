@@ -21,25 +21,38 @@ var ErrFenced = errors.New("node: auth lease expired")
 
 // The auth lease (DESIGN.md, "The revocation barrier").
 //
-// A follower serves S3 only while it has a leader, received a real
-// AppendEntries (not a heartbeat: heartbeats bypass the log) within
-// AuthLease, and has applied every entry the leader told it is committed.
-// The leader acknowledges a revocation-class event once every follower
-// confirmed it applied the event, or once AuthLease plus a margin has passed
-// since the commit: by then a follower that did not confirm either received
-// an append carrying a commit index at or past the event (so it applies the
-// event before it serves again) or let its lease run out.
+// A follower serves S3 only while it has a leader, holds a lease granted
+// within AuthLease, and has applied every entry the leader told it is
+// committed. The leader acknowledges a revocation-class event once every
+// follower confirmed it applied the event, or once AuthLease plus a margin
+// has passed since the event was applied on the leader (time tc).
 //
-// leaseTransport sees every non-heartbeat RPC: hashicorp/raft hands
-// heartbeats to a fast path that bypasses Consumer, so wrapping Consumer
-// (as rqlite's NodeTransport does) sees exactly the appends that carry the
-// log and the leader's commit index.
+// The follower times its lease from its own side of a round trip (as a
+// read-index lease does): renewLease asks the leader for its status every
+// AuthLease/4, and a leader's answer grants a lease that starts when the
+// follower SENT the question and carries the leader's applied index, which
+// the follower must reach before it serves again. An answer given after tc
+// carries an index at or past the event; an answer given before tc was
+// asked for before tc, so its lease ends before tc + AuthLease. Either way
+// no follower serves the revoked state after the acknowledgement, whatever
+// the network delayed: a delay only makes a lease shorter. (Timing the
+// lease from when an append arrived, as this code first did, let an append
+// sent before the event and delivered late renew a stale follower:
+// TestClusterLateAppendAfterRevoke.)
+//
+// leaseTransport also sees every non-heartbeat RPC (hashicorp/raft hands
+// heartbeats to a fast path that bypasses Consumer, so wrapping Consumer, as
+// rqlite's NodeTransport does, sees exactly the appends that carry the log
+// and the leader's commit index): the commands they say are committed must
+// be applied before the follower serves.
 type leaseTransport struct {
 	*raft.NetworkTransport
-	out        chan raft.RPC
-	done       chan struct{}
-	start      time.Time    // monotonic base for lastAppend
-	lastAppend atomic.Int64 // ns since start of the last non-heartbeat AppendEntries
+	out     chan raft.RPC
+	done    chan struct{}
+	start   time.Time    // monotonic base for leaseAt
+	leaseAt atomic.Int64 // ns since start: when the question of the last granted lease was sent
+	// leaseApplied is the leader's applied index in its last lease grant.
+	leaseApplied atomic.Uint64
 	// mustApply is the highest index of a command entry this node received
 	// and the leader says is committed: the FSM must reach it before the
 	// node serves (no-op and configuration entries never reach the FSM, so
@@ -51,7 +64,7 @@ type leaseTransport struct {
 
 func newLeaseTransport(t *raft.NetworkTransport) *leaseTransport {
 	lt := &leaseTransport{NetworkTransport: t, out: make(chan raft.RPC), done: make(chan struct{}), start: time.Now()}
-	lt.lastAppend.Store(-1)
+	lt.leaseAt.Store(-1)
 	go lt.run(t.Consumer())
 	return lt
 }
@@ -75,7 +88,6 @@ func (lt *leaseTransport) run(in <-chan raft.RPC) {
 }
 
 func (lt *leaseTransport) observe(req *raft.AppendEntriesRequest) {
-	lt.lastAppend.Store(int64(time.Since(lt.start)))
 	for _, e := range req.Entries {
 		if e.Type == raft.LogCommand && (len(lt.pending) == 0 || e.Index > lt.pending[len(lt.pending)-1]) {
 			lt.pending = append(lt.pending, e.Index)
@@ -102,14 +114,70 @@ func (lt *leaseTransport) Close() error {
 	return lt.NetworkTransport.Close()
 }
 
-// sinceAppend is the time since the last non-heartbeat append (a very long
-// time if none arrived yet).
-func (lt *leaseTransport) sinceAppend() time.Duration {
-	last := lt.lastAppend.Load()
-	if last < 0 {
+// grant records a lease: the leader answered a question sent at asked,
+// having applied up to applied. A late answer never moves the lease back.
+func (lt *leaseTransport) grant(asked time.Time, applied uint64) {
+	at := int64(asked.Sub(lt.start))
+	for {
+		old := lt.leaseAt.Load()
+		if at <= old || lt.leaseAt.CompareAndSwap(old, at) {
+			break
+		}
+	}
+	for {
+		old := lt.leaseApplied.Load()
+		if applied <= old || lt.leaseApplied.CompareAndSwap(old, applied) {
+			break
+		}
+	}
+}
+
+// sinceLease is the time since the question of the last granted lease was
+// sent (a very long time if none was granted yet).
+func (lt *leaseTransport) sinceLease() time.Duration {
+	at := lt.leaseAt.Load()
+	if at < 0 {
 		return time.Duration(1<<62 - 1)
 	}
-	return time.Since(lt.start) - time.Duration(last)
+	return time.Since(lt.start) - time.Duration(at)
+}
+
+// askLease asks the leader the node knows of for a lease; it reports
+// whether one was granted.
+func (n *Node) askLease(ctx context.Context) bool {
+	id, addr := n.Leader()
+	if addr == "" || id == string(n.id) {
+		return false
+	}
+	asked := time.Now()
+	st, err := n.rpcCli.Status(ctx, addr)
+	if err != nil || !st.IsLeader || st.ID != id {
+		return false
+	}
+	n.lease.grant(asked, st.Applied)
+	return true
+}
+
+// renewLease keeps a follower's auth lease: it asks the leader every
+// AuthLease/4, each question bounded by AuthLease/2.
+func (n *Node) renewLease() {
+	defer n.wg.Done()
+	every := max(n.cfg.AuthLease/4, 10*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.closing:
+			return
+		case <-t.C:
+		}
+		if n.raft.State() != raft.Follower {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.AuthLease/2)
+		n.askLease(ctx)
+		cancel()
+	}
 }
 
 // ServeS3 implements s3.Gate: the node is ready and its auth lease holds.
@@ -129,12 +197,12 @@ func (n *Node) ServeS3() error {
 	if _, id := n.raft.LeaderWithID(); id == "" {
 		return ErrFenced
 	}
-	if n.lease.sinceAppend() > n.cfg.AuthLease {
+	if n.lease.sinceLease() > n.cfg.AuthLease {
 		return ErrFenced
 	}
 	// Committed entries this node has not applied yet may revoke the very
 	// key of this request: wait briefly for them, or refuse.
-	if must := n.lease.mustApply.Load(); n.fsm.AppliedIndex() < must {
+	if must := max(n.lease.mustApply.Load(), n.lease.leaseApplied.Load()); n.fsm.AppliedIndex() < must {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		if n.fsm.WaitApplied(ctx, must) != nil {

@@ -142,10 +142,11 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
 		return nil, err
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.becomeReady()
 	go n.collectGarbage()
 	go n.catchUpBlobs() // catchup.go
+	go n.renewLease()   // lease.go
 	return n, nil
 }
 
@@ -328,19 +329,21 @@ func (n *Node) becomeReady() {
 // this node's FSM has reached it: after a restart a follower replays the log
 // asynchronously and must not answer from an old state before that.
 func (n *Node) followerCaughtUp() bool {
-	_, addr := n.Leader()
+	id, addr := n.Leader()
 	if addr == "" {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 	defer cancel()
+	asked := time.Now()
 	st, err := n.rpcCli.Status(ctx, addr)
 	// A leader elected a moment ago may not have replayed the log yet (after
 	// a restart of every node): its applied index counts only once it
 	// serves, which it does after its own Barrier (see becomeReady).
-	if err != nil || !st.IsLeader || !st.Serving {
+	if err != nil || !st.IsLeader || !st.Serving || st.ID != id {
 		return false
 	}
+	n.lease.grant(asked, st.Applied) // serve from the first request on
 	return n.fsm.WaitApplied(ctx, st.Applied) == nil
 }
 
