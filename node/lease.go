@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -49,10 +50,9 @@ type leaseTransport struct {
 	*raft.NetworkTransport
 	out     chan raft.RPC
 	done    chan struct{}
-	start   time.Time    // monotonic base for leaseAt
-	leaseAt atomic.Int64 // ns since start: when the question of the last granted lease was sent
-	// leaseApplied is the leader's applied index in its last lease grant.
-	leaseApplied atomic.Uint64
+	start   time.Time                    // monotonic base of leaseGrant.at
+	grantMu sync.Mutex                   // serialises grant (writers only)
+	grants  atomic.Pointer[[]leaseGrant] // the last maxGrants, newest first; immutable
 	// mustApply is the highest index of a command entry this node received
 	// and the leader says is committed: the FSM must reach it before the
 	// node serves (no-op and configuration entries never reach the FSM, so
@@ -64,7 +64,6 @@ type leaseTransport struct {
 
 func newLeaseTransport(t *raft.NetworkTransport) *leaseTransport {
 	lt := &leaseTransport{NetworkTransport: t, out: make(chan raft.RPC), done: make(chan struct{}), start: time.Now()}
-	lt.leaseAt.Store(-1)
 	go lt.run(t.Consumer())
 	return lt
 }
@@ -114,32 +113,52 @@ func (lt *leaseTransport) Close() error {
 	return lt.NetworkTransport.Close()
 }
 
-// grant records a lease: the leader answered a question sent at asked,
-// having applied up to applied. A late answer never moves the lease back.
-func (lt *leaseTransport) grant(asked time.Time, applied uint64) {
-	at := int64(asked.Sub(lt.start))
-	for {
-		old := lt.leaseAt.Load()
-		if at <= old || lt.leaseAt.CompareAndSwap(old, at) {
-			break
-		}
-	}
-	for {
-		old := lt.leaseApplied.Load()
-		if applied <= old || lt.leaseApplied.CompareAndSwap(old, applied) {
-			break
-		}
-	}
+// leaseGrant is one lease: the question was sent at (ns since start) and
+// the leader had applied up to applied when it answered.
+type leaseGrant struct {
+	at      int64
+	applied uint64
 }
 
-// sinceLease is the time since the question of the last granted lease was
-// sent (a very long time if none was granted yet).
-func (lt *leaseTransport) sinceLease() time.Duration {
-	at := lt.leaseAt.Load()
-	if at < 0 {
-		return time.Duration(1<<62 - 1)
+// maxGrants is how many recent grants a follower keeps: each one is a lease
+// on its own, so while the FSM catches up with the newest grant's index
+// (under load it lags the leader by some ms) an older, still valid grant
+// with a lower index lets the node go on serving.
+const maxGrants = 8
+
+// grant records a lease: the leader answered a question sent at asked,
+// having applied up to applied.
+func (lt *leaseTransport) grant(asked time.Time, applied uint64) {
+	g := leaseGrant{at: int64(asked.Sub(lt.start)), applied: applied}
+	lt.grantMu.Lock()
+	defer lt.grantMu.Unlock()
+	next := []leaseGrant{g}
+	if old := lt.grants.Load(); old != nil {
+		for _, o := range *old {
+			if len(next) < maxGrants && o.at != g.at {
+				next = append(next, o)
+			}
+		}
 	}
-	return time.Since(lt.start) - time.Duration(at)
+	slices.SortFunc(next, func(a, b leaseGrant) int { return cmp.Compare(b.at, a.at) })
+	lt.grants.Store(&next)
+}
+
+// validGrants returns the grants whose question was sent within lease,
+// newest first.
+func (lt *leaseTransport) validGrants(lease time.Duration) []leaseGrant {
+	p := lt.grants.Load()
+	if p == nil {
+		return nil
+	}
+	now := int64(time.Since(lt.start))
+	gs := *p
+	for i, g := range gs {
+		if time.Duration(now-g.at) > lease {
+			return gs[:i]
+		}
+	}
+	return gs
 }
 
 // askLease asks the leader the node knows of for a lease; it reports
@@ -152,6 +171,7 @@ func (n *Node) askLease(ctx context.Context) bool {
 	asked := time.Now()
 	st, err := n.rpcCli.Status(ctx, addr)
 	if err != nil || !st.IsLeader || st.ID != id {
+		n.log.Debug("auth lease not renewed", "leader", id, "took", time.Since(asked), "err", err, "is_leader", st.IsLeader)
 		return false
 	}
 	n.lease.grant(asked, st.Applied)
@@ -197,17 +217,34 @@ func (n *Node) ServeS3() error {
 	if _, id := n.raft.LeaderWithID(); id == "" {
 		return ErrFenced
 	}
-	if n.lease.sinceLease() > n.cfg.AuthLease {
+	grants := n.lease.validGrants(n.cfg.AuthLease)
+	if len(grants) == 0 {
 		return ErrFenced
 	}
-	// Committed entries this node has not applied yet may revoke the very
-	// key of this request: wait briefly for them, or refuse.
-	if must := max(n.lease.mustApply.Load(), n.lease.leaseApplied.Load()); n.fsm.AppliedIndex() < must {
+	// Serve under a grant whose index this node has applied: the newest
+	// one, or an older one still valid; otherwise wait briefly for the
+	// oldest valid grant's index (entries that may revoke the very key of
+	// this request), or refuse. Also wait briefly for the commands the
+	// leader's appends said are committed, so that reads are fresh; that
+	// wait is not needed for safety.
+	applied := n.fsm.AppliedIndex()
+	if fresh := n.lease.mustApply.Load(); applied < fresh {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		defer cancel()
-		if n.fsm.WaitApplied(ctx, must) != nil {
-			return ErrFenced
-		}
+		n.fsm.WaitApplied(ctx, fresh)
+		cancel()
+		applied = n.fsm.AppliedIndex()
+	}
+	oldest := grants[len(grants)-1].applied
+	for _, g := range grants {
+		oldest = min(oldest, g.applied)
+	}
+	if applied >= oldest {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if n.fsm.WaitApplied(ctx, oldest) != nil {
+		return ErrFenced
 	}
 	return nil
 }

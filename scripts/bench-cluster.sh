@@ -31,7 +31,7 @@ go build -o "$W/s4load" ./cmd/s4load
 
 runs=("$@")
 [ ${#runs[@]} -gt 0 ] || runs=(s3-put:4KiB s3-get:4KiB s3-put:1MiB s3-get:1MiB)
-load() { "$W/s4load" -c "${C:-16}" -duration "${DUR:-15s}" -scenario "$1" -size "$2" "${@:3}" 2>/dev/null | grep -E 'requests|throughput|payload|latency|server CPU'; }
+load() { "$W/s4load" -c "${C:-16}" -duration "${DUR:-15s}" -scenario "$1" -size "$2" "${@:3}" 2>/dev/null | grep -E '^  |requests|throughput|payload|latency|server CPU'; }
 for r in "${runs[@]}"; do
   scenario=${r%%:*} size=${r#*:}
   echo "== $scenario $size, one node (c=${C:-16}, ${DUR:-15s}) $(git rev-parse --short HEAD)"
