@@ -759,3 +759,31 @@ func TestOpenMovesTwoLevelLayout(t *testing.T) {
 		t.Fatalf("%d fan-out directories, want 256 (%v)", len(ents), err)
 	}
 }
+
+// TestCreateCopy: a copy is checked by its SHA-256 like any blob and lands
+// under the same name; it skips the MD5.
+func TestCreateCopy(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("a blob copied from a peer")
+	w, err := s.CreateCopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.SHA256 != sha256.Sum256(data) || ref.Size != int64(len(data)) || ref.MD5 != ([16]byte{}) {
+		t.Fatalf("ref = %+v", ref)
+	}
+	if got := readBlob(t, s, ref.SHA256); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+}

@@ -40,7 +40,7 @@ const BlobPinGrace = 2 * time.Minute
 // BlobStore is the local blob store the Server serves transfers from and
 // into (*blob.Store implements it).
 type BlobStore interface {
-	Create() (*blob.Writer, error)
+	CreateCopy() (*blob.Writer, error) // a copy: SHA-256 checked, no MD5
 	Open(sum [32]byte) (*os.File, int64, error)
 	Has(sum [32]byte) bool
 	Pin(sum [32]byte) (unpin func())
@@ -101,7 +101,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 		writeError(w, http.StatusLengthRequired, wireError{Message: "cluster: a blob needs a Content-Length"})
 		return
 	}
-	bw, err := s.blobs.Create()
+	bw, err := s.blobs.CreateCopy()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
 		return

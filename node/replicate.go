@@ -152,7 +152,7 @@ func (n *Node) fetchFrom(ctx context.Context, addr string, sum [32]byte) error {
 		return err
 	}
 	defer rc.Close()
-	w, err := n.blobs.Create()
+	w, err := n.blobs.CreateCopy()
 	if err != nil {
 		return err
 	}
