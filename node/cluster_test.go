@@ -55,41 +55,9 @@ func tryStartCluster(t *testing.T) ([]*Node, []Config, error) {
 	for i := 1; i <= 3; i++ {
 		peers = append(peers, Peer{ID: fmt.Sprintf("n%d", i), Addr: freeAddr(t)})
 	}
-	nodes := make([]*Node, 3)
-	cfgs := make([]Config, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i := range nodes {
-		cfgs[i] = testConfig(t.TempDir())
-		cfgs[i].SnapshotThreshold, cfgs[i].TrailingLogs = 16, 8 // snapshots and their installs happen in tests
-		cfgs[i].NodeID, cfgs[i].Peers = peers[i].ID, peers
-		cfgs[i].ClusterListen, cfgs[i].Advertise = peers[i].Addr, peers[i].Addr
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nodes[i], errs[i] = Open(cfgs[i])
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		for _, n := range nodes {
-			if n != nil {
-				n.Close()
-			}
-		}
-		return nil, nil, err
-	}
-	for _, n := range nodes {
-		t.Cleanup(func() { n.Close() })
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for i, n := range nodes {
-		if err := n.WaitReady(ctx); err != nil {
-			t.Fatalf("n%d: %v", i+1, err)
-		}
-	}
-	return nodes, cfgs, nil
+	return tryStartClusterWith(t, peers, func(_ int, cfg *Config) {
+		cfg.SnapshotThreshold, cfg.TrailingLogs = 16, 8 // snapshots and their installs happen in tests
+	})
 }
 
 // loginRetry logs in as root, retrying until the root user has reached the
