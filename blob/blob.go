@@ -101,6 +101,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 var (
@@ -512,6 +513,17 @@ func (s *Store) Has(sum [32]byte) bool {
 	_, p := s.paths(sum)
 	fi, err := os.Lstat(p)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// Committed returns when the blob was committed (its file's modification
+// time), or ErrNotFound.
+func (s *Store) Committed(sum [32]byte) (time.Time, error) {
+	_, p := s.paths(sum)
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() {
+		return time.Time{}, fmt.Errorf("%w: %x", ErrNotFound, sum)
+	}
+	return fi.ModTime(), nil
 }
 
 // Pin protects a digest from Remove until the returned function is called.

@@ -436,14 +436,60 @@ func (n *Node) collectGarbage() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.cfg.GCInterval)
 	defer t.Stop()
-	for {
+	for pass := 1; ; pass++ {
 		select {
 		case <-n.closing:
 			return
 		case <-t.C:
 		}
 		n.CollectGarbage()
+		if pass%orphanSweepEvery == 0 {
+			n.SweepOrphans(orphanMinAge)
+		}
 	}
+}
+
+// orphanSweepEvery and orphanMinAge: every orphanSweepEvery GC passes the
+// collector also walks the blob store for orphans, blobs that no object
+// references and that never were on the garbage list: the blob of a PUT
+// whose proposal failed after the blob was stored, a peer's copy for such a
+// PUT, a blob fetched for an object deleted meanwhile. Only blobs older
+// than orphanMinAge are removed, through the same Remove as GC (pins and
+// the reference count re-checked under the store's lock); a PUT in flight
+// keeps its blob pinned far shorter than that.
+const (
+	orphanSweepEvery = 10
+	orphanMinAge     = 10 * time.Minute
+)
+
+// SweepOrphans removes the blobs that no object or part references and
+// that were committed more than minAge ago; it returns how many.
+func (n *Node) SweepOrphans(minAge time.Duration) int {
+	var orphans [][32]byte
+	n.blobs.Walk(func(sum [32]byte, _ int64) error {
+		if n.meta.BlobRefs(sum) == 0 {
+			orphans = append(orphans, sum)
+		}
+		return nil
+	})
+	removed := 0
+	for _, sum := range orphans {
+		at, err := n.blobs.Committed(sum)
+		if err != nil || time.Since(at) < minAge {
+			continue
+		}
+		ok, err := n.blobs.Remove(sum, func() bool { return n.meta.BlobRefs(sum) == 0 })
+		if err != nil {
+			n.log.Warn("removing an orphan blob", "err", err)
+		}
+		if ok {
+			removed++
+		}
+	}
+	if removed > 0 {
+		n.log.Info("removed orphan blobs", "count", removed)
+	}
+	return removed
 }
 
 // CollectGarbage runs one garbage-collection pass and returns how many
