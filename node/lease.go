@@ -120,6 +120,10 @@ type leaseGrant struct {
 	applied uint64
 }
 
+// catchUpWait bounds how long a request on a follower waits for the FSM to
+// reach the index of its lease before it is refused with 503.
+const catchUpWait = 250 * time.Millisecond
+
 // maxGrants is how many recent grants a follower keeps: each one is a lease
 // on its own, so while the FSM catches up with the newest grant's index
 // (under load it lags the leader by some ms) an older, still valid grant
@@ -222,11 +226,12 @@ func (n *Node) ServeS3() error {
 		return ErrFenced
 	}
 	// Serve under a grant whose index this node has applied: the newest
-	// one, or an older one still valid; otherwise wait briefly for the
-	// oldest valid grant's index (entries that may revoke the very key of
-	// this request), or refuse. Also wait briefly for the commands the
-	// leader's appends said are committed, so that reads are fresh; that
-	// wait is not needed for safety.
+	// one, or an older one still valid; otherwise wait up to catchUpWait
+	// for the oldest valid grant's index (entries that may revoke the very
+	// key of this request; a busy follower lags the leader), or refuse.
+	// Also wait briefly for the commands the leader's appends said are
+	// committed, so that reads are fresh; that wait is not needed for
+	// safety.
 	applied := n.fsm.AppliedIndex()
 	if fresh := n.lease.mustApply.Load(); applied < fresh {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -241,7 +246,7 @@ func (n *Node) ServeS3() error {
 	if applied >= oldest {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
 	defer cancel()
 	if n.fsm.WaitApplied(ctx, oldest) != nil {
 		return ErrFenced
