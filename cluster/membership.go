@@ -109,6 +109,12 @@ type Serving interface {
 	Serving() bool
 }
 
+// AuthIndexer is implemented by a Local that reports the index of the last
+// IAM event it applied (Status.AuthIndex).
+type AuthIndexer interface {
+	AuthIndex() uint64
+}
+
 // membershipResponse answers a successful POST /v1/membership.
 type membershipResponse struct {
 	Index uint64 `json:"index"`

@@ -243,6 +243,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if sv, ok := s.local.(Serving); ok {
 		st.Serving = sv.Serving()
 	}
+	if ai, ok := s.local.(AuthIndexer); ok {
+		st.AuthIndex = ai.AuthIndex()
+	}
 	writeJSON(w, http.StatusOK, st)
 }
 

@@ -44,6 +44,10 @@ type Status struct {
 	// everything committed before its term) and serves S3 (its auth lease
 	// holds). A follower that starts trusts a leader's Applied only then.
 	Serving bool `json:"serving"`
+	// AuthIndex is the index of the last IAM event the node applied: a
+	// follower's lease granted by this answer requires its FSM to reach it
+	// (0 from a node that does not say: then Applied counts).
+	AuthIndex uint64 `json:"auth_index,omitempty"`
 }
 
 // wireError is an error on the wire: the name of the sentinel it wraps (see

@@ -124,6 +124,9 @@ func TestBatchEqualsOneByOne(t *testing.T) {
 		if g, w := metaDump(t, batched.f.Meta()), metaDump(t, one.f.Meta()); g != w {
 			t.Fatalf("seed %d: metadata differs", seed)
 		}
+		if g, w := batched.f.AuthIndex(), one.f.AuthIndex(); g != w || w == 0 || w > one.f.AppliedIndex() {
+			t.Fatalf("seed %d: auth index %d, want %d (applied %d)", seed, g, w, one.f.AppliedIndex())
+		}
 		if !reflect.DeepEqual(droppedBatched, droppedOne) {
 			t.Fatalf("seed %d: dropped keys %v, want %v", seed, droppedBatched, droppedOne)
 		}

@@ -74,6 +74,9 @@ func (f *FSM) Users() []*User { return f.state.Load().Users() }
 // AppliedIndex returns the index of the last log entry applied (or restored).
 func (f *FSM) AppliedIndex() uint64 { return f.state.Load().index }
 
+// AuthIndex is State().AuthIndex: the index of the last IAM event applied.
+func (f *FSM) AuthIndex() uint64 { return f.state.Load().auth }
+
 // WaitApplied blocks until the FSM has applied index idx or ctx ends.
 func (f *FSM) WaitApplied(ctx context.Context, idx uint64) error {
 	for {
@@ -138,7 +141,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any { return f.applyLogs(logs, true
 func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 	resps := make([]any, len(logs))
 	prev := f.state.Load()
-	cur, index := prev, prev.index
+	cur, index, auth := prev, prev.index, prev.auth
 	var dropped []string
 	run := func() {
 		for i, l := range logs {
@@ -150,6 +153,9 @@ func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 				cur = next
 			}
 			resps[i], index = resp, l.Index
+			if isIAM(l.Data) {
+				auth = l.Index
+			}
 			if f.dropped != "" {
 				dropped = append(dropped, f.dropped)
 				f.dropped = ""
@@ -163,7 +169,7 @@ func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 	}
 	if index != prev.index || cur != prev {
 		next := *cur // cur may be prev, which readers hold: never modify it
-		next.index = index
+		next.index, next.auth = index, auth
 		f.publish(&next)
 	}
 	for _, k := range dropped {
@@ -195,6 +201,19 @@ func (f *FSM) apply(s *State, data []byte) (*State, any) {
 		panic(fmt.Errorf("fsm: unknown event type %d", t))
 	}
 	return fn(f, s, data[2:], version)
+}
+
+// isIAM reports whether an entry is an IAM event (users, credentials),
+// whatever its outcome.
+func isIAM(data []byte) bool {
+	if len(data) == 0 {
+		return false
+	}
+	switch MessageType(data[0]) &^ IgnoreUnknownTypeFlag {
+	case MsgUserCreate, MsgUserUpdate, MsgUserDelete, MsgCredentialIssue, MsgCredentialRevoke:
+		return true
+	}
+	return false
 }
 
 // mustDecode decodes an event body; a failure means a corrupt log or a bug,

@@ -20,7 +20,15 @@ type State struct {
 	names index    // by Username
 	keys  keyIndex // the auth index, by AccessKey (only keys of accessKeyLen)
 	index uint64
+	// auth is the index of the last IAM event applied (after a restore:
+	// the snapshot's index), so at most index: a node whose FSM reached a
+	// leader's AuthIndex has every user and key change the leader had.
+	auth uint64
 }
+
+// AuthIndex returns the index of the last IAM event applied (a snapshot's
+// index after a restore).
+func (s *State) AuthIndex() uint64 { return s.auth }
 
 func newState() *State {
 	return &State{users: index{field: byID}, names: index{field: byName}}
@@ -122,7 +130,7 @@ var errDuplicate = errors.New("fsm: duplicate user")
 // state returns the state of all added users at the given log index. It
 // fails (errDuplicate) if two users share an ID, a username or an access key.
 func (b *stateBuilder) state(index uint64) (*State, error) {
-	s := &State{index: index}
+	s := &State{index: index, auth: index}
 	var err error
 	if s.users, err = buildIndex(byID, b.users); err != nil {
 		return nil, fmt.Errorf("%w: %v", errDuplicate, err)

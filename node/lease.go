@@ -31,9 +31,9 @@ var ErrFenced = errors.New("node: auth lease expired")
 // The follower times its lease from its own side of a round trip (as a
 // read-index lease does): renewLease asks the leader for its status every
 // AuthLease/4, and a leader's answer grants a lease that starts when the
-// follower SENT the question and carries the leader's applied index, which
-// the follower must reach before it serves again. An answer given after tc
-// carries an index at or past the event; an answer given before tc was
+// follower SENT the question and carries the index of the leader's last
+// applied IAM event, which the follower must reach before it serves again.
+// An answer given after tc carries an index at or past the event; an answer given before tc was
 // asked for before tc, so its lease ends before tc + AuthLease. Either way
 // no follower serves the revoked state after the acknowledgement, whatever
 // the network delayed: a delay only makes a lease shorter. (Timing the
@@ -178,9 +178,24 @@ func (n *Node) askLease(ctx context.Context) bool {
 		n.log.Debug("auth lease not renewed", "leader", id, "took", time.Since(asked), "err", err, "is_leader", st.IsLeader)
 		return false
 	}
-	n.lease.grant(asked, st.Applied)
+	n.lease.grant(asked, grantIndex(st))
 	return true
 }
+
+// grantIndex is the index a lease granted by st requires: the leader's last
+// IAM event (what a revocation changes), or its applied index from a node
+// that does not report it. Not the applied index itself: a follower under
+// write load lags the leader's metadata by the replication delay, which
+// must not fence it.
+func grantIndex(st cluster.Status) uint64 {
+	if st.AuthIndex > 0 {
+		return st.AuthIndex
+	}
+	return st.Applied
+}
+
+// AuthIndex implements cluster.AuthIndexer.
+func (n *Node) AuthIndex() uint64 { return n.fsm.AuthIndex() }
 
 // renewLease keeps a follower's auth lease: it asks the leader every
 // AuthLease/4, each question bounded by AuthLease/2.

@@ -343,7 +343,7 @@ func (n *Node) followerCaughtUp() bool {
 	if err != nil || !st.IsLeader || !st.Serving || st.ID != id {
 		return false
 	}
-	n.lease.grant(asked, st.Applied) // serve from the first request on
+	n.lease.grant(asked, grantIndex(st)) // serve from the first request on
 	return n.fsm.WaitApplied(ctx, st.Applied) == nil
 }
 
