@@ -166,8 +166,78 @@ func (p *Proposer) propose(ctx context.Context, t fsm.MessageType, msg any) (uin
 }
 
 // maxHops bounds how many "not leader, ask X" answers are followed at once,
-// without a pause, so that two confused nodes cannot bounce a proposal.
+// without a pause, so that two confused nodes cannot bounce a request.
 const maxHops = 2
+
+// leaderRoute is the state one request keeps while it looks for the leader
+// (Proposer.apply, ForwardMembership): which node to try next, the leader
+// named by the last "not leader" answer, and the hold that bounds how long
+// it waits while no leader is usable.
+type leaderRoute struct {
+	local            Local
+	hold, retry      time.Duration
+	holdEnd          time.Time // set by the first failed attempt
+	lastErr          error
+	hintID, hintAddr string // the leader named by a node that is not
+	triedAddr        string // the address of the last failed attempt
+	hops             int
+}
+
+// target returns the leader to try: the one this node knows of, or the one
+// a node named if this node knows of none (or of the one that just failed).
+// addr is empty when no leader is known (and that is recorded as the
+// attempt's failure).
+func (r *leaderRoute) target() (id, addr string) {
+	id, addr = r.local.Leader()
+	if id == r.local.ID() { // stepping up or down: not usable yet
+		id, addr = "", ""
+	}
+	if r.hintAddr != "" && (addr == "" || addr == r.triedAddr) {
+		id, addr = r.hintID, r.hintAddr
+	}
+	r.hintID, r.hintAddr = "", ""
+	if addr == "" {
+		r.lastErr = errors.New("no leader known")
+	}
+	return id, addr
+}
+
+// failed records a failed attempt at the leader id at addr; a "not leader"
+// answer that names another leader is followed next.
+func (r *leaderRoute) failed(id, addr string, err error) {
+	var nl *notLeaderError
+	if errors.As(err, &nl) && nl.leaderAddr != "" && nl.leaderAddr != addr && nl.leaderID != r.local.ID() {
+		r.hintID, r.hintAddr = nl.leaderID, nl.leaderAddr
+	}
+	r.triedAddr, r.lastErr = addr, fmt.Errorf("leader %s at %s: %w", id, addr, err)
+}
+
+// pause comes after a failed attempt: it returns at once to follow a named
+// leader (at most maxHops times in a row), else after a jittered retry
+// interval. It fails with ErrNoLeader once the hold, counted from the first
+// failure, is over or ctx ends; slept reports whether it waited.
+func (r *leaderRoute) pause(ctx context.Context) (slept bool, err error) {
+	if r.holdEnd.IsZero() {
+		r.holdEnd = time.Now().Add(r.hold)
+	}
+	if r.hintAddr != "" && r.hops < maxHops {
+		r.hops++
+		return false, nil
+	}
+	r.hops = 0
+	left := time.Until(r.holdEnd)
+	if left <= 0 {
+		return false, fmt.Errorf("%w within %v; last attempt: %v", ErrNoLeader, r.hold, r.lastErr)
+	}
+	t := time.NewTimer(min(jitter(r.retry), left))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return true, fmt.Errorf("%w (%w); last attempt: %v", ErrNoLeader, ctx.Err(), r.lastErr)
+	case <-t.C:
+		return true, nil
+	}
+}
 
 // apply applies cmd through the leader: locally if this node leads, else
 // forwarded. While there is no usable leader it holds, re-resolving the
@@ -175,13 +245,7 @@ const maxHops = 2
 // guarantee nothing was appended (no leader, not the leader, cannot
 // connect) are retried; any other failure is returned as it is.
 func (p *Proposer) apply(ctx context.Context, cmd []byte) (uint64, any, error) {
-	var (
-		holdEnd          time.Time // set by the first failed attempt
-		lastErr          error
-		hintID, hintAddr string // the leader named by a node that is not
-		triedAddr        string // the address of the last failed attempt
-		hops             int
-	)
+	r := leaderRoute{local: p.local, hold: p.cfg.HoldTimeout, retry: p.cfg.RetryInterval}
 	for {
 		if p.local.IsLeader() {
 			p.nLocal.Add(1)
@@ -189,62 +253,29 @@ func (p *Proposer) apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 			if !errors.Is(err, ErrNotLeader) || p.client == nil {
 				return idx, resp, err
 			}
-			lastErr = err // lost leadership before appending: find the new leader
+			r.lastErr = err // lost leadership before appending: find the new leader
 		} else if p.client == nil {
 			return 0, nil, ErrNotLeader
-		} else {
-			id, addr := p.local.Leader()
-			if id == p.local.ID() { // stepping up or down: not usable yet
-				id, addr = "", ""
+		} else if id, addr := r.target(); addr != "" {
+			p.nForwarded.Add(1)
+			idx, resp, err := p.client.Apply(ctx, addr, cmd)
+			if err == nil {
+				return p.waitLocal(ctx, idx, resp)
 			}
-			if hintAddr != "" && (addr == "" || addr == triedAddr) {
-				id, addr = hintID, hintAddr
+			var nl *notLeaderError
+			var de *dialError
+			if !errors.As(err, &nl) && !(errors.As(err, &de) && ctx.Err() == nil) {
+				return 0, nil, err // refused, or the outcome is unknown
 			}
-			hintID, hintAddr = "", ""
-			if addr == "" {
-				lastErr = errors.New("no leader known")
-			} else {
-				p.nForwarded.Add(1)
-				idx, resp, err := p.client.Apply(ctx, addr, cmd)
-				if err == nil {
-					return p.waitLocal(ctx, idx, resp)
-				}
-				var nl *notLeaderError
-				var de *dialError
-				switch {
-				case errors.As(err, &nl):
-					if nl.leaderAddr != "" && nl.leaderAddr != addr && nl.leaderID != p.local.ID() {
-						hintID, hintAddr = nl.leaderID, nl.leaderAddr
-					}
-				case errors.As(err, &de) && ctx.Err() == nil:
-				default:
-					return 0, nil, err // refused, or the outcome is unknown
-				}
-				triedAddr, lastErr = addr, fmt.Errorf("leader %s at %s: %w", id, addr, err)
-			}
+			r.failed(id, addr, err)
 		}
-
-		if holdEnd.IsZero() {
-			holdEnd = time.Now().Add(p.cfg.HoldTimeout)
-		}
-		if hintAddr != "" && hops < maxHops {
-			hops++
-			continue
-		}
-		hops = 0
-		left := time.Until(holdEnd)
-		if left <= 0 {
+		slept, err := r.pause(ctx)
+		if err != nil {
 			p.nNoLeader.Add(1)
-			return 0, nil, fmt.Errorf("%w within %v; last attempt: %v", ErrNoLeader, p.cfg.HoldTimeout, lastErr)
+			return 0, nil, err
 		}
-		p.nRetries.Add(1)
-		t := time.NewTimer(min(jitter(p.cfg.RetryInterval), left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			p.nNoLeader.Add(1)
-			return 0, nil, fmt.Errorf("%w (%w); last attempt: %v", ErrNoLeader, ctx.Err(), lastErr)
-		case <-t.C:
+		if slept {
+			p.nRetries.Add(1)
 		}
 	}
 }

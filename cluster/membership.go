@@ -31,10 +31,6 @@ const pathMembership = "/v1/membership"
 // maxMembershipBody bounds the body of POST /v1/membership.
 const maxMembershipBody = 4 << 10
 
-// maxMembershipHops bounds how many "not leader, ask X" answers are
-// followed at once before a pause (as for events).
-const maxMembershipHops = 2
-
 // Operations of a MembershipChange.
 const (
 	// MembershipAdd adds a voter, or re-addresses the voter with that ID.
@@ -170,75 +166,31 @@ func ForwardMembership(ctx context.Context, local Local, client *Client, c Membe
 	if hold <= 0 {
 		hold = DefaultForwardConfig().HoldTimeout
 	}
-	retryInterval := DefaultForwardConfig().RetryInterval
-	var (
-		holdEnd          time.Time
-		lastErr          error
-		hintID, hintAddr string
-		triedAddr        string
-		hops             int
-	)
+	r := leaderRoute{local: local, hold: hold, retry: DefaultForwardConfig().RetryInterval}
 	for {
 		if local.IsLeader() {
 			idx, err := apply(ctx, c)
 			if err == nil || !retryableMembership(err) || ctx.Err() != nil {
 				return idx, err
 			}
-			lastErr = err
+			r.lastErr = err
 		} else if c.Forwarded || client == nil {
 			return 0, fmt.Errorf("%w: %s does not lead", ErrNotLeader, local.ID())
-		} else {
-			id, addr := local.Leader()
-			if id == local.ID() {
-				id, addr = "", ""
+		} else if id, addr := r.target(); addr != "" {
+			fc := c
+			fc.Forwarded = true
+			idx, err := client.ChangeMembership(ctx, addr, fc)
+			if err == nil {
+				return idx, nil
 			}
-			if hintAddr != "" && (addr == "" || addr == triedAddr) {
-				id, addr = hintID, hintAddr
+			var nl *notLeaderError
+			if !errors.As(err, &nl) && (ctx.Err() != nil || !IsDialError(err) && !retryableMembership(err)) {
+				return 0, err
 			}
-			hintID, hintAddr = "", ""
-			if addr == "" {
-				lastErr = errors.New("no leader known")
-			} else {
-				fc := c
-				fc.Forwarded = true
-				idx, err := client.ChangeMembership(ctx, addr, fc)
-				if err == nil {
-					return idx, nil
-				}
-				var nl *notLeaderError
-				switch {
-				case errors.As(err, &nl):
-					if nl.leaderAddr != "" && nl.leaderAddr != addr && nl.leaderID != local.ID() {
-						hintID, hintAddr = nl.leaderID, nl.leaderAddr
-					}
-				case ctx.Err() != nil:
-					return 0, err
-				case IsDialError(err) || retryableMembership(err):
-				default:
-					return 0, err
-				}
-				triedAddr, lastErr = addr, fmt.Errorf("leader %s at %s: %w", id, addr, err)
-			}
+			r.failed(id, addr, err)
 		}
-
-		if holdEnd.IsZero() {
-			holdEnd = time.Now().Add(hold)
-		}
-		if hintAddr != "" && hops < maxMembershipHops {
-			hops++
-			continue
-		}
-		hops = 0
-		left := time.Until(holdEnd)
-		if left <= 0 {
-			return 0, fmt.Errorf("%w within %v; last attempt: %v", ErrNoLeader, hold, lastErr)
-		}
-		t := time.NewTimer(min(jitter(retryInterval), left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, fmt.Errorf("%w (%w); last attempt: %v", ErrNoLeader, ctx.Err(), lastErr)
-		case <-t.C:
+		if _, err := r.pause(ctx); err != nil {
+			return 0, err
 		}
 	}
 }
