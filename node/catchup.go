@@ -153,15 +153,8 @@ func (n *Node) catchUp(ctx context.Context) (st catchUpStats, err error) {
 
 	// The pass ends when ctx ends, when the node closes, or when too many
 	// fetches in a row failed (abort).
-	ctx, cancel := context.WithCancelCause(ctx)
+	ctx, cancel := n.untilClose(ctx)
 	defer cancel(nil)
-	go func() {
-		select {
-		case <-n.closing:
-			cancel(ErrClosed)
-		case <-ctx.Done():
-		}
-	}()
 
 	var (
 		mu       sync.Mutex

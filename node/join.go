@@ -236,15 +236,8 @@ func (n *Node) joinCluster(advertise string) {
 	defer n.wg.Done()
 	cli := cluster.NewClient(cluster.MuxDialer(n.ident))
 	defer cli.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-n.closing:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx, cancel := n.untilClose(context.Background())
+	defer cancel(nil)
 	change := cluster.MembershipChange{Op: cluster.MembershipJoin, ID: string(n.id), Addr: advertise}
 	backoff := joinBackoffMin
 	for attempt := 1; ; attempt++ {

@@ -22,9 +22,8 @@ var ErrFenced = errors.New("node: auth lease expired")
 
 // The auth lease (DESIGN.md, "The revocation barrier").
 //
-// A follower serves S3 only while it has a leader, holds a lease granted
-// within AuthLease, and has applied every entry the leader told it is
-// committed. The leader acknowledges a revocation-class event once every
+// A follower (or a candidate) serves S3 only while it holds a lease
+// granted within AuthLease whose index it has applied. The leader acknowledges a revocation-class event once every
 // follower confirmed it applied the event, or once AuthLease plus a margin
 // has passed since the event was applied on the leader (time tc).
 //
@@ -53,6 +52,7 @@ type leaseTransport struct {
 	start   time.Time                    // monotonic base of leaseGrant.at
 	grantMu sync.Mutex                   // serialises grant (writers only)
 	grants  atomic.Pointer[[]leaseGrant] // the last maxGrants, newest first; immutable
+	granted chan struct{}                // closed and replaced by every grant (under grantMu)
 	// mustApply is the highest index of a command entry this node received
 	// and the leader says is committed: the FSM must reach it before the
 	// node serves (no-op and configuration entries never reach the FSM, so
@@ -63,7 +63,7 @@ type leaseTransport struct {
 }
 
 func newLeaseTransport(t *raft.NetworkTransport) *leaseTransport {
-	lt := &leaseTransport{NetworkTransport: t, out: make(chan raft.RPC), done: make(chan struct{}), start: time.Now()}
+	lt := &leaseTransport{NetworkTransport: t, out: make(chan raft.RPC), done: make(chan struct{}), start: time.Now(), granted: make(chan struct{})}
 	go lt.run(t.Consumer())
 	return lt
 }
@@ -146,6 +146,15 @@ func (lt *leaseTransport) grant(asked time.Time, applied uint64) {
 	}
 	slices.SortFunc(next, func(a, b leaseGrant) int { return cmp.Compare(b.at, a.at) })
 	lt.grants.Store(&next)
+	close(lt.granted)
+	lt.granted = make(chan struct{})
+}
+
+// nextGrant returns a channel closed by the next grant.
+func (lt *leaseTransport) nextGrant() <-chan struct{} {
+	lt.grantMu.Lock()
+	defer lt.grantMu.Unlock()
+	return lt.granted
 }
 
 // validGrants returns the grants whose question was sent within lease,
@@ -198,7 +207,8 @@ func grantIndex(st cluster.Status) uint64 {
 func (n *Node) AuthIndex() uint64 { return n.fsm.AuthIndex() }
 
 // renewLease keeps a follower's auth lease: it asks the leader every
-// AuthLease/4, each question bounded by AuthLease/2.
+// AuthLease/4, and at once when a request found no valid grant (a node
+// that just stepped down, say), each question bounded by AuthLease/2.
 func (n *Node) renewLease() {
 	defer n.wg.Done()
 	every := max(n.cfg.AuthLease/4, 10*time.Millisecond)
@@ -209,8 +219,9 @@ func (n *Node) renewLease() {
 		case <-n.closing:
 			return
 		case <-t.C:
+		case <-n.leaseKick:
 		}
-		if n.raft.State() != raft.Follower {
+		if n.raft.State() == raft.Leader {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.AuthLease/2)
@@ -229,16 +240,28 @@ func (n *Node) ServeS3() error {
 		// hashicorp/raft steps a leader down when it loses contact with a
 		// quorum for LeaderLeaseTimeout (≤ AuthLease, see Config.Validate).
 		return nil
-	case raft.Follower:
-	default:
+	case raft.Shutdown:
 		return ErrFenced
 	}
-	if _, id := n.raft.LeaderWithID(); id == "" {
-		return ErrFenced
-	}
+	// A follower, or a candidate during an election: a valid grant is what
+	// makes serving safe, whoever leads now. None (a node that just stepped
+	// down, or one cut off): ask for one at once and wait briefly.
 	grants := n.lease.validGrants(n.cfg.AuthLease)
 	if len(grants) == 0 {
-		return ErrFenced
+		granted := n.lease.nextGrant()
+		select {
+		case n.leaseKick <- struct{}{}:
+		default: // a question is on its way already
+		}
+		t := time.NewTimer(catchUpWait)
+		select {
+		case <-granted:
+		case <-t.C:
+		}
+		t.Stop()
+		if grants = n.lease.validGrants(n.cfg.AuthLease); len(grants) == 0 {
+			return ErrFenced
+		}
 	}
 	// Serve under a grant whose index this node has applied: the newest
 	// one, or an older one still valid; otherwise wait up to catchUpWait

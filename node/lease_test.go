@@ -9,7 +9,7 @@ import (
 // question does not displace a newer grant), at most maxGrants, and only
 // those asked within the lease count.
 func TestLeaseGrants(t *testing.T) {
-	lt := &leaseTransport{start: time.Now().Add(-time.Hour)}
+	lt := &leaseTransport{start: time.Now().Add(-time.Hour), granted: make(chan struct{})}
 	if g := lt.validGrants(time.Second); len(g) != 0 {
 		t.Fatalf("grants before any: %v", g)
 	}

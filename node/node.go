@@ -68,6 +68,7 @@ type Node struct {
 	nudgeMu    sync.Mutex                   // nudgeCommit's state
 	nudging    bool
 	nudgeAgain bool
+	leaseKick  chan struct{} // asks renewLease for a grant now
 	layer      *transport.Layer
 	http       *fasthttp.Server
 	httpLn     net.Listener
@@ -94,7 +95,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), closing: make(chan struct{}), httpDone: make(chan error, 1)}
+	n := &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), leaseKick: make(chan struct{}, 1), closing: make(chan struct{}), httpDone: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -584,6 +585,20 @@ func (n *Node) Close() error {
 		errs = append(errs, n.meta.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// untilClose returns a context of parent that also ends, with the cause
+// ErrClosed, when the node closes.
+func (n *Node) untilClose(parent context.Context) (context.Context, context.CancelCauseFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	go func() {
+		select {
+		case <-n.closing:
+			cancel(ErrClosed)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 func ctxTimeout(d time.Duration) context.Context {

@@ -96,13 +96,8 @@ func (n *Node) Replicate(ctx context.Context, sum [32]byte, size int64) error {
 func (n *Node) sendBlob(addr string, sum [32]byte, size int64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), replicateTimeout(size))
 	defer cancel()
-	go func() {
-		select {
-		case <-n.closing:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx, stop := n.untilClose(ctx)
+	defer stop(nil)
 	f, fsize, err := n.blobs.Open(sum)
 	if err != nil {
 		return err
