@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -785,5 +786,71 @@ func TestCreateCopy(t *testing.T) {
 	}
 	if got := readBlob(t, s, ref.SHA256); !bytes.Equal(got, data) {
 		t.Fatal("content differs")
+	}
+}
+
+// TestCreateCopyOf: a peer's copy is checked by the size and CRC32C the
+// sending node computed, and lands under the sender's SHA-256; a copy whose
+// bytes differ in content or length is refused with ErrCorrupt and leaves
+// nothing behind.
+func TestCreateCopyOf(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("a blob a PUT copies to its peers")
+	orig, err := s.Put(bytes.NewReader(data), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)); orig.CRC32C != want {
+		t.Fatalf("Put: CRC32C %08x, want %08x", orig.CRC32C, want)
+	}
+
+	peer, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyOf := func(body []byte) (Ref, error) {
+		w, err := peer.CreateCopyOf(orig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Abort()
+		if _, err := w.Write(body); err != nil {
+			t.Fatal(err)
+		}
+		return w.Commit()
+	}
+	flipped := bytes.Clone(data)
+	flipped[5] ^= 0x01
+	for name, body := range map[string][]byte{
+		"one bit flipped": flipped,
+		"truncated":       data[:len(data)-1],
+		"one byte more":   append(bytes.Clone(data), 'x'),
+	} {
+		if _, err := copyOf(body); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: Commit err = %v, want ErrCorrupt", name, err)
+		}
+		if peer.Has(orig.SHA256) {
+			t.Fatalf("%s: the refused copy was committed", name)
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(peer.dir, tmpName)); err != nil || len(ents) != 0 {
+		t.Fatalf("refused copies left %d temp files (%v)", len(ents), err)
+	}
+
+	ref, err := copyOf(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.SHA256 != orig.SHA256 || ref.Size != orig.Size || ref.CRC32C != orig.CRC32C {
+		t.Fatalf("copy ref = %+v, want %+v", ref, orig)
+	}
+	if got := readBlob(t, peer, orig.SHA256); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+	if err := peer.Verify(orig.SHA256); err != nil {
+		t.Fatalf("Verify of the copy: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,12 +21,26 @@ import (
 // "Object data"):
 //
 //	PUT /v1/blobs/{hex}   body: the blob's bytes (Content-Length required).
-//	                      The node streams them into its store, checks that
-//	                      they hash to {hex}, commits with fsync: 204. A blob
-//	                      the node holds already: 204 without reading the
-//	                      body (the client sends Expect: 100-continue).
+//	                      The node streams them into its store, checks them,
+//	                      commits with fsync: 204. With the header
+//	                      X-S4-Crc32c (8 lower-case hex digits: the CRC32C
+//	                      the sender computed where the bytes entered the
+//	                      cluster) it checks the length and that CRC and
+//	                      trusts the sender's SHA-256 {hex} (package blob,
+//	                      "Copies"); without it, it checks that they hash to
+//	                      {hex}. A blob the node holds already: 204 without
+//	                      reading the body (the client sends Expect:
+//	                      100-continue for blobs over 64 KiB).
 //	GET  /v1/blobs/{hex}  200 with the bytes; 404 if the node lacks it.
 const pathBlobs = "/v1/blobs/"
+
+// headerCRC32C carries the CRC32C of a blob copy.
+const headerCRC32C = "X-S4-Crc32c"
+
+// expectContinueMin is the smallest blob PutBlob sends with Expect:
+// 100-continue: below it the extra round trip costs more than sending bytes
+// the peer may already hold.
+const expectContinueMin = 64 << 10
 
 // BlobIdleTimeout bounds the pause between two reads or writes of a blob
 // transfer on the Server; the whole transfer is not bounded (a blob may be
@@ -40,7 +55,8 @@ const BlobPinGrace = 2 * time.Minute
 // BlobStore is the local blob store the Server serves transfers from and
 // into (*blob.Store implements it).
 type BlobStore interface {
-	CreateCopy() (*blob.Writer, error) // a copy: SHA-256 checked, no MD5
+	CreateCopy() (*blob.Writer, error)                // a copy: SHA-256 checked, no MD5
+	CreateCopyOf(want blob.Ref) (*blob.Writer, error) // a copy checked by size and CRC32C
 	Open(sum [32]byte) (*os.File, int64, error)
 	Has(sum [32]byte) bool
 	Pin(sum [32]byte) (unpin func())
@@ -101,7 +117,19 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 		writeError(w, http.StatusLengthRequired, wireError{Message: "cluster: a blob needs a Content-Length"})
 		return
 	}
-	bw, err := s.blobs.CreateCopy()
+	var bw *blob.Writer
+	var err error
+	crcHex, trusted := r.Header[headerCRC32C]
+	if trusted {
+		crc, ok := parseCRC32C(crcHex)
+		if !ok {
+			writeError(w, http.StatusBadRequest, wireError{Message: "cluster: " + headerCRC32C + " must be 8 lower-case hex digits"})
+			return
+		}
+		bw, err = s.blobs.CreateCopyOf(blob.Ref{SHA256: sum, Size: r.ContentLength, CRC32C: crc})
+	} else {
+		bw, err = s.blobs.CreateCopy()
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
 		return
@@ -114,17 +142,33 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 		writeError(w, http.StatusBadRequest, wireError{Message: fmt.Sprintf("cluster: receiving blob %x: %v", sum[:8], err)})
 		return
 	}
-	got := bw.Sum()
-	if n != r.ContentLength || got.SHA256 != sum {
+	if got := bw.Sum(); !trusted && (n != r.ContentLength || got.SHA256 != sum) {
 		s.log.Warn("refused a blob whose content does not match its name", "remote", r.RemoteAddr, "blob", hex.EncodeToString(sum[:]))
 		writeError(w, http.StatusBadRequest, wireError{Message: fmt.Sprintf("cluster: blob %x: content hashes to %x (%d bytes)", sum[:8], got.SHA256[:8], n)})
 		return
 	}
 	if _, err := bw.Commit(); err != nil { // pinned above
+		if errors.Is(err, blob.ErrCorrupt) {
+			s.log.Warn("refused a blob copy whose content does not match its CRC32C", "remote", r.RemoteAddr, "blob", hex.EncodeToString(sum[:]))
+			writeError(w, http.StatusBadRequest, wireError{Message: err.Error()})
+			return
+		}
 		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseCRC32C parses the one value of the X-S4-Crc32c header.
+func parseCRC32C(vals []string) (uint32, bool) {
+	if len(vals) != 1 || len(vals[0]) != 8 || strings.ToLower(vals[0]) != vals[0] {
+		return 0, false
+	}
+	var b [4]byte
+	if _, err := hex.Decode(b[:], []byte(vals[0])); err != nil {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(b[:]), true
 }
 
 func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
@@ -176,15 +220,16 @@ func transferTimeout(size int64) time.Duration {
 	return DefaultRPCTimeout + time.Duration(max(size, 0)>>20)*time.Second
 }
 
-// PutBlob copies a blob of size bytes, read from r, to the node at addr,
-// which stores it durably under sum (it refuses content that does not hash
-// to sum). A node that holds the blob already answers without receiving it.
-// ctx bounds the transfer (if it has no deadline: DefaultRPCTimeout plus one
-// second per MiB).
-func (c *Client) PutBlob(ctx context.Context, addr string, sum [32]byte, r io.Reader, size int64) error {
+// PutBlob copies the blob ref, whose ref.Size bytes it reads from r, to the
+// node at addr, which stores it durably under ref.SHA256 once the bytes
+// match ref.Size and ref.CRC32C (package blob, "Copies"). A node that holds
+// the blob already answers without receiving it. ctx bounds the transfer (if
+// it has no deadline: DefaultRPCTimeout plus one second per MiB).
+func (c *Client) PutBlob(ctx context.Context, addr string, ref blob.Ref, r io.Reader) error {
+	size := ref.Size
 	ctx, cancel := withDefaultTimeout(ctx, transferTimeout(size))
 	defer cancel()
-	path := pathBlobs + hex.EncodeToString(sum[:])
+	path := pathBlobs + ref.Hex()
 	u := url.URL{Scheme: "http", Host: addr, Path: path}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), io.NopCloser(r))
 	if err != nil {
@@ -195,7 +240,10 @@ func (c *Client) PutBlob(ctx context.Context, addr string, sum [32]byte, r io.Re
 		req.Body = http.NoBody
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Expect", "100-continue")
+	req.Header.Set(headerCRC32C, fmt.Sprintf("%08x", ref.CRC32C))
+	if size >= expectContinueMin {
+		req.Header.Set("Expect", "100-continue")
+	}
 	res, err := c.hc.Do(req)
 	if err != nil {
 		return transportError(http.MethodPut, addr, path, err)

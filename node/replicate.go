@@ -45,7 +45,8 @@ func (n *Node) peers() (voters, others []string, selfVotes bool, err error) {
 // (counting this node, which holds it) hold it durably. The copies still
 // in flight then go on in the background, each bounded by
 // replicateTimeout, and stop when the node closes.
-func (n *Node) Replicate(ctx context.Context, sum [32]byte, size int64) error {
+func (n *Node) Replicate(ctx context.Context, ref blob.Ref) error {
+	sum := ref.SHA256
 	voters, _, selfVotes, err := n.peers()
 	if err != nil {
 		return fmt.Errorf("node: replicate: %w", err)
@@ -65,7 +66,7 @@ func (n *Node) Replicate(ctx context.Context, sum [32]byte, size int64) error {
 		n.xfers.Add(1)
 		go func() {
 			defer n.xfers.Done()
-			results <- n.sendBlob(addr, sum, size)
+			results <- n.sendBlob(addr, ref)
 		}()
 	}
 	var errs []error
@@ -92,8 +93,9 @@ func (n *Node) Replicate(ctx context.Context, sum [32]byte, size int64) error {
 	return fmt.Errorf("node: blob %x reached %d of %d nodes needed", sum[:8], have, need) // not reached
 }
 
-// sendBlob copies the local blob sum to the node at addr.
-func (n *Node) sendBlob(addr string, sum [32]byte, size int64) error {
+// sendBlob copies the local blob ref to the node at addr.
+func (n *Node) sendBlob(addr string, ref blob.Ref) error {
+	sum, size := ref.SHA256, ref.Size
 	ctx, cancel := context.WithTimeout(context.Background(), replicateTimeout(size))
 	defer cancel()
 	ctx, stop := n.untilClose(ctx)
@@ -106,7 +108,7 @@ func (n *Node) sendBlob(addr string, sum [32]byte, size int64) error {
 	if fsize != size {
 		return fmt.Errorf("node: blob %x has %d bytes here, not %d", sum[:8], fsize, size)
 	}
-	if err := n.rpcCli.PutBlob(ctx, addr, sum, f, size); err != nil {
+	if err := n.rpcCli.PutBlob(ctx, addr, ref, f); err != nil {
 		n.log.Debug("copying a blob to a peer failed", "peer", addr, "err", err)
 		return err
 	}

@@ -44,8 +44,9 @@ type Gate interface {
 // it; nil on a single node).
 type Replicator interface {
 	// Replicate returns once a majority of the voters (counting this node,
-	// which holds the blob) hold the blob durably.
-	Replicate(ctx context.Context, sum [32]byte, size int64) error
+	// which holds the blob) hold the blob durably. ref is what this node's
+	// blob.Writer computed (the peers check their copies by its CRC32C).
+	Replicate(ctx context.Context, ref blob.Ref) error
 	// Fetch copies a blob this node lacks from a peer into the local store.
 	Fetch(ctx context.Context, sum [32]byte) error
 }
@@ -348,7 +349,7 @@ func (h *Handler) replicate(r *request, ref blob.Ref) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.transferTimeout(ref.Size))
 	defer cancel()
-	if err := h.cfg.Replicator.Replicate(ctx, ref.SHA256, ref.Size); err != nil {
+	if err := h.cfg.Replicator.Replicate(ctx, ref); err != nil {
 		h.log.Warn("blob replication failed", "request_id", r.id, "err", err)
 		return Errorf(CodeServiceUnavailable, "The object data could not be stored on enough nodes; please retry.").WithCause(err)
 	}

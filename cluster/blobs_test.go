@@ -1,0 +1,140 @@
+package cluster
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/s4/s4/blob"
+)
+
+// blobServer starts a Server with a real blob store behind a loopback
+// listener and returns its address and the store.
+func blobServer(t *testing.T) (string, *blob.Store) {
+	t.Helper()
+	bs, err := blob.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &fakeCluster{names: map[string]bool{}, nodes: map[string]*fakeNode{}}
+	ln := mustListen(t)
+	n := &fakeNode{c: c, id: "n1", addr: ln.Addr().String(), view: "n1", advance: make(chan struct{})}
+	c.nodes[n.id] = n
+	n.srv = NewServer(ln, n, nil, WithBlobStore(bs))
+	t.Cleanup(func() { n.srv.Close() })
+	return n.addr, bs
+}
+
+func refOf(data []byte) blob.Ref {
+	return blob.Ref{SHA256: sha256.Sum256(data), Size: int64(len(data)), CRC32C: crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))}
+}
+
+// TestPutBlobChecksCRC: a PUT copy lands under the sender's SHA-256 when its
+// bytes match the sender's size and CRC32C, for small blobs (sent at once)
+// and large ones (sent after 100 Continue); a copy whose bytes do not match
+// is refused with an error and not stored; GetBlob reads a stored blob back.
+func TestPutBlobChecksCRC(t *testing.T) {
+	addr, bs := blobServer(t)
+	client, _ := tcpClient(t)
+	ctx := testCtx(t, 10*time.Second)
+
+	for _, size := range []int{0, 1, 4 << 10, expectContinueMin, 1 << 20} {
+		data := bytes.Repeat([]byte{byte(size), 'x', 7}, size/3+1)[:size]
+		ref := refOf(data)
+		if err := client.PutBlob(ctx, addr, ref, bytes.NewReader(data)); err != nil {
+			t.Fatalf("%d bytes: PutBlob: %v", size, err)
+		}
+		rc, n, err := client.GetBlob(ctx, addr, ref.SHA256)
+		if err != nil {
+			t.Fatalf("%d bytes: GetBlob: %v", size, err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || n != int64(size) || !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes: read back %d bytes (size %d, %v), differ", size, len(got), n, err)
+		}
+		// A second copy is answered without error (the node has it).
+		if err := client.PutBlob(ctx, addr, ref, bytes.NewReader(data)); err != nil {
+			t.Fatalf("%d bytes: second PutBlob: %v", size, err)
+		}
+	}
+
+	data := bytes.Repeat([]byte("corrupted on the way "), 5000)
+	ref := refOf(data)
+	for name, bad := range map[string]blob.Ref{
+		"wrong CRC":  {SHA256: ref.SHA256, Size: ref.Size, CRC32C: ref.CRC32C ^ 1},
+		"wrong size": {SHA256: ref.SHA256, Size: ref.Size - 1, CRC32C: ref.CRC32C},
+	} {
+		err := client.PutBlob(ctx, addr, bad, bytes.NewReader(data))
+		if err == nil {
+			t.Fatalf("%s: PutBlob accepted a copy that does not match", name)
+		}
+		if bs.Has(ref.SHA256) {
+			t.Fatalf("%s: the refused copy was stored", name)
+		}
+	}
+	if _, _, err := client.GetBlob(ctx, addr, ref.SHA256); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("GetBlob of a refused blob: %v, want ErrNotFound", err)
+	}
+}
+
+// TestPutBlobRefusesBadRequests: a malformed CRC header, and (without the
+// header) content that does not hash to its name, get 400 and store nothing.
+func TestPutBlobRefusesBadRequests(t *testing.T) {
+	addr, bs := blobServer(t)
+	client, _ := tcpClient(t)
+	data := []byte("some blob")
+	ref := refOf(data)
+	put := func(body []byte, crc ...string) *http.Response {
+		req, err := http.NewRequest(http.MethodPut, "http://"+addr+pathBlobs+ref.Hex(), bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range crc {
+			req.Header.Add(headerCRC32C, v)
+		}
+		res, err := client.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	good := fmt.Sprintf("%08x", ref.CRC32C)
+	cases := []struct {
+		name string
+		body []byte
+		crc  []string
+	}{
+		{"upper-case CRC", data, []string{strings.ToUpper(good)}},
+		{"short CRC", data, []string{good[:7]}},
+		{"not hex", data, []string{"zzzzzzzz"}},
+		{"two CRC headers", data, []string{good, good}},
+		{"no CRC, other content", []byte("other blob"), nil},
+	}
+	for _, c := range cases {
+		if res := put(c.body, c.crc...); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: HTTP %d, want 400", c.name, res.StatusCode)
+		}
+		if bs.Has(ref.SHA256) {
+			t.Fatalf("%s: stored", c.name)
+		}
+	}
+	// The same request with a good header is taken, and so is one without
+	// a header (a fetch-style copy, checked by its SHA-256) on a fresh node.
+	if res := put(data, good); res.StatusCode != http.StatusNoContent || !bs.Has(ref.SHA256) {
+		t.Fatalf("good CRC: HTTP %d, stored %v", res.StatusCode, bs.Has(ref.SHA256))
+	}
+	addr, bs = blobServer(t)
+	if res := put(data); res.StatusCode != http.StatusNoContent || !bs.Has(ref.SHA256) {
+		t.Fatalf("no CRC, right content: HTTP %d, stored %v", res.StatusCode, bs.Has(ref.SHA256))
+	}
+}
