@@ -63,8 +63,16 @@ func NewRaftTransport(layer *Layer, logger hclog.Logger) *raft.NetworkTransport 
 		layer.mux.setLogger(logger.Named("transport"))
 	}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:                  layer,
-		MaxPool:                 3,
+		Stream:  layer,
+		MaxPool: 3,
+		// One AppendEntries in flight per follower: no pipelining. In
+		// hashicorp/raft v1.7.3 a pipeline whose follower answers
+		// Success=false can deadlock (upstream issue #612): the follower
+		// gets heartbeats but no more entries until the leader restarts,
+		// which here would fence it and make every revoke wait a lease.
+		// Batching (up to MaxAppendEntries per RPC) keeps the throughput
+		// under load (BENCHMARKS.md).
+		MaxRPCsInFlight:         1,
 		Timeout:                 10 * time.Second,
 		Logger:                  logger,
 		MsgpackUseNewTimeFormat: true,
