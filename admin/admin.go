@@ -63,6 +63,17 @@ type Config struct {
 	Now func() time.Time
 	// Cluster serves the /api/admin/cluster routes; nil disables them.
 	Cluster ClusterAdmin
+	// Fresh, if set, is asked before every request (login included; not
+	// the cluster routes) to
+	// bring the local state up to every write the cluster acknowledged
+	// before the request arrived (a follower); nil: the local state is
+	// current (one node).
+	Fresh FreshReader
+}
+
+// FreshReader brings a follower's state up to date (node.Node.FreshRead).
+type FreshReader interface {
+	FreshRead() error
 }
 
 const (
@@ -80,6 +91,7 @@ const (
 // Handler serves the admin API. It is safe for concurrent use.
 type Handler struct {
 	cluster  ClusterAdmin
+	fresh    FreshReader
 	store    Store
 	prop     Proposer
 	sealer   *keyring.Sealer
@@ -110,6 +122,7 @@ func New(cfg Config, store Store, p Proposer) *Handler {
 	}
 	h := &Handler{
 		cluster:  cfg.Cluster,
+		fresh:    cfg.Fresh,
 		store:    store,
 		prop:     p,
 		sealer:   cfg.Sealer,
@@ -226,6 +239,16 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 		return
 	}
 
+	// The cluster routes show this node's own view (also, and above all,
+	// when it is cut off) or are forwarded to the leader: not held up.
+	clusterRoute := rt.name == routeCluster || rt.name == routeNodes || rt.name == routeNode
+	if h.fresh != nil && !clusterRoute {
+		if err := h.fresh.FreshRead(); err != nil {
+			h.log.Debug("admin: request refused: this node is not up to date", "path", string(ctx.Path()), "err", err)
+			h.writeError(ctx, fasthttp.StatusServiceUnavailable, "this node cannot confirm it has the cluster's latest state (out of contact with the leader); please retry")
+			return
+		}
+	}
 	if rt.name == routeLogin {
 		h.login(ctx)
 		return

@@ -349,9 +349,8 @@ func TestFollowerFencesWithoutLeader(t *testing.T) {
 }
 
 // TestIdleClusterKeepsLeases: with no writes at all for several leases,
-// every follower keeps serving: an idle leader still sends real appends
-// every CommitTimeout (hashicorp/raft v1.7.3 replication.go, also in
-// pipeline mode), and those, not heartbeats, hold the lease.
+// every follower keeps serving: its own status questions to the leader,
+// every AuthLease/4, renew its lease (lease.go).
 func TestIdleClusterKeepsLeases(t *testing.T) {
 	nodes := startCluster(t)
 	lease := nodes[0].cfg.AuthLease

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/s4/s4/cluster"
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/s3"
 )
 
 // ErrFenced: this node's auth lease does not hold; it must not answer S3
@@ -40,84 +42,35 @@ var ErrFenced = errors.New("node: auth lease expired")
 // sent before the event and delivered late renew a stale follower:
 // TestClusterLateAppendAfterRevoke.)
 //
-// leaseTransport also sees every non-heartbeat RPC (hashicorp/raft hands
-// heartbeats to a fast path that bypasses Consumer, so wrapping Consumer, as
-// rqlite's NodeTransport does, sees exactly the appends that carry the log
-// and the leader's commit index): the commands they say are committed must
-// be applied before the follower serves.
-type leaseTransport struct {
-	*raft.NetworkTransport
-	out     chan raft.RPC
-	done    chan struct{}
+// A follower also answers every request with what the cluster acknowledged
+// before it arrived: FreshRead asks the leader the same status question
+// (read index).
+
+// leases holds a follower's lease grants.
+type leases struct {
 	start   time.Time                    // monotonic base of leaseGrant.at
 	grantMu sync.Mutex                   // serialises grant (writers only)
 	grants  atomic.Pointer[[]leaseGrant] // the last maxGrants, newest first; immutable
 	granted chan struct{}                // closed and replaced by every grant (under grantMu)
-	// mustApply is the highest index of a command entry this node received
-	// and the leader says is committed: the FSM must reach it before the
-	// node serves (no-op and configuration entries never reach the FSM, so
-	// the commit index itself cannot be compared with the FSM's index).
-	mustApply atomic.Uint64
-	pending   []uint64 // command indexes received, not yet known committed (run goroutine only)
-	closeOnce sync.Once
+	// lastFailure is why the last question failed (for the 503's message).
+	lastFailure atomic.Pointer[string]
 }
 
-func newLeaseTransport(t *raft.NetworkTransport) *leaseTransport {
-	lt := &leaseTransport{NetworkTransport: t, out: make(chan raft.RPC), done: make(chan struct{}), start: time.Now(), granted: make(chan struct{})}
-	go lt.run(t.Consumer())
-	return lt
+func newLeases() *leases {
+	return &leases{start: time.Now(), granted: make(chan struct{})}
 }
 
-func (lt *leaseTransport) run(in <-chan raft.RPC) {
-	for {
-		select {
-		case rpc := <-in:
-			if req, ok := rpc.Command.(*raft.AppendEntriesRequest); ok {
-				lt.observe(req)
-			}
-			select {
-			case lt.out <- rpc:
-			case <-lt.done:
-				return
-			}
-		case <-lt.done:
-			return
-		}
-	}
-}
-
-func (lt *leaseTransport) observe(req *raft.AppendEntriesRequest) {
-	for _, e := range req.Entries {
-		if e.Type == raft.LogCommand && (len(lt.pending) == 0 || e.Index > lt.pending[len(lt.pending)-1]) {
-			lt.pending = append(lt.pending, e.Index)
-		}
-	}
-	i := 0
-	for i < len(lt.pending) && lt.pending[i] <= req.LeaderCommitIndex {
-		i++
-	}
-	if i > 0 {
-		if idx := lt.pending[i-1]; idx > lt.mustApply.Load() {
-			lt.mustApply.Store(idx)
-		}
-		lt.pending = append(lt.pending[:0], lt.pending[i:]...)
-	}
-}
-
-// Consumer implements raft.Transport.
-func (lt *leaseTransport) Consumer() <-chan raft.RPC { return lt.out }
-
-// Close implements raft.WithClose.
-func (lt *leaseTransport) Close() error {
-	lt.closeOnce.Do(func() { close(lt.done) })
-	return lt.NetworkTransport.Close()
-}
-
-// leaseGrant is one lease: the question was sent at (ns since start) and
-// the leader had applied up to applied when it answered.
+// leaseGrant is one lease: the question was sent at (ns since start); the
+// leader's last IAM event was applied when it answered (the index the
+// follower must reach to serve under this grant). read is the leader's
+// applied index then, known (readOK) when the leader was serving, that is
+// had replayed its log since its election: a fresh read (FreshRead) waits
+// for it.
 type leaseGrant struct {
 	at      int64
 	applied uint64
+	read    uint64
+	readOK  bool
 }
 
 // catchUpWait bounds how long a request on a follower waits for the FSM to
@@ -130,14 +83,14 @@ const catchUpWait = 250 * time.Millisecond
 // with a lower index lets the node go on serving.
 const maxGrants = 8
 
-// grant records a lease: the leader answered a question sent at asked,
-// having applied up to applied.
-func (lt *leaseTransport) grant(asked time.Time, applied uint64) {
-	g := leaseGrant{at: int64(asked.Sub(lt.start)), applied: applied}
-	lt.grantMu.Lock()
-	defer lt.grantMu.Unlock()
+// grant records a lease: the leader answered st to a question sent at
+// asked.
+func (l *leases) grant(asked time.Time, st cluster.Status) {
+	g := leaseGrant{at: l.since(asked), applied: grantIndex(st), read: st.Applied, readOK: st.Serving}
+	l.grantMu.Lock()
+	defer l.grantMu.Unlock()
 	next := []leaseGrant{g}
-	if old := lt.grants.Load(); old != nil {
+	if old := l.grants.Load(); old != nil {
 		for _, o := range *old {
 			if len(next) < maxGrants && o.at != g.at {
 				next = append(next, o)
@@ -145,26 +98,38 @@ func (lt *leaseTransport) grant(asked time.Time, applied uint64) {
 		}
 	}
 	slices.SortFunc(next, func(a, b leaseGrant) int { return cmp.Compare(b.at, a.at) })
-	lt.grants.Store(&next)
-	close(lt.granted)
-	lt.granted = make(chan struct{})
+	l.grants.Store(&next)
+	close(l.granted)
+	l.granted = make(chan struct{})
+}
+
+// since is t on the grants' clock.
+func (l *leases) since(t time.Time) int64 { return int64(t.Sub(l.start)) }
+
+// newest returns the grant whose question was sent last.
+func (l *leases) newest() (leaseGrant, bool) {
+	p := l.grants.Load()
+	if p == nil || len(*p) == 0 {
+		return leaseGrant{}, false
+	}
+	return (*p)[0], true
 }
 
 // nextGrant returns a channel closed by the next grant.
-func (lt *leaseTransport) nextGrant() <-chan struct{} {
-	lt.grantMu.Lock()
-	defer lt.grantMu.Unlock()
-	return lt.granted
+func (l *leases) nextGrant() <-chan struct{} {
+	l.grantMu.Lock()
+	defer l.grantMu.Unlock()
+	return l.granted
 }
 
 // validGrants returns the grants whose question was sent within lease,
 // newest first.
-func (lt *leaseTransport) validGrants(lease time.Duration) []leaseGrant {
-	p := lt.grants.Load()
+func (l *leases) validGrants(lease time.Duration) []leaseGrant {
+	p := l.grants.Load()
 	if p == nil {
 		return nil
 	}
-	now := int64(time.Since(lt.start))
+	now := int64(time.Since(l.start))
 	gs := *p
 	for i, g := range gs {
 		if time.Duration(now-g.at) > lease {
@@ -183,11 +148,16 @@ func (n *Node) askLease(ctx context.Context) bool {
 	}
 	asked := time.Now()
 	st, err := n.rpcCli.Status(ctx, addr)
-	if err != nil || !st.IsLeader || st.ID != id {
-		n.log.Debug("auth lease not renewed", "leader", id, "took", time.Since(asked), "err", err, "is_leader", st.IsLeader)
+	if err == nil && (!st.IsLeader || st.ID != id) {
+		err = fmt.Errorf("%s answered as %s, leader %t", id, st.ID, st.IsLeader)
+	}
+	if err != nil {
+		n.log.Debug("auth lease not renewed", "leader", id, "took", time.Since(asked), "err", err)
+		msg := fmt.Sprintf("%v after %v", err, time.Since(asked).Round(time.Millisecond))
+		n.lease.lastFailure.Store(&msg)
 		return false
 	}
-	n.lease.grant(asked, grantIndex(st))
+	n.lease.grant(asked, st)
 	return true
 }
 
@@ -260,23 +230,14 @@ func (n *Node) ServeS3() error {
 		}
 		t.Stop()
 		if grants = n.lease.validGrants(n.cfg.AuthLease); len(grants) == 0 {
-			return ErrFenced
+			return n.noGrantError()
 		}
 	}
 	// Serve under a grant whose index this node has applied: the newest
 	// one, or an older one still valid; otherwise wait up to catchUpWait
 	// for the oldest valid grant's index (entries that may revoke the very
 	// key of this request; a busy follower lags the leader), or refuse.
-	// Also wait briefly for the commands the leader's appends said are
-	// committed, so that reads are fresh; that wait is not needed for
-	// safety.
 	applied := n.fsm.AppliedIndex()
-	if fresh := n.lease.mustApply.Load(); applied < fresh {
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		n.fsm.WaitApplied(ctx, fresh)
-		cancel()
-		applied = n.fsm.AppliedIndex()
-	}
 	oldest := grants[len(grants)-1].applied
 	for _, g := range grants {
 		oldest = min(oldest, g.applied)
@@ -287,10 +248,77 @@ func (n *Node) ServeS3() error {
 	ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
 	defer cancel()
 	if n.fsm.WaitApplied(ctx, oldest) != nil {
-		return ErrFenced
+		return fmt.Errorf("%w: applied index %d, the lease needs %d", ErrFenced, n.fsm.AppliedIndex(), oldest)
 	}
 	return nil
 }
+
+// noGrantError says why a follower has no valid lease: for the 503's
+// message and for tests.
+func (n *Node) noGrantError() error {
+	leader, _ := n.Leader()
+	g, ok := n.lease.newest()
+	if !ok {
+		return fmt.Errorf("%w: no grant from a leader yet (leader %q)", ErrFenced, leader)
+	}
+	age := time.Duration(n.lease.since(time.Now()) - g.at)
+	why := ""
+	if f := n.lease.lastFailure.Load(); f != nil {
+		why = "; last question: " + *f
+	}
+	return fmt.Errorf("%w: the newest grant was asked for %v ago, the lease is %v (leader %q%s)", ErrFenced, age.Round(time.Millisecond), n.cfg.AuthLease, leader, why)
+}
+
+// FreshRead implements s3.FreshReader: it returns once this node's FSM has
+// applied everything the cluster acknowledged before the call, so that a
+// request sees every write acknowledged before it arrived, through any
+// node (S3's read-after-write). The leader has: it acknowledges a write
+// after applying it (a leader deposed without knowing it yet steps down
+// within LeaderLeaseTimeout). A follower needs a leader's answer to a
+// question it sent after the call began, and waits until its FSM reaches
+// the applied index in that answer (the read index of etcd and Consul).
+// Concurrent calls share questions: renewLease sends one at a time, and
+// each call waits for the first one sent after it began. It fails after
+// AuthLease without a fresh answer.
+func (n *Node) FreshRead() error {
+	if n.raft.State() == raft.Leader {
+		return nil
+	}
+	begin := n.lease.since(time.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.AuthLease)
+	defer cancel()
+	for {
+		if g, ok := n.lease.newest(); ok && g.at >= begin && g.readOK {
+			if n.fsm.AppliedIndex() >= g.read {
+				return nil
+			}
+			if err := n.fsm.WaitApplied(ctx, g.read); err != nil {
+				return fmt.Errorf("%w: applied %d of %d", errNotFresh, n.fsm.AppliedIndex(), g.read)
+			}
+			return nil
+		}
+		granted := n.lease.nextGrant()
+		select {
+		case n.leaseKick <- struct{}{}:
+		default: // a question is queued already; it goes after this call began
+		}
+		select {
+		case <-granted:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: no answer from a leader within %v", errNotFresh, n.cfg.AuthLease)
+		case <-n.closing:
+			return ErrClosed
+		}
+		if n.raft.State() == raft.Leader {
+			return nil
+		}
+	}
+}
+
+var _ s3.FreshReader = (*Node)(nil)
+
+// errNotFresh: FreshRead could not confirm that this node is up to date.
+var errNotFresh = errors.New("node: cannot confirm this node has the cluster's latest writes")
 
 // revocationClass reports whether an event may take a credential or a
 // permission away, and so needs the barrier before it is acknowledged.

@@ -61,7 +61,7 @@ type Node struct {
 	raft  *raft.Raft
 	store *raftboltdb.BoltStore
 	trans *raft.NetworkTransport
-	lease *leaseTransport
+	lease *leases
 
 	confirmMu  sync.Mutex
 	confirmers map[raft.ServerID]*confirmer // revocation barrier, per follower
@@ -137,7 +137,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	n.rpcCli = cluster.NewClient(cluster.MuxDialer(n.ident))
 	n.rpc = cluster.NewServer(n.layer.Mux().Listener(transport.ServiceRPC), n, n.log.With("component", "rpc"), cluster.WithBlobStore(n.blobs))
 	n.prop = cluster.NewProposer(n, n.rpcCli)
-	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n}, n.fsm, n.prop)
+	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n, Fresh: n}, n.fsm, n.prop)
 	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n}, n.fsm, n.meta, n.prop, n.blobs, n)
 	s3h.Store(n.s3)
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
@@ -217,8 +217,8 @@ func (n *Node) openRaft(dir string) error {
 	}
 	n.ident = ident
 	n.layer = transport.NewLayer(ln, advertise, ident)
-	n.lease = newLeaseTransport(transport.NewRaftTransport(n.layer, rlog))
-	n.trans = n.lease.NetworkTransport
+	n.lease = newLeases()
+	n.trans = transport.NewRaftTransport(n.layer, rlog)
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = n.id
@@ -258,13 +258,13 @@ func (n *Node) openRaft(dir string) error {
 			}
 		}
 		n.log.Info("bootstrapping a new cluster", "node_id", n.id, "advertise", advertise.String(), "voters", len(conf.Servers))
-		if err := raft.BootstrapCluster(rc, logs, store, snaps, n.lease, conf); err != nil {
+		if err := raft.BootstrapCluster(rc, logs, store, snaps, n.trans, conf); err != nil {
 			return fmt.Errorf("node: bootstrap: %w", err)
 		}
 	} else if existing {
 		n.log.Info("resuming from existing raft state", "node_id", n.id)
 	}
-	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, n.lease)
+	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, n.trans)
 	if err != nil {
 		return fmt.Errorf("node: start raft: %w", err)
 	}
@@ -344,7 +344,7 @@ func (n *Node) followerCaughtUp() bool {
 	if err != nil || !st.IsLeader || !st.Serving || st.ID != id {
 		return false
 	}
-	n.lease.grant(asked, grantIndex(st)) // serve from the first request on
+	n.lease.grant(asked, st) // serve from the first request on
 	return n.fsm.WaitApplied(ctx, st.Applied) == nil
 }
 
@@ -573,8 +573,8 @@ func (n *Node) Close() error {
 	if n.raft != nil {
 		errs = append(errs, n.raft.Shutdown().Error())
 	}
-	if n.lease != nil {
-		errs = append(errs, n.lease.Close())
+	if n.trans != nil {
+		errs = append(errs, n.trans.Close())
 	} else if n.layer != nil {
 		errs = append(errs, n.layer.Close())
 	}

@@ -40,6 +40,20 @@ type Gate interface {
 	ServeS3() error
 }
 
+// errNodeUnavailable answers requests this node must not serve now (not
+// ready, fenced, or unable to confirm it has the latest writes); the cause,
+// which may name internal addresses, goes to the log only.
+var errNodeUnavailable = Errorf(CodeServiceUnavailable, "This node cannot serve requests now (it is starting, catching up, or out of contact with the cluster's leader). Please retry.")
+
+// FreshReader is implemented by a Gate whose node may not have applied
+// every write the cluster acknowledged yet (a follower). FreshRead returns
+// once it has applied every write acknowledged before the call; the handler
+// calls it before every operation of an authenticated request, so that a
+// request sees what any node acknowledged before it arrived.
+type FreshReader interface {
+	FreshRead() error
+}
+
 // Replicator copies blobs between the nodes of a cluster (node implements
 // it; nil on a single node).
 type Replicator interface {
@@ -75,6 +89,7 @@ type Handler struct {
 	prop     Proposer
 	blobs    *blob.Store
 	gate     Gate
+	fresh    FreshReader // gate, if it is one
 	verifier *Verifier
 	log      *slog.Logger
 	reqPfx   string
@@ -97,11 +112,13 @@ func New(cfg Config, auth AuthIndex, meta *fsm.Meta, prop Proposer, blobs *blob.
 	}
 	var p [4]byte
 	rand.Read(p[:])
-	return &Handler{
+	h := &Handler{
 		cfg: cfg, auth: auth, meta: meta, prop: prop, blobs: blobs, gate: gate,
 		verifier: NewVerifier(VerifierConfig{Region: cfg.Region}),
 		log:      cfg.Logger, reqPfx: strings.ToUpper(hex.EncodeToString(p[:])),
 	}
+	h.fresh, _ = gate.(FreshReader)
+	return h
 }
 
 // Verifier returns the handler's signature verifier (to Forget revoked keys).
@@ -158,7 +175,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 func (h *Handler) serve(r *request) error {
 	if h.gate != nil {
 		if err := h.gate.ServeS3(); err != nil {
-			return Errorf(CodeServiceUnavailable, "This node cannot serve requests now: %v. Please retry.", err)
+			return errNodeUnavailable.WithCause(err)
 		}
 	}
 	if err := r.parsePath(); err != nil {
@@ -178,6 +195,11 @@ func (h *Handler) serve(r *request) error {
 	}
 	if r.user.Role < op.role {
 		return NewError(CodeAccessDenied)
+	}
+	if h.fresh != nil {
+		if err := h.fresh.FreshRead(); err != nil {
+			return errNodeUnavailable.WithCause(err)
+		}
 	}
 	return op.fn(h, r)
 }
