@@ -61,6 +61,12 @@ func NewClient(dial func(ctx context.Context, addr string) (net.Conn, error)) *C
 // identity. The context's deadline bounds the dial and the handshake
 // (transport.HandshakeTimeout if it is later or absent).
 func MuxDialer(id *transport.Identity) func(ctx context.Context, addr string) (net.Conn, error) {
+	return MuxServiceDialer(id, transport.ServiceRPC)
+}
+
+// MuxServiceDialer is MuxDialer for another service of the cluster port
+// (transport.ServiceStatus for a StatusLine).
+func MuxServiceDialer(id *transport.Identity, service byte) func(ctx context.Context, addr string) (net.Conn, error) {
 	return func(ctx context.Context, addr string) (net.Conn, error) {
 		timeout := transport.HandshakeTimeout
 		if dl, ok := ctx.Deadline(); ok {
@@ -72,7 +78,7 @@ func MuxDialer(id *transport.Identity) func(ctx context.Context, addr string) (n
 		if timeout <= 0 {
 			return nil, context.DeadlineExceeded
 		}
-		c, err := id.Dial(transport.ServiceRPC, addr, timeout)
+		c, err := id.Dial(service, addr, timeout)
 		if err != nil {
 			return nil, err // not a nil *tls.Conn in a non-nil net.Conn
 		}

@@ -48,12 +48,18 @@ const maxResponse = 64 << 10
 //	PUT  /v1/blobs/{hex}            store a blob (WithBlobStore; blobs.go).
 //	GET  /v1/blobs/{hex}            read a blob.
 //
+// WithStatusLine also serves the status line (statusline.go).
+//
 // Failures are {"error": {"code", "message"}} with a status >= 400.
 type Server struct {
 	local Local
 	blobs BlobStore // nil: no blob transfer
 	log   *slog.Logger
 	srv   *http.Server
+
+	statusLn    net.Listener // WithStatusLine; nil: none
+	statusConns map[net.Conn]struct{}
+	statusWG    sync.WaitGroup
 
 	base   context.Context // parent of every request context
 	cancel context.CancelFunc
@@ -72,9 +78,13 @@ func NewServer(ln net.Listener, local Local, logger *slog.Logger, opts ...Server
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{local: local, log: logger, serveDone: make(chan struct{})}
+	s := &Server{local: local, log: logger, serveDone: make(chan struct{}), statusConns: map[net.Conn]struct{}{}}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.statusLn != nil {
+		s.statusWG.Add(1)
+		go s.serveStatusLine()
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.srv = &http.Server{
@@ -106,6 +116,7 @@ func (s *Server) Close() error {
 		s.mu.Unlock()
 		s.cancel()
 		err = s.srv.Close()
+		s.closeStatusLine()
 		s.active.Wait()
 		<-s.serveDone
 	})
@@ -229,24 +240,31 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, wireError{Message: "cluster: method not allowed"})
 		return
 	}
-	id, addr := s.local.Leader()
+	writeJSON(w, http.StatusOK, statusOf(s.local))
+}
+
+// statusOf is local's Status. The applied index is read after IsLeader: an
+// answer that says "leader" carries an index at or past every write this
+// node acknowledged before the question arrived (a read index).
+func statusOf(local Local) Status {
+	id, addr := local.Leader()
 	st := Status{
-		ID:         s.local.ID(),
+		ID:         local.ID(),
 		LeaderID:   id,
 		LeaderAddr: addr,
-		IsLeader:   s.local.IsLeader(),
-		Applied:    s.local.AppliedIndex(),
+		IsLeader:   local.IsLeader(),
+		Applied:    local.AppliedIndex(),
 	}
-	if a, ok := s.local.(APIAdvertiser); ok {
+	if a, ok := local.(APIAdvertiser); ok {
 		st.API = a.APIAddress()
 	}
-	if sv, ok := s.local.(Serving); ok {
+	if sv, ok := local.(Serving); ok {
 		st.Serving = sv.Serving()
 	}
-	if ai, ok := s.local.(AuthIndexer); ok {
+	if ai, ok := local.(AuthIndexer); ok {
 		st.AuthIndex = ai.AuthIndex()
 	}
-	writeJSON(w, http.StatusOK, st)
+	return st
 }
 
 func writeError(w http.ResponseWriter, status int, e wireError) {

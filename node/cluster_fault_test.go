@@ -1325,19 +1325,30 @@ func TestClusterPortGarbage(t *testing.T) {
 			conn.Write([]byte{transport.ServiceRPC})
 			wantRefused(t, name+": self-signed client certificate", conn)
 		}
-		// Another cluster key's identity, both services.
-		for _, svc := range []byte{transport.ServiceRaft, transport.ServiceRPC} {
+		// Another cluster key's identity, every service.
+		for _, svc := range []byte{transport.ServiceRaft, transport.ServiceRPC, transport.ServiceStatus} {
 			if conn, err := other.Dial(svc, addr, 5*time.Second); err == nil {
 				wantRefused(t, fmt.Sprintf("%s: another cluster key, service %d", name, svc), conn)
 			}
 		}
 		// The cluster's own identity with unknown service bytes.
-		for _, svc := range []byte{0, 3, 0xff} {
+		for _, svc := range []byte{0, 4, 0xff} {
 			conn, err := own.Dial(svc, addr, 5*time.Second)
 			if err != nil {
 				t.Fatalf("%s: handshake with the cluster identity: %v", name, err)
 			}
 			wantClosed(fmt.Sprintf("%s: service byte %d", name, svc), conn, 5*time.Second)
+		}
+		// Garbage questions on the status line (authenticated): closed.
+		for _, payload := range []string{"GET /v1/status HTTP/1.1\r\n\r\n", "\x00", "SSSx"} {
+			conn, err := own.Dial(transport.ServiceStatus, addr, 5*time.Second)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(conn, payload)
+			// Answers to the leading S's, if any, then the close.
+			wantClosed(fmt.Sprintf("%s: status line garbage %q", name, payload), conn, 5*time.Second)
 		}
 		// Garbage HTTP to the internal RPC (authenticated): an error answer
 		// or a close, never a crash.

@@ -147,7 +147,7 @@ func (n *Node) askLease(ctx context.Context) bool {
 		return false
 	}
 	asked := time.Now()
-	st, err := n.rpcCli.Status(ctx, addr)
+	st, err := n.statusLine.Status(ctx, addr)
 	if err == nil && (!st.IsLeader || st.ID != id) {
 		err = fmt.Errorf("%s answered as %s, leader %t", id, st.ID, st.IsLeader)
 	}

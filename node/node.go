@@ -75,6 +75,7 @@ type Node struct {
 	prop       *cluster.Proposer
 	rpc        *cluster.Server
 	rpcCli     *cluster.Client
+	statusLine *cluster.StatusLine // lease and read-index questions
 	meta       *fsm.Meta
 	blobs      *blob.Store
 	s3         *s3.Handler
@@ -135,7 +136,9 @@ func Open(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.rpcCli = cluster.NewClient(cluster.MuxDialer(n.ident))
-	n.rpc = cluster.NewServer(n.layer.Mux().Listener(transport.ServiceRPC), n, n.log.With("component", "rpc"), cluster.WithBlobStore(n.blobs))
+	n.statusLine = cluster.NewStatusLine(cluster.MuxServiceDialer(n.ident, transport.ServiceStatus))
+	n.rpc = cluster.NewServer(n.layer.Mux().Listener(transport.ServiceRPC), n, n.log.With("component", "rpc"),
+		cluster.WithBlobStore(n.blobs), cluster.WithStatusLine(n.layer.Mux().Listener(transport.ServiceStatus)))
 	n.prop = cluster.NewProposer(n, n.rpcCli)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n, Fresh: n}, n.fsm, n.prop)
 	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n}, n.fsm, n.meta, n.prop, n.blobs, n)
@@ -569,6 +572,7 @@ func (n *Node) Close() error {
 	if n.rpc != nil {
 		errs = append(errs, n.rpc.Close())
 		n.rpcCli.Close()
+		n.statusLine.Close()
 	}
 	if n.raft != nil {
 		errs = append(errs, n.raft.Shutdown().Error())

@@ -16,8 +16,9 @@ import (
 
 // Service header bytes, sent by the dialer right after the TLS handshake.
 const (
-	ServiceRaft byte = 1
-	ServiceRPC  byte = 2
+	ServiceRaft   byte = 1
+	ServiceRPC    byte = 2
+	ServiceStatus byte = 3 // cluster's status line: lease and read-index questions
 )
 
 // HandshakeTimeout bounds the TLS handshake plus the header byte, on both

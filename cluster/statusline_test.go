@@ -1,0 +1,215 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// statusLocal is a fakeNode that also reports Serving and AuthIndex.
+type statusLocal struct {
+	*fakeNode
+	serving atomic.Bool
+	auth    atomic.Uint64
+}
+
+func (l *statusLocal) Serving() bool     { return l.serving.Load() }
+func (l *statusLocal) AuthIndex() uint64 { return l.auth.Load() }
+
+// statusLineServer serves the status line of a fake leader "n1" on a
+// loopback listener and returns the node and the listener's address.
+func statusLineServer(t *testing.T) (*statusLocal, *Server, string) {
+	t.Helper()
+	c := &fakeCluster{names: map[string]bool{}, nodes: map[string]*fakeNode{}}
+	rpcLn, statusLn := mustListen(t), mustListen(t)
+	fn := &fakeNode{c: c, id: "n1", addr: rpcLn.Addr().String(), view: "n1", advance: make(chan struct{})}
+	c.nodes[fn.id] = fn
+	local := &statusLocal{fakeNode: fn}
+	srv := NewServer(rpcLn, local, nil, WithStatusLine(statusLn))
+	t.Cleanup(func() { srv.Close() })
+	return local, srv, statusLn.Addr().String()
+}
+
+func countingDial(dials *atomic.Int64) func(ctx context.Context, addr string) (net.Conn, error) {
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+}
+
+// TestStatusLine: the answers carry the node's current status, the same as
+// GET /v1/status for the fields the line carries, over one connection.
+func TestStatusLine(t *testing.T) {
+	local, _, addr := statusLineServer(t)
+	var dials atomic.Int64
+	line := NewStatusLine(countingDial(&dials))
+	defer line.Close()
+	ctx := testCtx(t, 5*time.Second)
+
+	for i := range 20 {
+		local.setApplied(uint64(100 + i))
+		local.auth.Store(uint64(50 + i))
+		local.serving.Store(i%2 == 0)
+		if i == 10 {
+			local.setView("n2") // n1 no longer leads
+		}
+		st, err := line.Status(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := statusOf(local)
+		if st.ID != "n1" || st.IsLeader != want.IsLeader || st.Serving != want.Serving || st.Applied != want.Applied || st.AuthIndex != want.AuthIndex {
+			t.Fatalf("question %d: status line %+v, the node's status %+v", i, st, want)
+		}
+		if st.IsLeader != (i < 10) {
+			t.Fatalf("question %d: is_leader %v", i, st.IsLeader)
+		}
+	}
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("%d dials for 20 questions, want 1", n)
+	}
+}
+
+// TestStatusLineFailures: a connection the server closed (here: the server
+// refused a question it does not know) is dialled again on the next
+// question; a closed Server ends its connections and refuses new ones; a
+// closed StatusLine refuses questions.
+func TestStatusLineFailures(t *testing.T) {
+	_, srv, addr := statusLineServer(t)
+
+	// A client speaking garbage is disconnected; the server goes on.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+	if n, err := c.Read(make([]byte, 64)); err == nil {
+		t.Fatalf("read %d bytes after a bad question, want the connection closed", n)
+	}
+	c.Close()
+
+	var dials atomic.Int64
+	line := NewStatusLine(countingDial(&dials))
+	ctx := testCtx(t, 5*time.Second)
+	if _, err := line.Status(ctx, addr); err != nil {
+		t.Fatal(err)
+	}
+	// The server drops the line's connection (it idled out, say): one
+	// failed question, then a new connection.
+	srv.mu.Lock()
+	for c := range srv.statusConns {
+		c.Close()
+	}
+	srv.mu.Unlock()
+	if _, err := line.Status(ctx, addr); err == nil {
+		t.Fatal("a question on a connection the server closed was answered")
+	}
+	if _, err := line.Status(ctx, addr); err != nil {
+		t.Fatalf("question after the server dropped the connection: %v", err)
+	}
+	if n := dials.Load(); n != 2 {
+		t.Fatalf("%d dials, want 2", n)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- srv.Close() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Server.Close did not return with a status-line connection open")
+	}
+	if _, err := line.Status(ctx, addr); err == nil {
+		t.Fatal("a question to a closed server was answered")
+	}
+	line.Close()
+	if _, err := line.Status(ctx, addr); !errors.Is(err, errStatusLineClosed) {
+		t.Fatalf("question on a closed StatusLine: %v", err)
+	}
+}
+
+// TestStatusLineTimeout: a node that never answers fails the question when
+// the context ends.
+func TestStatusLineTimeout(t *testing.T) {
+	ln := mustListen(t)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // silent
+		}
+	}()
+	line := NewStatusLine(countingDial(new(atomic.Int64)))
+	defer line.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := line.Status(ctx, ln.Addr().String()); err == nil {
+		t.Fatal("a silent node answered")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("the question took %v with a 200ms context", took)
+	}
+}
+
+// FuzzStatusAnswer: any bytes decode to a status or an error, never a
+// panic, and an encoded status decodes to itself.
+func FuzzStatusAnswer(f *testing.F) {
+	enc, _ := appendStatusAnswer(nil, Status{ID: "n1", IsLeader: true, Serving: true, Applied: 42, AuthIndex: 7})
+	f.Add(enc)
+	f.Add([]byte{})
+	f.Add([]byte{0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 'a'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := readStatusAnswer(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		again, err := appendStatusAnswer(nil, st)
+		if err != nil {
+			t.Fatalf("re-encoding %+v: %v", st, err)
+		}
+		if !bytes.HasPrefix(b, again) {
+			t.Fatalf("%x decodes to %+v, which encodes to %x", b, st, again)
+		}
+	})
+}
+
+// BenchmarkStatusQuestion compares one status question through the
+// internal RPC (GET /v1/status) and through the status line, both over
+// loopback TCP (no TLS); the node asks one per lease renewal and per batch
+// of follower requests.
+func BenchmarkStatusQuestion(b *testing.B) {
+	c := &fakeCluster{names: map[string]bool{}, nodes: map[string]*fakeNode{}}
+	rpcLn, statusLn := mustListen(b), mustListen(b)
+	fn := &fakeNode{c: c, id: "n1", addr: rpcLn.Addr().String(), view: "n1", advance: make(chan struct{})}
+	srv := NewServer(rpcLn, fn, nil, WithStatusLine(statusLn))
+	b.Cleanup(func() { srv.Close() })
+	ctx := testCtx(b, time.Minute)
+	b.Run("rpc", func(b *testing.B) {
+		client, _ := tcpClient(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := client.Status(ctx, fn.addr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("line", func(b *testing.B) {
+		line := NewStatusLine(countingDial(new(atomic.Int64)))
+		defer line.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := line.Status(ctx, statusLn.Addr().String()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
