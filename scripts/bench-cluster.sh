@@ -5,7 +5,9 @@
 # then for every scenario given as "scenario:size" (default PUT/GET of
 # 4 KiB and 1 MiB) runs s4load at concurrency $C (16) for $DUR (15s) first
 # against the single node, then against the cluster with the workers spread
-# over the three nodes and the CPU of the three processes summed.
+# over the three nodes and the CPU of the three processes summed; all of it
+# $ROUNDS times (1), so that a noisy neighbour shows as a spread. With
+# ROUNDS > 1 it prints one line per run.
 # Stops only what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,13 +33,24 @@ go build -o "$W/s4load" ./cmd/s4load
 
 runs=("$@")
 [ ${#runs[@]} -gt 0 ] || runs=(s3-put:4KiB s3-get:4KiB s3-put:1MiB s3-get:1MiB)
-load() { "$W/s4load" -c "${C:-16}" -duration "${DUR:-15s}" -scenario "$1" -size "$2" "${@:3}" 2>/dev/null | grep -E '^  |requests|throughput|payload|latency|server CPU'; }
-for r in "${runs[@]}"; do
-  scenario=${r%%:*} size=${r#*:}
-  echo "== $scenario $size, one node (c=${C:-16}, ${DUR:-15s}) $(git rev-parse --short HEAD)"
-  load "$scenario" "$size" -endpoint "$SINGLE_BASE" -cacert "$SINGLE_CA" -pid "$NODE_PID" \
-    -access-key "$SAK" -secret-key "$SSK"
-  echo "== $scenario $size, three nodes (workers over n1-n3, CPU of the three summed)"
-  load "$scenario" "$size" -endpoint "$CLUSTER_EPS" -cacert "$S4_CLUSTER_DIR/tls/cert.pem" -pid "$CLUSTER_PIDS" \
-    -access-key "$CAK" -secret-key "$CSK"
+load() { "$W/s4load" -c "${C:-16}" -duration "${DUR:-15s}" -scenario "$1" -size "$2" "${@:3}" 2>/dev/null; }
+brief() { echo "$(grep -o '[0-9.]* ok/s' <<<"$1") | $(grep -o '[0-9]* errors' <<<"$1" | head -1) | $(grep -o 'p50 [0-9.]*ms  p90 [0-9.]*ms  p99 [0-9.]*ms' <<<"$1") | $(grep -o '[0-9.]* CPU-s per 1000 requests' <<<"$1" | head -1)"; }
+full() { grep -E '^  |requests|throughput|payload|latency|server CPU' <<<"$1"; }
+for round in $(seq "${ROUNDS:-1}"); do
+  for r in "${runs[@]}"; do
+    scenario=${r%%:*} size=${r#*:}
+    one=$(load "$scenario" "$size" -endpoint "$SINGLE_BASE" -cacert "$SINGLE_CA" -pid "$NODE_PID" \
+      -access-key "$SAK" -secret-key "$SSK")
+    three=$(load "$scenario" "$size" -endpoint "$CLUSTER_EPS" -cacert "$S4_CLUSTER_DIR/tls/cert.pem" -pid "$CLUSTER_PIDS" \
+      -access-key "$CAK" -secret-key "$CSK")
+    if [ "${ROUNDS:-1}" -gt 1 ]; then
+      echo "$round $r one node    | $(brief "$one")"
+      echo "$round $r three nodes | $(brief "$three")"
+    else
+      echo "== $scenario $size, one node (c=${C:-16}, ${DUR:-15s}) $(git rev-parse --short HEAD)"
+      full "$one"
+      echo "== $scenario $size, three nodes (workers over n1-n3, CPU of the three summed)"
+      full "$three"
+    fi
+  done
 done
