@@ -1,7 +1,8 @@
 // Package transport carries everything that travels between S4 nodes over the
-// cluster port (:7000): Raft today, the internal RPC next. It is one TCP port
-// with mutual TLS, and one header byte after the handshake selects the service
-// (Mux; 1 = Raft, 2 = internal RPC), as rqlite's tcp.Mux does.
+// cluster port (:7000): Raft, the internal RPC and the status line. It is one
+// TCP port with mutual TLS, and one header byte after the handshake selects
+// the service (Mux; 1 = Raft, 2 = internal RPC, 3 = status line), as
+// rqlite's tcp.Mux does.
 //
 // # Identity
 //
