@@ -128,3 +128,47 @@ func TestClusterAdminReadAfterWriteAnyNode(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterReadAfterLeaderChange: a new leader answers from its own state
+// only once it applied an entry of its own term (Raft §8): an object written
+// right before a leadership transfer is read through the new leader at
+// once.
+func TestClusterReadAfterLeaderChange(t *testing.T) {
+	nodes, _, c, alice := clusterWithAlice(t)
+	var cred credJSON
+	if code := c.do("POST", "/api/admin/users/"+alice.ID+"/credentials", nil, &cred); code != 201 {
+		t.Fatalf("issue: %d", code)
+	}
+	clients := make(map[*Node]*s3.Client, len(nodes))
+	for _, n := range nodes {
+		clients[n] = nodeS3Env(t, n).sdk(cred.AccessKey, cred.SecretKey)
+	}
+	leader := waitLeader(t, nodes)
+	if _, err := clients[leader].CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("transfer")}); err != nil {
+		t.Fatal(err)
+	}
+	stale := 0
+	for i := range 8 {
+		key := fmt.Sprintf("k%d", i)
+		body := []byte("written right before a leadership transfer " + key)
+		if _, err := clients[leader].PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("transfer"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+		if err := leader.raft.LeadershipTransfer().Error(); err != nil {
+			t.Fatalf("transfer %d: %v", i, err)
+		}
+		next := waitLeader(t, nodes)
+		res, err := clients[next].GetObject(bg, &s3.GetObjectInput{Bucket: aws.String("transfer"), Key: aws.String(key)})
+		if err != nil {
+			t.Errorf("transfer %d: GET %s through the new leader %s: %v", i, key, next.ID(), err)
+			stale++
+		} else if got := readAll(t, res.Body); !bytes.Equal(got, body) {
+			t.Errorf("transfer %d: the new leader read %q", i, got)
+			stale++
+		}
+		leader = next
+	}
+	if stale > 0 {
+		t.Fatalf("%d of 8 reads through a new leader missed the write acknowledged before the transfer", stale)
+	}
+}

@@ -209,7 +209,14 @@ func (n *Node) ServeS3() error {
 	case raft.Leader:
 		// hashicorp/raft steps a leader down when it loses contact with a
 		// quorum for LeaderLeaseTimeout (≤ AuthLease, see Config.Validate).
-		return nil
+		// A leader elected a moment ago first applies what earlier terms
+		// committed (leaderterm.go).
+		if n.leaderCaughtUp() {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
+		defer cancel()
+		return n.waitLeaderCaughtUp(ctx)
 	case raft.Shutdown:
 		return ErrFenced
 	}
@@ -272,22 +279,29 @@ func (n *Node) noGrantError() error {
 // FreshRead implements s3.FreshReader: it returns once this node's FSM has
 // applied everything the cluster acknowledged before the call, so that a
 // request sees every write acknowledged before it arrived, through any
-// node (S3's read-after-write). The leader has: it acknowledges a write
-// after applying it (a leader deposed without knowing it yet steps down
-// within LeaderLeaseTimeout). A follower needs a leader's answer to a
+// node (S3's read-after-write). A leader has once it applied a Barrier of
+// its own term (leaderterm.go): it acknowledges a write after applying it,
+// and a leader deposed without knowing it yet steps down within
+// LeaderLeaseTimeout. A follower needs a leader's answer to a
 // question it sent after the call began, and waits until its FSM reaches
 // the applied index in that answer (the read index of etcd and Consul).
 // Concurrent calls share questions: renewLease sends one at a time, and
 // each call waits for the first one sent after it began. It fails after
 // AuthLease without a fresh answer.
 func (n *Node) FreshRead() error {
-	if n.raft.State() == raft.Leader {
+	if n.leaderCaughtUp() {
 		return nil
 	}
 	begin := n.lease.since(time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.AuthLease)
 	defer cancel()
 	for {
+		if n.raft.State() == raft.Leader {
+			if err := n.waitLeaderCaughtUp(ctx); err == nil || n.raft.State() == raft.Leader {
+				return err
+			}
+			continue // it stepped down meanwhile: ask the new leader
+		}
 		if g, ok := n.lease.newest(); ok && g.at >= begin && g.readOK {
 			if n.fsm.AppliedIndex() >= g.read {
 				return nil
@@ -297,20 +311,18 @@ func (n *Node) FreshRead() error {
 			}
 			return nil
 		}
-		granted := n.lease.nextGrant()
+		granted, led := n.lease.nextGrant(), n.leaderTerm.next()
 		select {
 		case n.leaseKick <- struct{}{}:
 		default: // a question is queued already; it goes after this call began
 		}
 		select {
 		case <-granted:
+		case <-led: // this node now leads and caught up
 		case <-ctx.Done():
 			return fmt.Errorf("%w: no answer from a leader within %v", errNotFresh, n.cfg.AuthLease)
 		case <-n.closing:
 			return ErrClosed
-		}
-		if n.raft.State() == raft.Leader {
-			return nil
 		}
 	}
 }

@@ -62,6 +62,9 @@ type Node struct {
 	store *raftboltdb.BoltStore
 	trans *raft.NetworkTransport
 	lease *leases
+	// leaderTerm: the term in which this node, leading, caught up
+	// (leaderterm.go).
+	leaderTerm *leaderTerm
 
 	confirmMu  sync.Mutex
 	confirmers map[raft.ServerID]*confirmer // revocation barrier, per follower
@@ -96,7 +99,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), leaseKick: make(chan struct{}, 1), closing: make(chan struct{}), httpDone: make(chan error, 1)}
+	n := &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), leaseKick: make(chan struct{}, 1), closing: make(chan struct{}), httpDone: make(chan error, 1), leaderTerm: newLeaderTerm()}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -146,7 +149,8 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
 		return nil, err
 	}
-	n.wg.Add(4)
+	n.wg.Add(5)
+	go n.watchLeadership() // leaderterm.go
 	go n.becomeReady()
 	go n.collectGarbage()
 	go n.catchUpBlobs() // catchup.go
@@ -420,7 +424,12 @@ func (n *Node) WaitApplied(ctx context.Context, idx uint64) error { return n.fsm
 func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 
 // Serving implements cluster.Serving: ready and within its auth lease.
-func (n *Node) Serving() bool { return n.ServeS3() == nil }
+func (n *Node) Serving() bool {
+	if n.raft.State() == raft.Leader { // without waiting: it answers status questions
+		return n.ready.Load() && n.leaderCaughtUp()
+	}
+	return n.ServeS3() == nil
+}
 
 // IsLeader implements cluster.Local.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
