@@ -93,22 +93,13 @@ type Membership interface {
 	ChangeMembership(ctx context.Context, c MembershipChange) (uint64, error)
 }
 
-// APIAdvertiser is implemented by a Local that knows the address clients
-// reach its S3 and admin API at; GET /v1/status reports it (Status.API).
-type APIAdvertiser interface {
-	APIAddress() string
-}
-
-// Serving is implemented by a Local that reports whether it serves
-// (Status.Serving); one that does not is reported as not serving.
-type Serving interface {
-	Serving() bool
-}
-
-// AuthIndexer is implemented by a Local that reports the index of the last
-// IAM event it applied (Status.AuthIndex).
-type AuthIndexer interface {
-	AuthIndex() uint64
+// StatusReporter is implemented by a Local that reports its Status itself
+// (node.Node does): the API address, Serving and AuthIndex, and all of it
+// as one consistent reading, since a leader's Applied means "everything
+// acknowledged so far" only when read after it found itself caught up
+// (Serving). A Local without it reports the Local fields and not serving.
+type StatusReporter interface {
+	LocalStatus() Status
 }
 
 // membershipResponse answers a successful POST /v1/membership.

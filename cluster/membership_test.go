@@ -27,7 +27,10 @@ type memberConfig struct {
 	servers map[string]string
 }
 
-func (m *memberNode) APIAddress() string { return m.api }
+func (m *memberNode) LocalStatus() Status {
+	id, addr := m.Leader()
+	return Status{ID: m.ID(), LeaderID: id, LeaderAddr: addr, IsLeader: m.IsLeader(), Applied: m.AppliedIndex(), API: m.api}
+}
 
 func (c *memberConfig) get(id string) (string, bool) {
 	c.mu.Lock()

@@ -243,28 +243,19 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, statusOf(s.local))
 }
 
-// statusOf is local's Status. The applied index is read after IsLeader: an
-// answer that says "leader" carries an index at or past every write this
-// node acknowledged before the question arrived (a read index).
+// statusOf is local's Status (StatusReporter, or the Local fields).
 func statusOf(local Local) Status {
+	if r, ok := local.(StatusReporter); ok {
+		return r.LocalStatus()
+	}
 	id, addr := local.Leader()
-	st := Status{
+	return Status{
 		ID:         local.ID(),
 		LeaderID:   id,
 		LeaderAddr: addr,
 		IsLeader:   local.IsLeader(),
 		Applied:    local.AppliedIndex(),
 	}
-	if a, ok := local.(APIAdvertiser); ok {
-		st.API = a.APIAddress()
-	}
-	if sv, ok := local.(Serving); ok {
-		st.Serving = sv.Serving()
-	}
-	if ai, ok := local.(AuthIndexer); ok {
-		st.AuthIndex = ai.AuthIndex()
-	}
-	return st
 }
 
 func writeError(w http.ResponseWriter, status int, e wireError) {

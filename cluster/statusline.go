@@ -192,30 +192,38 @@ func (l *StatusLine) Status(ctx context.Context, addr string) (Status, error) {
 	defer cancel()
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	if sc.c == nil {
-		c, err := l.dial(ctx, addr)
-		if err != nil {
-			return Status{}, &dialError{addr: addr, err: err}
+	// A kept connection may have been closed by the other side meanwhile
+	// (StatusIdleTimeout, a restart): a question that fails on one is
+	// asked once more on a new connection.
+	for attempt := 0; ; attempt++ {
+		reused := sc.c != nil
+		if !reused {
+			c, err := l.dial(ctx, addr)
+			if err != nil {
+				return Status{}, &dialError{addr: addr, err: err}
+			}
+			if c == nil {
+				return Status{}, &dialError{addr: addr, err: errors.New("no connection")}
+			}
+			l.mu.Lock()
+			closed := l.closed
+			l.mu.Unlock()
+			if closed {
+				c.Close()
+				return Status{}, errStatusLineClosed
+			}
+			sc.c = c
 		}
-		if c == nil {
-			return Status{}, &dialError{addr: addr, err: errors.New("no connection")}
+		st, err := sc.ask(ctx)
+		if err == nil {
+			return st, nil
 		}
-		l.mu.Lock()
-		closed := l.closed
-		l.mu.Unlock()
-		if closed {
-			c.Close()
-			return Status{}, errStatusLineClosed
-		}
-		sc.c = c
-	}
-	st, err := sc.ask(ctx)
-	if err != nil {
 		sc.c.Close()
 		sc.c = nil
-		return Status{}, fmt.Errorf("cluster: status line to %s: %w", addr, err)
+		if !reused || attempt > 0 || ctx.Err() != nil {
+			return Status{}, fmt.Errorf("cluster: status line to %s: %w", addr, err)
+		}
 	}
-	return st, nil
 }
 
 func (sc *statusConn) ask(ctx context.Context) (Status, error) {

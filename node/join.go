@@ -62,11 +62,11 @@ const (
 )
 
 var (
-	_ cluster.Membership    = (*Node)(nil)
-	_ cluster.APIAdvertiser = (*Node)(nil)
+	_ cluster.Membership     = (*Node)(nil)
+	_ cluster.StatusReporter = (*Node)(nil)
 )
 
-// APIAddress implements cluster.APIAdvertiser: the address clients reach
+// APIAddress is the address clients reach
 // this node's S3 and admin API at (Config.APIAdvertise). A configured port 0
 // becomes the bound port once the node is ready (empty before).
 func (n *Node) APIAddress() string {

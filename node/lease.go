@@ -103,6 +103,15 @@ func (l *leases) grant(asked time.Time, st cluster.Status) {
 	l.granted = make(chan struct{})
 }
 
+// noAnswer wakes the callers waiting on nextGrant without a grant (a
+// question failed), so that they ask again or give up.
+func (l *leases) noAnswer() {
+	l.grantMu.Lock()
+	defer l.grantMu.Unlock()
+	close(l.granted)
+	l.granted = make(chan struct{})
+}
+
 // since is t on the grants' clock.
 func (l *leases) since(t time.Time) int64 { return int64(t.Sub(l.start)) }
 
@@ -144,17 +153,25 @@ func (l *leases) validGrants(lease time.Duration) []leaseGrant {
 func (n *Node) askLease(ctx context.Context) bool {
 	id, addr := n.Leader()
 	if addr == "" || id == string(n.id) {
+		n.lease.noAnswer()
 		return false
 	}
 	asked := time.Now()
 	st, err := n.statusLine.Status(ctx, addr)
-	if err == nil && (!st.IsLeader || st.ID != id) {
+	switch {
+	case err != nil:
+	case !st.IsLeader || st.ID != id:
 		err = fmt.Errorf("%s answered as %s, leader %t", id, st.ID, st.IsLeader)
+	case !st.Serving:
+		// A leader elected a moment ago that has not applied what earlier
+		// terms committed: its indexes may miss a revoke (leaderterm.go).
+		err = fmt.Errorf("leader %s has not caught up in its term yet", id)
 	}
 	if err != nil {
 		n.log.Debug("auth lease not renewed", "leader", id, "took", time.Since(asked), "err", err)
 		msg := fmt.Sprintf("%v after %v", err, time.Since(asked).Round(time.Millisecond))
 		n.lease.lastFailure.Store(&msg)
+		n.lease.noAnswer()
 		return false
 	}
 	n.lease.grant(asked, st)
@@ -173,9 +190,6 @@ func grantIndex(st cluster.Status) uint64 {
 	return st.Applied
 }
 
-// AuthIndex implements cluster.AuthIndexer.
-func (n *Node) AuthIndex() uint64 { return n.fsm.AuthIndex() }
-
 // renewLease keeps a follower's auth lease: it asks the leader every
 // AuthLease/4, and at once when a request found no valid grant (a node
 // that just stepped down, say), each question bounded by AuthLease/2.
@@ -192,13 +206,27 @@ func (n *Node) renewLease() {
 		case <-n.leaseKick:
 		}
 		if n.raft.State() == raft.Leader {
+			n.lease.noAnswer() // wakes FreshRead callers: this node leads now
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.AuthLease/2)
-		n.askLease(ctx)
+		ok := n.askLease(ctx)
 		cancel()
+		if !ok {
+			// Requests kick again at once when a question fails: not
+			// faster than this.
+			select {
+			case <-n.closing:
+				return
+			case <-time.After(failedAskPause):
+			}
+		}
 	}
 }
+
+// failedAskPause is the least time between a failed lease question and the
+// next one.
+const failedAskPause = 10 * time.Millisecond
 
 // ServeS3 implements s3.Gate: the node is ready and its auth lease holds.
 func (n *Node) ServeS3() error {
@@ -225,30 +253,31 @@ func (n *Node) ServeS3() error {
 	// down, or one cut off): ask for one at once and wait briefly.
 	grants := n.lease.validGrants(n.cfg.AuthLease)
 	if len(grants) == 0 {
-		granted := n.lease.nextGrant()
-		select {
-		case n.leaseKick <- struct{}{}:
-		default: // a question is on its way already
-		}
-		t := time.NewTimer(catchUpWait)
-		select {
-		case <-granted:
-		case <-t.C:
-		}
-		t.Stop()
-		if grants = n.lease.validGrants(n.cfg.AuthLease); len(grants) == 0 {
-			return n.noGrantError()
+		// Until a grant arrives or catchUpWait passes: a failed question
+		// (no leader known during an election) is asked again.
+		deadline := time.NewTimer(catchUpWait)
+		defer deadline.Stop()
+		for len(grants) == 0 {
+			granted := n.lease.nextGrant()
+			select {
+			case n.leaseKick <- struct{}{}:
+			default: // a question is on its way already
+			}
+			select {
+			case <-granted:
+			case <-deadline.C:
+				return n.noGrantError()
+			case <-n.closing:
+				return ErrClosed
+			}
+			grants = n.lease.validGrants(n.cfg.AuthLease)
 		}
 	}
 	// Serve under a grant whose index this node has applied: the newest
 	// one, or an older one still valid; otherwise wait up to catchUpWait
 	// for the oldest valid grant's index (entries that may revoke the very
 	// key of this request; a busy follower lags the leader), or refuse.
-	applied := n.fsm.AppliedIndex()
-	oldest := grants[len(grants)-1].applied
-	for _, g := range grants {
-		oldest = min(oldest, g.applied)
-	}
+	applied, oldest := n.fsm.AppliedIndex(), minGrantIndex(grants)
 	if applied >= oldest {
 		return nil
 	}
@@ -258,6 +287,23 @@ func (n *Node) ServeS3() error {
 		return fmt.Errorf("%w: applied index %d, the lease needs %d", ErrFenced, n.fsm.AppliedIndex(), oldest)
 	}
 	return nil
+}
+
+// minGrantIndex is the lowest index among grants: a node that applied it
+// holds the lease of at least one of them.
+func minGrantIndex(grants []leaseGrant) uint64 {
+	idx := grants[0].applied
+	for _, g := range grants[1:] {
+		idx = min(idx, g.applied)
+	}
+	return idx
+}
+
+// followerServing is ServeS3 for a follower without its waits: it holds a
+// valid grant whose index it applied.
+func (n *Node) followerServing() bool {
+	grants := n.lease.validGrants(n.cfg.AuthLease)
+	return len(grants) > 0 && n.fsm.AppliedIndex() >= minGrantIndex(grants)
 }
 
 // noGrantError says why a follower has no valid lease: for the 503's
@@ -296,6 +342,9 @@ func (n *Node) FreshRead() error {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.AuthLease)
 	defer cancel()
 	for {
+		// The wake-ups first, then the checks: nothing that happens after
+		// a check goes unnoticed.
+		granted, led := n.lease.nextGrant(), n.leaderTerm.next()
 		if n.raft.State() == raft.Leader {
 			if err := n.waitLeaderCaughtUp(ctx); err == nil || n.raft.State() == raft.Leader {
 				return err
@@ -311,16 +360,17 @@ func (n *Node) FreshRead() error {
 			}
 			return nil
 		}
-		granted, led := n.lease.nextGrant(), n.leaderTerm.next()
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: no answer from a serving leader within %v", errNotFresh, n.cfg.AuthLease)
+		}
 		select {
 		case n.leaseKick <- struct{}{}:
 		default: // a question is queued already; it goes after this call began
 		}
 		select {
-		case <-granted:
+		case <-granted: // a grant, or a failed question: check, ask again
 		case <-led: // this node now leads and caught up
-		case <-ctx.Done():
-			return fmt.Errorf("%w: no answer from a leader within %v", errNotFresh, n.cfg.AuthLease)
+		case <-ctx.Done(): // one more check above, then give up
 		case <-n.closing:
 			return ErrClosed
 		}

@@ -423,12 +423,30 @@ func (n *Node) WaitApplied(ctx context.Context, idx uint64) error { return n.fsm
 // AppliedIndex implements cluster.Local.
 func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 
-// Serving implements cluster.Serving: ready and within its auth lease.
-func (n *Node) Serving() bool {
-	if n.raft.State() == raft.Leader { // without waiting: it answers status questions
-		return n.ready.Load() && n.leaderCaughtUp()
+// LocalStatus implements cluster.StatusReporter, without waiting (it
+// answers status questions). Serving: a leader that caught up in its term
+// (leaderterm.go), a follower that holds a valid grant whose index it
+// applied; both ready. A leader reads its applied index after finding
+// itself caught up and reports itself leading and serving only if it still
+// leads in the same term afterwards, so that such an answer carries an
+// index at or past every write acknowledged before the question (a read
+// index).
+func (n *Node) LocalStatus() cluster.Status {
+	st := cluster.Status{ID: string(n.id), API: n.APIAddress()}
+	st.LeaderID, st.LeaderAddr = n.Leader()
+	ready := n.ready.Load()
+	if n.raft.State() == raft.Leader {
+		term := n.raft.CurrentTerm()
+		caughtUp := n.leaderTerm.term.Load() == term
+		st.Applied = n.fsm.AppliedIndex()
+		st.IsLeader = n.raft.State() == raft.Leader && n.raft.CurrentTerm() == term
+		st.Serving = ready && caughtUp && st.IsLeader
+	} else {
+		st.Serving = ready && n.followerServing()
+		st.Applied = n.fsm.AppliedIndex()
 	}
-	return n.ServeS3() == nil
+	st.AuthIndex = n.fsm.AuthIndex()
+	return st
 }
 
 // IsLeader implements cluster.Local.
