@@ -86,6 +86,7 @@ var errorTable = []struct {
 	{"fsm.ErrInvalidPartOrder", fsm.ErrInvalidPartOrder},
 	{"fsm.ErrEntityTooSmall", fsm.ErrEntityTooSmall},
 	{"fsm.ErrPreconditionFailed", fsm.ErrPreconditionFailed},
+	{"fsm.ErrNoSuchKey", fsm.ErrNoSuchKey},
 	// cluster
 	{"cluster.ErrNoLeader", ErrNoLeader},
 	{"cluster.ErrNotLeader", ErrNotLeader},

@@ -27,6 +27,19 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 	key := func() string { return fmt.Sprintf("k%d", rng.Intn(6)) }
 	upload := func() string { return fmt.Sprintf("up%d", rng.Intn(4)) }
 	blob := func() string { return fmt.Sprintf("blob%d", rng.Intn(8)) }
+	// cond: no condition half of the time, else a random one (objOf's
+	// ETag is "e", so If-Match "e" passes on any existing key).
+	cond := func() *WriteCondition {
+		switch rng.Intn(6) {
+		case 0:
+			return &WriteCondition{IfNoneMatch: true}
+		case 1:
+			return &WriteCondition{IfMatch: true}
+		case 2:
+			return &WriteCondition{IfMatch: true, ETags: []string{[]string{`"e"`, `"other"`}[rng.Intn(2)]}}
+		}
+		return nil
+	}
 	for i := 0; i < n; i++ {
 		at := int64(i)
 		switch rng.Intn(8) {
@@ -35,7 +48,7 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 		case 1:
 			enc(MsgBucketDelete, &BucketDelete{Name: bucket()})
 		case 2, 3:
-			enc(MsgObjectPut, &ObjectPut{Bucket: bucket(), Key: key(), Object: objOf(blob(), blob())})
+			enc(MsgObjectPut, &ObjectPut{Bucket: bucket(), Key: key(), Object: objOf(blob(), blob()), If: cond()})
 		case 4:
 			enc(MsgObjectDelete, &ObjectDelete{Bucket: bucket(), Keys: []string{key(), key()}})
 		case 5:
@@ -49,7 +62,7 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 				continue
 			}
 			b := blobOf(blob())
-			enc(MsgUploadComplete, &UploadComplete{UploadID: upload(), At: at, Parts: []CompletePart{{PartNumber: 1, ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4])}}})
+			enc(MsgUploadComplete, &UploadComplete{UploadID: upload(), At: at, Parts: []CompletePart{{PartNumber: 1, ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4])}}, If: cond()})
 		}
 	}
 	return out

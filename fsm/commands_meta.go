@@ -81,8 +81,40 @@ func applyObjectPut(tx *bolt.Tx, ev *ObjectPut) any {
 	if b == nil {
 		return ErrNoSuchBucket
 	}
+	if err := ev.If.check(b, ev.Key); err != nil {
+		return err
+	}
 	putObject(tx, b, ev.Key, &ev.Object)
 	return nil
+}
+
+// check returns why key in b fails the condition, or nil (also for a nil
+// condition). It only reads.
+func (c *WriteCondition) check(b *bolt.Bucket, key string) error {
+	if c == nil {
+		return nil
+	}
+	v := b.Get([]byte(key))
+	if c.IfNoneMatch && v != nil {
+		return fmt.Errorf("%w: the key exists (If-None-Match)", ErrPreconditionFailed)
+	}
+	if !c.IfMatch {
+		return nil
+	}
+	if v == nil {
+		return fmt.Errorf("%w (If-Match)", ErrNoSuchKey)
+	}
+	if len(c.ETags) == 0 {
+		return nil
+	}
+	var old ObjectMeta
+	decodeMsg(v, &old)
+	for _, e := range c.ETags {
+		if normalizeETag(e) == normalizeETag(old.ETag) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: the key has another ETag (If-Match)", ErrPreconditionFailed)
 }
 
 // putObject stores obj under key, moving blob references from the object it
@@ -156,6 +188,9 @@ func applyUploadComplete(tx *bolt.Tx, ev *UploadComplete) any {
 	ob := tx.Bucket(objectsBucket(rec.Bucket))
 	if ob == nil {
 		return ErrNoSuchBucket
+	}
+	if err := ev.If.check(ob, rec.Key); err != nil {
+		return err // the upload stays: the client may retry or abort it
 	}
 	pb := tx.Bucket(partsBucket(ev.UploadID))
 	if len(ev.Parts) == 0 {

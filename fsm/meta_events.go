@@ -27,6 +27,7 @@ var (
 	ErrInvalidPartOrder   = errors.New("invalid part order")
 	ErrEntityTooSmall     = errors.New("part too small")
 	ErrPreconditionFailed = errors.New("precondition failed")
+	ErrNoSuchKey          = errors.New("no such key")
 )
 
 // MinPartSize is the smallest size of every part of a multipart upload but
@@ -79,6 +80,26 @@ type ObjectPut struct {
 	Bucket string
 	Key    string
 	Object ObjectMeta
+	If     *WriteCondition // nil: unconditional
+}
+
+// WriteCondition is a conditional write (S3's If-None-Match and If-Match
+// on PutObject and CompleteMultipartUpload). Apply checks it in the same
+// step that writes, so that of two racing writes at most one passes. It is
+// a field added to version 1 of the two events (2026-11-29): builds before
+// it skip the unknown field and would apply the write unconditionally, so
+// every node of a cluster must run a build that knows it before clients
+// send conditional writes.
+type WriteCondition struct {
+	// IfNoneMatch: the key must not exist (If-None-Match: *), else
+	// ErrPreconditionFailed.
+	IfNoneMatch bool
+	// IfMatch: the key must exist, else ErrNoSuchKey, and, unless ETags
+	// is empty (If-Match: *), its ETag must be one of ETags (compared
+	// without quotes; weak "W/" tags never match), else
+	// ErrPreconditionFailed.
+	IfMatch bool
+	ETags   []string
 }
 
 // ObjectDelete deletes objects; deleting a missing key is not an error.
@@ -125,6 +146,7 @@ type UploadComplete struct {
 	UploadID string
 	Parts    []CompletePart
 	At       int64
+	If       *WriteCondition // nil: unconditional
 }
 
 // UploadAbort drops an upload and its parts.

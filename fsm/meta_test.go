@@ -188,3 +188,45 @@ func TestList(t *testing.T) {
 		t.Fatal("listing a missing bucket succeeded")
 	}
 }
+
+// TestConditionalWrites: If-None-Match creates only a missing key, If-Match
+// replaces only an existing key with one of the given ETags (any with no
+// ETags); a failed condition changes nothing, blob references included,
+// and a failed conditional CompleteMultipartUpload keeps the upload.
+func TestConditionalWrites(t *testing.T) {
+	h := newMetaHarness(t)
+	m := h.f.Meta()
+	h.mustApply(MsgBucketCreate, &BucketCreate{Name: "b", Owner: "u1"})
+	create := &WriteCondition{IfNoneMatch: true}
+	h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: objOf("v1"), If: create})
+	wantErr(t, h.apply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: objOf("v2"), If: create}), ErrPreconditionFailed)
+	if o, _ := m.Object("b", "k"); o.Parts[0] != blobOf("v1") || m.BlobRefs(blobOf("v2").SHA256) != 0 {
+		t.Fatalf("a failed If-None-Match changed the object: %+v", o)
+	}
+
+	v2 := objOf("v2")
+	v2.ETag = `"e2"`
+	wantErr(t, h.apply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: v2, If: &WriteCondition{IfMatch: true, ETags: []string{"other", `W/"e"`}}}), ErrPreconditionFailed)
+	wantErr(t, h.apply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "missing", Object: v2, If: &WriteCondition{IfMatch: true}}), ErrNoSuchKey)
+	if _, ok := m.Object("b", "missing"); ok || m.BlobRefs(blobOf("v2").SHA256) != 0 {
+		t.Fatal("a failed If-Match wrote")
+	}
+	h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: v2, If: &WriteCondition{IfMatch: true, ETags: []string{"other", `"e"`}}})
+	h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: objOf("v3"), If: &WriteCondition{IfMatch: true}})
+	if o, _ := m.Object("b", "k"); o.Parts[0] != blobOf("v3") || m.BlobRefs(blobOf("v1").SHA256) != 0 || m.BlobRefs(blobOf("v2").SHA256) != 0 {
+		t.Fatalf("If-Match writes: %+v", o)
+	}
+
+	h.mustApply(MsgUploadCreate, &UploadCreate{Bucket: "b", Key: "k", UploadID: "up"})
+	h.mustApply(MsgPartPut, &PartPut{UploadID: "up", PartNumber: 1, Part: PartMeta{ETag: `"p1"`, Size: 2, Blob: blobOf("p1")}})
+	done := &UploadComplete{UploadID: "up", Parts: []CompletePart{{1, `"p1"`}}, If: create}
+	wantErr(t, h.apply(MsgUploadComplete, done), ErrPreconditionFailed)
+	if _, ok := m.Upload("up"); !ok {
+		t.Fatal("a failed conditional complete dropped the upload")
+	}
+	done.If = &WriteCondition{IfMatch: true, ETags: []string{`"e"`}}
+	h.mustApply(MsgUploadComplete, done)
+	if o, _ := m.Object("b", "k"); o.Parts[0] != blobOf("p1") {
+		t.Fatalf("conditional complete: %+v", o)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/s4/s4/fsm"
 )
 
 // Preconditions are the raw conditional request headers of a GET or HEAD
@@ -74,31 +76,46 @@ func (p Preconditions) evaluate(etag string, lastModified time.Time, notModified
 	return nil
 }
 
-// EvaluateWrite checks the conditional-write headers of PutObject and
-// CompleteMultipartUpload (S3 "conditional writes"): If-None-Match: * fails
-// with 412 when the key exists; If-Match fails with 404 NoSuchKey when it
-// does not and 412 when the ETag differs. If-None-Match with anything but
-// "*" is 501 NotImplemented, as in S3. The handler must evaluate this in
-// the same step that commits the write (the FSM apply), or two racing PUTs
-// can both pass.
-func EvaluateWrite(ifMatch, ifNoneMatch string, exists bool, etag string) error {
+// writeCondition parses the conditional-write headers of PutObject and
+// CompleteMultipartUpload (S3 "conditional writes") into the condition the
+// FSM checks when it applies the write, so that of two racing writes at
+// most one passes: If-None-Match: * (the key must not exist, else 412);
+// If-Match: * or a list of ETags (the key must exist, else 404 NoSuchKey,
+// and have one of the ETags, else 412; weak ETags never match). nil: no
+// condition. If-None-Match with anything but "*" is 501 NotImplemented, as
+// in S3.
+func writeCondition(ifMatch, ifNoneMatch string) (*fsm.WriteCondition, error) {
+	var c fsm.WriteCondition
 	if v := strings.TrimSpace(ifNoneMatch); v != "" {
 		if v != "*" {
-			return NewError(CodeConditionalWriteNotImplemented)
+			return nil, NewError(CodeConditionalWriteNotImplemented)
 		}
-		if exists {
-			return NewError(CodePreconditionFailed)
+		c.IfNoneMatch = true
+	}
+	if v := strings.TrimSpace(ifMatch); v != "" {
+		c.IfMatch = true
+		any := false
+		for _, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			switch {
+			case item == "*":
+				any = true
+			case strings.HasPrefix(item, "W/"):
+				c.ETags = append(c.ETags, item) // never equal to a stored ETag
+			case item != "":
+				c.ETags = append(c.ETags, TrimETag(item))
+			}
+		}
+		if any {
+			c.ETags = nil
+		} else if len(c.ETags) == 0 {
+			return nil, Errorf(CodeInvalidArgument, "The If-Match header names no ETag.")
 		}
 	}
-	if strings.TrimSpace(ifMatch) != "" {
-		if !exists {
-			return NewError(CodeNoSuchKey)
-		}
-		if !etagListMatches(ifMatch, etag, false) {
-			return NewError(CodePreconditionFailed)
-		}
+	if !c.IfNoneMatch && !c.IfMatch {
+		return nil, nil
 	}
-	return nil
+	return &c, nil
 }
 
 // TrimETag strips spaces and one pair of surrounding double quotes:

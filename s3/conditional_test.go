@@ -2,8 +2,11 @@ package s3
 
 import (
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/s4/s4/fsm"
 )
 
 func TestPreconditionsEvaluate(t *testing.T) {
@@ -57,24 +60,31 @@ func TestPreconditionsEvaluate(t *testing.T) {
 	}
 }
 
-func TestEvaluateWrite(t *testing.T) {
+func TestWriteCondition(t *testing.T) {
 	cases := []struct {
 		name                 string
 		ifMatch, ifNoneMatch string
-		exists               bool
+		want                 *fsm.WriteCondition
 		code                 ErrorCode
 	}{
-		{"unconditional", "", "", true, ""},
-		{"create only, new", "", "*", false, ""},
-		{"create only, exists", "", "*", true, CodePreconditionFailed},
-		{"inm etag", "", `"e"`, true, CodeConditionalWriteNotImplemented},
-		{"if-match ok", `"e"`, "", true, ""},
-		{"if-match differs", `"f"`, "", true, CodePreconditionFailed},
-		{"if-match missing object", `"e"`, "", false, CodeNoSuchKey},
-		{"if-match star", "*", "", true, ""},
+		{"unconditional", "", "", nil, ""},
+		{"create only", "", "*", &fsm.WriteCondition{IfNoneMatch: true}, ""},
+		{"create only, spaces", "", " * ", &fsm.WriteCondition{IfNoneMatch: true}, ""},
+		{"if-none-match etag", "", `"e"`, nil, CodeConditionalWriteNotImplemented},
+		{"if-match one", `"e"`, "", &fsm.WriteCondition{IfMatch: true, ETags: []string{"e"}}, ""},
+		{"if-match list", `"e", "f"`, "", &fsm.WriteCondition{IfMatch: true, ETags: []string{"e", "f"}}, ""},
+		{"if-match star", "*", "", &fsm.WriteCondition{IfMatch: true}, ""},
+		{"if-match star in a list", `"e", *`, "", &fsm.WriteCondition{IfMatch: true}, ""},
+		{"if-match weak", `W/"e"`, "", &fsm.WriteCondition{IfMatch: true, ETags: []string{`W/"e"`}}, ""},
+		{"if-match empty list", ", ,", "", nil, CodeInvalidArgument},
+		{"both", `"e"`, "*", &fsm.WriteCondition{IfNoneMatch: true, IfMatch: true, ETags: []string{"e"}}, ""},
 	}
 	for _, c := range cases {
-		xmlTestCheckCode(t, c.name, EvaluateWrite(c.ifMatch, c.ifNoneMatch, c.exists, "e"), c.code)
+		got, err := writeCondition(c.ifMatch, c.ifNoneMatch)
+		xmlTestCheckCode(t, c.name, err, c.code)
+		if err == nil && !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
 	}
 }
 

@@ -339,6 +339,10 @@ func (h *Handler) propose(r *request, t fsm.MessageType, msg any) error {
 		return nil
 	case errors.Is(err, fsm.ErrNoSuchBucket):
 		return NewError(CodeNoSuchBucket)
+	case errors.Is(err, fsm.ErrNoSuchKey):
+		return NewError(CodeNoSuchKey)
+	case errors.Is(err, fsm.ErrPreconditionFailed):
+		return NewError(CodePreconditionFailed)
 	case errors.Is(err, fsm.ErrBucketExists):
 		return NewError(CodeBucketAlreadyExists)
 	case errors.Is(err, fsm.ErrBucketOwnedByYou):

@@ -133,8 +133,9 @@ func (h *Handler) uploadPartCopy(r *request) error {
 }
 
 func (h *Handler) completeMultipartUpload(r *request) error {
-	if r.header("If-None-Match") != "" || r.header("If-Match") != "" {
-		return Errorf(CodeNotImplemented, "Conditional writes are not supported yet.")
+	cond, err := writeCondition(r.header("If-Match"), r.header("If-None-Match"))
+	if err != nil {
+		return err
 	}
 	u, err := h.upload(r)
 	if err != nil {
@@ -151,7 +152,7 @@ func (h *Handler) completeMultipartUpload(r *request) error {
 	if err := h.checkPartChecksums(u.UploadID, parts); err != nil {
 		return err
 	}
-	ev := &fsm.UploadComplete{UploadID: u.UploadID, At: h.cfg.Now().UnixNano()}
+	ev := &fsm.UploadComplete{UploadID: u.UploadID, At: h.cfg.Now().UnixNano(), If: cond}
 	for _, p := range parts {
 		ev.Parts = append(ev.Parts, fsm.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag})
 	}

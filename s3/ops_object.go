@@ -311,8 +311,9 @@ func (h *Handler) storeBody(r *request) (ref blob.Ref, ck fsm.Checksum, unpin fu
 }
 
 func (h *Handler) putObject(r *request) error {
-	if r.header("If-None-Match") != "" || r.header("If-Match") != "" {
-		return Errorf(CodeNotImplemented, "Conditional writes are not supported yet.")
+	cond, err := writeCondition(r.header("If-Match"), r.header("If-None-Match"))
+	if err != nil {
+		return err
 	}
 	if err := checkACLHeaders(r); err != nil {
 		return err
@@ -334,7 +335,7 @@ func (h *Handler) putObject(r *request) error {
 	obj.LastModified = h.cfg.Now().UnixNano()
 	obj.Checksum = ck
 	obj.Parts = []fsm.BlobPart{{SHA256: ref.SHA256, Size: ref.Size}}
-	if err := h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj}); err != nil {
+	if err := h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj, If: cond}); err != nil {
 		return err
 	}
 	r.ctx.Response.Header.Set("ETag", obj.ETag)
