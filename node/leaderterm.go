@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,25 +22,15 @@ import (
 // before.)
 type leaderTerm struct {
 	term    atomic.Uint64 // the term in which this node's Barrier was applied
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced when term changes
+	changed signal        // fired when term changes
 }
-
-func newLeaderTerm() *leaderTerm { return &leaderTerm{changed: make(chan struct{})} }
 
 func (l *leaderTerm) set(term uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.term.Store(term)
-	close(l.changed)
-	l.changed = make(chan struct{})
+	l.changed.fire()
 }
 
-func (l *leaderTerm) next() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.changed
-}
+func (l *leaderTerm) next() <-chan struct{} { return l.changed.next() }
 
 // leaderCaughtUp reports whether this node leads and has applied a Barrier
 // of its current term.

@@ -51,13 +51,13 @@ type leases struct {
 	start   time.Time                    // monotonic base of leaseGrant.at
 	grantMu sync.Mutex                   // serialises grant (writers only)
 	grants  atomic.Pointer[[]leaseGrant] // the last maxGrants, newest first; immutable
-	granted chan struct{}                // closed and replaced by every grant (under grantMu)
+	granted signal                       // fired by every grant and failed question
 	// lastFailure is why the last question failed (for the 503's message).
 	lastFailure atomic.Pointer[string]
 }
 
 func newLeases() *leases {
-	return &leases{start: time.Now(), granted: make(chan struct{})}
+	return &leases{start: time.Now()}
 }
 
 // leaseGrant is one lease: the question was sent at (ns since start); the
@@ -99,17 +99,37 @@ func (l *leases) grant(asked time.Time, st cluster.Status) {
 	}
 	slices.SortFunc(next, func(a, b leaseGrant) int { return cmp.Compare(b.at, a.at) })
 	l.grants.Store(&next)
-	close(l.granted)
-	l.granted = make(chan struct{})
+	l.granted.fire()
 }
 
 // noAnswer wakes the callers waiting on nextGrant without a grant (a
 // question failed), so that they ask again or give up.
-func (l *leases) noAnswer() {
-	l.grantMu.Lock()
-	defer l.grantMu.Unlock()
-	close(l.granted)
-	l.granted = make(chan struct{})
+func (l *leases) noAnswer() { l.granted.fire() }
+
+// signal wakes every goroutine waiting on it: next returns a channel that
+// the following fire closes. Take the channel before checking the state
+// the signal announces, or a change between the two goes unnoticed.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{} // nil while nobody waits
+}
+
+func (s *signal) next() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
 }
 
 // since is t on the grants' clock.
@@ -124,12 +144,8 @@ func (l *leases) newest() (leaseGrant, bool) {
 	return (*p)[0], true
 }
 
-// nextGrant returns a channel closed by the next grant.
-func (l *leases) nextGrant() <-chan struct{} {
-	l.grantMu.Lock()
-	defer l.grantMu.Unlock()
-	return l.granted
-}
+// nextGrant returns a channel closed by the next grant or failed question.
+func (l *leases) nextGrant() <-chan struct{} { return l.granted.next() }
 
 // validGrants returns the grants whose question was sent within lease,
 // newest first.
@@ -206,8 +222,7 @@ func (n *Node) renewLease() {
 		case <-n.leaseKick:
 		}
 		if n.raft.State() == raft.Leader {
-			n.lease.noAnswer() // wakes FreshRead callers: this node leads now
-			continue
+			continue // waiters wake on leaderTerm once it caught up
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.AuthLease/2)
 		ok := n.askLease(ctx)
@@ -235,16 +250,7 @@ func (n *Node) ServeS3() error {
 	}
 	switch n.raft.State() {
 	case raft.Leader:
-		// hashicorp/raft steps a leader down when it loses contact with a
-		// quorum for LeaderLeaseTimeout (≤ AuthLease, see Config.Validate).
-		// A leader elected a moment ago first applies what earlier terms
-		// committed (leaderterm.go).
-		if n.leaderCaughtUp() {
-			return nil
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
-		defer cancel()
-		return n.waitLeaderCaughtUp(ctx)
+		return n.serveAsLeader()
 	case raft.Shutdown:
 		return ErrFenced
 	}
@@ -258,13 +264,17 @@ func (n *Node) ServeS3() error {
 		deadline := time.NewTimer(catchUpWait)
 		defer deadline.Stop()
 		for len(grants) == 0 {
-			granted := n.lease.nextGrant()
+			granted, led := n.lease.nextGrant(), n.leaderTerm.next()
+			if n.raft.State() == raft.Leader { // elected meanwhile
+				return n.serveAsLeader()
+			}
 			select {
 			case n.leaseKick <- struct{}{}:
 			default: // a question is on its way already
 			}
 			select {
 			case <-granted:
+			case <-led:
 			case <-deadline.C:
 				return n.noGrantError()
 			case <-n.closing:
@@ -287,6 +297,19 @@ func (n *Node) ServeS3() error {
 		return fmt.Errorf("%w: applied index %d, the lease needs %d", ErrFenced, n.fsm.AppliedIndex(), oldest)
 	}
 	return nil
+}
+
+// serveAsLeader is ServeS3 on a leader. hashicorp/raft steps a leader down
+// when it loses contact with a quorum for LeaderLeaseTimeout (≤ AuthLease,
+// see Config.Validate); a leader elected a moment ago first applies what
+// earlier terms committed (leaderterm.go), waiting up to catchUpWait.
+func (n *Node) serveAsLeader() error {
+	if n.leaderCaughtUp() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
+	defer cancel()
+	return n.waitLeaderCaughtUp(ctx)
 }
 
 // minGrantIndex is the lowest index among grants: a node that applied it

@@ -11,7 +11,7 @@ import (
 // question does not displace a newer grant), at most maxGrants, and only
 // those asked within the lease count.
 func TestLeaseGrants(t *testing.T) {
-	lt := &leases{start: time.Now().Add(-time.Hour), granted: make(chan struct{})}
+	lt := &leases{start: time.Now().Add(-time.Hour)}
 	if g := lt.validGrants(time.Second); len(g) != 0 {
 		t.Fatalf("grants before any: %v", g)
 	}

@@ -99,7 +99,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), leaseKick: make(chan struct{}, 1), closing: make(chan struct{}), httpDone: make(chan error, 1), leaderTerm: newLeaderTerm()}
+	n := &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), leaseKick: make(chan struct{}, 1), closing: make(chan struct{}), httpDone: make(chan error, 1), leaderTerm: &leaderTerm{}}
 	defer func() {
 		if err != nil {
 			n.Close()
