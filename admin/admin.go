@@ -158,6 +158,7 @@ type route struct {
 	name    string
 	id      string
 	methods []string
+	cluster bool // a /api/admin/cluster route (Config.Cluster serves it)
 }
 
 const (
@@ -181,12 +182,12 @@ func matchRoute(path string) (route, bool) {
 	case "users":
 		return route{name: routeUsers, methods: []string{"GET", "POST"}}, true
 	case "cluster":
-		return route{name: routeCluster, methods: []string{"GET"}}, true
+		return route{name: routeCluster, methods: []string{"GET"}, cluster: true}, true
 	case "cluster/nodes":
-		return route{name: routeNodes, methods: []string{"POST"}}, true
+		return route{name: routeNodes, methods: []string{"POST"}, cluster: true}, true
 	}
 	if id, ok := strings.CutPrefix(rest, "cluster/nodes/"); ok && id != "" && !strings.Contains(id, "/") {
-		return route{name: routeNode, id: id, methods: []string{"DELETE"}}, true
+		return route{name: routeNode, id: id, methods: []string{"DELETE"}, cluster: true}, true
 	}
 	rest, ok = strings.CutPrefix(rest, "users/")
 	if !ok {
@@ -218,7 +219,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 
 	rt, ok := matchRoute(string(ctx.Path()))
-	if ok && h.cluster == nil && (rt.name == routeCluster || rt.name == routeNodes || rt.name == routeNode) {
+	if ok && h.cluster == nil && rt.cluster {
 		ok = false
 	}
 	if !ok {
@@ -241,8 +242,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 
 	// The cluster routes show this node's own view (also, and above all,
 	// when it is cut off) or are forwarded to the leader: not held up.
-	clusterRoute := rt.name == routeCluster || rt.name == routeNodes || rt.name == routeNode
-	if h.fresh != nil && !clusterRoute {
+	if h.fresh != nil && !rt.cluster {
 		if err := h.fresh.FreshRead(); err != nil {
 			h.log.Debug("admin: request refused: this node is not up to date", "path", string(ctx.Path()), "err", err)
 			h.writeError(ctx, fasthttp.StatusServiceUnavailable, "this node cannot confirm it has the cluster's latest state (out of contact with the leader); please retry")

@@ -74,13 +74,16 @@ func WithBlobStore(bs BlobStore) ServerOption {
 func parseBlobPath(p string) ([32]byte, bool) {
 	var sum [32]byte
 	h, ok := strings.CutPrefix(p, pathBlobs)
-	if !ok || len(h) != 64 || strings.ToLower(h) != h {
-		return sum, false
+	return sum, ok && decodeLowerHex(sum[:], h)
+}
+
+// decodeLowerHex fills dst from exactly 2*len(dst) lower-case hex digits.
+func decodeLowerHex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) || strings.ToLower(s) != s {
+		return false
 	}
-	if _, err := hex.Decode(sum[:], []byte(h)); err != nil {
-		return sum, false
-	}
-	return sum, true
+	_, err := hex.Decode(dst, []byte(s))
+	return err == nil
 }
 
 func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request) {
@@ -161,11 +164,8 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 
 // parseCRC32C parses the one value of the X-S4-Crc32c header.
 func parseCRC32C(vals []string) (uint32, bool) {
-	if len(vals) != 1 || len(vals[0]) != 8 || strings.ToLower(vals[0]) != vals[0] {
-		return 0, false
-	}
 	var b [4]byte
-	if _, err := hex.Decode(b[:], []byte(vals[0])); err != nil {
+	if len(vals) != 1 || !decodeLowerHex(b[:], vals[0]) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint32(b[:]), true

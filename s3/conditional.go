@@ -94,22 +94,12 @@ func writeCondition(ifMatch, ifNoneMatch string) (*fsm.WriteCondition, error) {
 	}
 	if v := strings.TrimSpace(ifMatch); v != "" {
 		c.IfMatch = true
-		any := false
-		for _, item := range strings.Split(v, ",") {
-			item = strings.TrimSpace(item)
-			switch {
-			case item == "*":
-				any = true
-			case strings.HasPrefix(item, "W/"):
-				c.ETags = append(c.ETags, item) // never equal to a stored ETag
-			case item != "":
-				c.ETags = append(c.ETags, TrimETag(item))
+		tags, star := etagList(v) // weak tags keep "W/": never equal to a stored ETag
+		if !star {
+			if len(tags) == 0 {
+				return nil, Errorf(CodeInvalidArgument, "The If-Match header names no ETag.")
 			}
-		}
-		if any {
-			c.ETags = nil
-		} else if len(c.ETags) == 0 {
-			return nil, Errorf(CodeInvalidArgument, "The If-Match header names no ETag.")
+			c.ETags = tags
 		}
 	}
 	if !c.IfNoneMatch && !c.IfMatch {
@@ -135,23 +125,41 @@ func QuoteETag(s string) string { return `"` + TrimETag(s) + `"` }
 // etagListMatches reports whether the header (a comma-separated list of
 // entity tags, or "*") matches etag. weak allows W/-prefixed tags.
 func etagListMatches(header, etag string, weak bool) bool {
+	tags, star := etagList(header)
+	if star {
+		return true
+	}
 	want := TrimETag(etag)
-	for _, item := range strings.Split(header, ",") {
-		item = strings.TrimSpace(item)
-		if item == "*" {
-			return true
-		}
-		if strings.HasPrefix(item, "W/") {
+	for _, t := range tags {
+		if w, ok := strings.CutPrefix(t, "W/"); ok {
 			if !weak {
 				continue
 			}
-			item = item[2:]
+			t = TrimETag(w)
 		}
-		if item != "" && TrimETag(item) == want {
+		if t == want {
 			return true
 		}
 	}
 	return false
+}
+
+// etagList parses an If-Match or If-None-Match list: star if it holds "*";
+// tags the others in order, unquoted, weak ones as they came ("W/" and
+// quotes kept).
+func etagList(header string) (tags []string, star bool) {
+	for _, item := range strings.Split(header, ",") {
+		item = strings.TrimSpace(item)
+		switch {
+		case item == "*":
+			star = true
+		case strings.HasPrefix(item, "W/"):
+			tags = append(tags, item)
+		case item != "":
+			tags = append(tags, TrimETag(item))
+		}
+	}
+	return tags, star
 }
 
 func parseHTTPDate(s string) (time.Time, bool) {
