@@ -113,7 +113,7 @@ func TestCatchUpBlobsAfterDowntime(t *testing.T) {
 	}
 	lc := nodeS3Env(t, leader).sdk(cred.AccessKey, cred.SecretKey, patientRetries)
 	mkBucket(t, lc, "catchup")
-	syncApplied(t, nodes, leader)
+	caughtUp(t, leader, nodes...)
 	nodes[down].Close()
 
 	// Written while it is down.
@@ -262,7 +262,7 @@ func TestCatchUpBlobsReleasesDeleted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	syncApplied(t, nodes, leader)
+	caughtUp(t, leader, nodes...)
 	// The leader wrote both blobs and its pins ended with the PUTs; the
 	// followers keep theirs pinned (cluster.BlobPinGrace), so they can
 	// serve them after the delete.
@@ -279,7 +279,7 @@ func TestCatchUpBlobsReleasesDeleted(t *testing.T) {
 	if _, err := lc.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("release"), Key: aws.String("gone")}); err != nil {
 		t.Fatal(err)
 	}
-	syncApplied(t, nodes, leader)
+	caughtUp(t, leader, nodes...)
 	if f.meta.BlobRefs(goneSum) != 0 {
 		t.Fatal("the deleted object's blob is still referenced")
 	}

@@ -2,29 +2,13 @@ package node
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
-
-// syncApplied waits until every node has applied what from has.
-func syncApplied(t *testing.T, nodes []*Node, from *Node) {
-	t.Helper()
-	idx := from.FSM().AppliedIndex()
-	for i, n := range nodes {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := n.FSM().WaitApplied(ctx, idx)
-		cancel()
-		if err != nil {
-			t.Fatalf("n%d did not apply %d: %v", i+1, idx, err)
-		}
-	}
-}
 
 // TestClusterObjectData: an object written through one node is listed and
 // read through the others (which fetch the blob from a peer and keep it);
@@ -81,7 +65,7 @@ func TestClusterObjectData(t *testing.T) {
 			t.Fatalf("put %s acknowledged with the blob on %d node(s), want a majority", key, holders)
 		}
 	}
-	syncApplied(t, nodes, nodes[writer])
+	caughtUp(t, nodes[writer], nodes...)
 
 	for i, c := range clients {
 		out, err := c.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: aws.String("data")})
@@ -128,7 +112,7 @@ func TestClusterObjectData(t *testing.T) {
 			t.Fatalf("delete %s: %v", key, err)
 		}
 	}
-	syncApplied(t, nodes, nodes[del])
+	caughtUp(t, nodes[del], nodes...)
 	for i, c := range clients {
 		out, err := c.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: aws.String("data")})
 		if err != nil {

@@ -111,14 +111,7 @@ func checkAPIAddresses(t *testing.T, c *client, nodes []*Node) {
 // through a follower shrinks the configuration again.
 func TestClusterJoin(t *testing.T) {
 	nodes := startCluster(t)
-	leader := waitLeader(t, nodes)
-	var follower *Node
-	for _, n := range nodes {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	leader, follower := leaderAndFollower(t, nodes)
 	c := loginRetry(t, follower)
 	checkAPIAddresses(t, c, nodes)
 
@@ -252,14 +245,7 @@ func (h *joinLogCounter) WithGroup(string) slog.Handler      { return h }
 // it is in no configuration and never ready, and the cluster keeps working.
 func TestClusterJoinWithAnotherKeyFails(t *testing.T) {
 	nodes := startCluster(t)
-	leader := waitLeader(t, nodes)
-	var follower *Node
-	for _, n := range nodes {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	_, follower := leaderAndFollower(t, nodes)
 	logs := &joinLogCounter{match: "connecting to the --join node failed"}
 	cfg := testConfig(t.TempDir())
 	otherKey := keyring.ClusterKey{7, 7, 7}

@@ -95,6 +95,19 @@ func waitLeader(t *testing.T, nodes []*Node) *Node {
 	return nil
 }
 
+// leaderAndFollower waits for a leader and returns it and one follower.
+func leaderAndFollower(t *testing.T, nodes []*Node) (leader, follower *Node) {
+	t.Helper()
+	leader = waitLeader(t, nodes)
+	for _, n := range nodes {
+		if n != leader {
+			return leader, n
+		}
+	}
+	t.Fatal("no follower")
+	return nil, nil
+}
+
 // TestClusterLeaderLossAndFullRestart: the leader goes away, a new one is
 // elected and writes through the survivors keep working; the old leader
 // comes back and catches up; then all three restart and keep everything.
@@ -187,13 +200,7 @@ func TestClusterLeaderLossAndFullRestart(t *testing.T) {
 // leader, and the follower answers only once its own FSM has them.
 func TestClusterForwardsAdminWrites(t *testing.T) {
 	nodes := startCluster(t)
-	var follower *Node
-	for _, n := range nodes {
-		if !n.IsLeader() {
-			follower = n
-			break
-		}
-	}
+	_, follower := leaderAndFollower(t, nodes)
 	// The root user is created once, by the leader, and replicated.
 	deadline := time.Now().Add(10 * time.Second)
 	for {

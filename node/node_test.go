@@ -88,6 +88,18 @@ func nodeCertPool(t *testing.T, n *Node) *x509.CertPool {
 
 func (c *client) do(method, path string, body any, out any) int {
 	c.t.Helper()
+	code, b := c.doRaw(method, path, body)
+	if out != nil && code < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+	return code
+}
+
+// doRaw is do that returns the body as it came.
+func (c *client) doRaw(method, path string, body any) (int, []byte) {
+	c.t.Helper()
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -104,12 +116,7 @@ func (c *client) do(method, path string, body any, out any) int {
 	defer resp.Body.Close()
 	c.last = resp.Header
 	b, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, out); err != nil {
-			c.t.Fatalf("%s %s: %v: %s", method, path, err, b)
-		}
-	}
-	return resp.StatusCode
+	return resp.StatusCode, b
 }
 
 func (c *client) login(user, password string) {
