@@ -12,24 +12,8 @@
 # Stops only the clusters it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 OLD=${1:-}
-W=$(mktemp -d)
-builds=(new)
-[ -z "$OLD" ] || builds=(old new)
-[ -z "$OLD" ] || git -C "$ROOT" worktree add -q "$W/old" "$OLD"
-git -C "$ROOT" worktree add -q "$W/new" HEAD
-(cd "$ROOT" && go build -o "$W/s4load" ./cmd/s4load)
-base() { if [ "$1" = old ]; then echo "$BO"; else echo "$BN"; fi; }
-up() { (cd "$W/$1" && S4_CLUSTER_DIR=$W/c-$1 S4_BASE_PORT=$(base "$1") S4_CLUSTER_BASE_PORT=$(( $(base "$1") + 10 )) scripts/cluster.sh up >/dev/null); }
-down() { (cd "$W/$1" && S4_CLUSTER_DIR=$W/c-$1 S4_BASE_PORT=$(base "$1") S4_CLUSTER_BASE_PORT=$(( $(base "$1") + 10 )) scripts/cluster.sh down >/dev/null) || true; }
-BO=$((21000 + RANDOM % 5000)); BN=$((BO + 100))
-cleanup() {
-  for v in "${builds[@]}"; do down "$v"; git -C "$ROOT" worktree remove --force "$W/$v"; done
-  rm -rf "$W"
-}
-trap cleanup EXIT
-for v in "${builds[@]}"; do up "$v"; done
+. scripts/lib-ab.sh
 leaderport() { # base dir
   for i in 0 1 2; do
     if curl -s --cacert "$2/tls/cert.pem" "https://localhost:$(( $1 + i ))/health/ready" | grep -q '"role":"leader"'; then echo $(( $1 + i )); return; fi
@@ -37,7 +21,7 @@ leaderport() { # base dir
 }
 for round in $(seq "${ROUNDS:-2}"); do
   for v in "${builds[@]}"; do
-    B=$(base "$v") D=$W/c-$v
+    B=$(ab_base "$v") D=$W/c-$v
     P=$(leaderport "$B" "$D")
     for c in ${CS:-1 64}; do
       out=$("$W/s4load" -endpoint "https://localhost:$P" -cacert "$D/tls/cert.pem" -user root -password password12345 -scenario admin-credentials -c "$c" -duration "${DUR:-8s}" -users $(( c < 16 ? 16 : c )) -pid "$(cat "$D/n1.pid"),$(cat "$D/n2.pid"),$(cat "$D/n3.pid")" 2>/dev/null)

@@ -9,26 +9,13 @@
 # Stops only the clusters it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 . scripts/lib.sh
 OLD=$1
 shift
-W=$(mktemp -d)
-git -C "$ROOT" worktree add -q "$W/old" "$OLD"
-git -C "$ROOT" worktree add -q "$W/new" HEAD
-(cd "$ROOT" && go build -o "$W/s4load" ./cmd/s4load)
-BO=$((21000 + RANDOM % 5000)); BN=$((BO + 100))
-base() { if [ "$1" = old ]; then echo "$BO"; else echo "$BN"; fi; }
-cl() { (cd "$W/$1" && S4_CLUSTER_DIR=$W/c-$1 S4_BASE_PORT=$(base "$1") S4_CLUSTER_BASE_PORT=$(( $(base "$1") + 10 )) scripts/cluster.sh "$2" >/dev/null); }
-cleanup() {
-  for v in old new; do cl "$v" down || true; git -C "$ROOT" worktree remove --force "$W/$v"; done
-  rm -rf "$W"
-}
-trap cleanup EXIT
+. scripts/lib-ab.sh
 declare -A AK SK
 for v in old new; do
-  cl "$v" up
-  BASE="https://localhost:$(base $v)" AWS_CA_BUNDLE=$W/c-$v/tls/cert.pem
+  BASE="https://localhost:$(ab_base $v)" AWS_CA_BUNDLE=$W/c-$v/tls/cert.pem
   TOKEN=$(admin_token)
   read -r AK[$v] SK[$v] <<<"$(issue_keys "$TOKEN" "$(new_user "$TOKEN" bench Writer)")"
 done
@@ -37,7 +24,7 @@ runs=("$@")
 for round in $(seq "${ROUNDS:-2}"); do
   for r in "${runs[@]}"; do
     for v in old new; do
-      B=$(base $v) D=$W/c-$v
+      B=$(ab_base $v) D=$W/c-$v
       out=$("$W/s4load" -c "${C:-16}" -duration "${DUR:-10s}" -scenario "${r%%:*}" -size "${r#*:}" \
         -endpoint "https://localhost:$B,https://localhost:$((B + 1)),https://localhost:$((B + 2))" \
         -cacert "$D/tls/cert.pem" -pid "$(cat "$D/n1.pid"),$(cat "$D/n2.pid"),$(cat "$D/n3.pid")" \
