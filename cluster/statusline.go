@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -18,20 +19,26 @@ import (
 // CPU on the two nodes (HTTP framing, goroutine hand-offs, JSON); here it
 // is one small TLS record each way.
 //
-// On a connection of its own, the asking node sends one byte, 'S', per
+// On a connection of its own, the asking node sends one byte, 'T', per
 // question and reads the answer before it asks again:
 //
-//	answer = flags(1) applied(8) authIndex(8) idLen(1) id(idLen)
+//	answer = flags(1) applied(8) authIndex(8) term(8) leaseLeft(8) olderAge(8) idLen(1) id(idLen)
 //	flags:   1 the node leads, 2 it serves (Status.Serving)
 //
-// with big-endian integers. The answering node keeps a connection until it
-// idles for StatusIdleTimeout, it sends anything but 'S', or the node
-// closes.
+// with big-endian integers (leaseLeft and olderAge, Status.OlderAnswerAge,
+// in nanoseconds). The answering node
+// keeps a connection until it idles for StatusIdleTimeout, it sends
+// anything but a question, or the node closes. It also answers 'S', the
+// question of earlier releases, without term and leaseLeft, so that a
+// node not yet upgraded keeps its (weaker) lease during a rolling upgrade;
+// an upgraded follower asking a leader that is not yet upgraded gets no
+// grant: it fails closed.
 const (
-	statusQuestion    = 'S'
+	statusQuestion    = 'T'
+	statusQuestionV1  = 'S'
 	statusFlagLeader  = 1
 	statusFlagServing = 2
-	statusHeaderLen   = 1 + 8 + 8 + 1
+	statusHeaderLen   = 1 + 8 + 8 + 8 + 8 + 8 + 1
 	maxStatusIDLen    = 255
 )
 
@@ -77,10 +84,10 @@ func (s *Server) answerStatus(c net.Conn) {
 	buf := make([]byte, 0, statusHeaderLen+maxStatusIDLen)
 	for {
 		c.SetDeadline(time.Now().Add(StatusIdleTimeout))
-		if _, err := io.ReadFull(c, q[:]); err != nil || q[0] != statusQuestion {
+		if _, err := io.ReadFull(c, q[:]); err != nil || q[0] != statusQuestion && q[0] != statusQuestionV1 {
 			return
 		}
-		b, err := appendStatusAnswer(buf[:0], statusOf(s.local))
+		b, err := appendStatusAnswer(buf[:0], statusOf(s.local), q[0] == statusQuestionV1)
 		if err != nil {
 			s.log.Warn("status line: cannot answer", "err", err)
 			return
@@ -106,7 +113,7 @@ func (s *Server) closeStatusLine() {
 	s.statusWG.Wait()
 }
 
-func appendStatusAnswer(b []byte, st Status) ([]byte, error) {
+func appendStatusAnswer(b []byte, st Status, v1 bool) ([]byte, error) {
 	if len(st.ID) > maxStatusIDLen {
 		return b, fmt.Errorf("cluster: node ID of %d bytes", len(st.ID))
 	}
@@ -120,12 +127,18 @@ func appendStatusAnswer(b []byte, st Status) ([]byte, error) {
 	b = append(b, flags)
 	b = binary.BigEndian.AppendUint64(b, st.Applied)
 	b = binary.BigEndian.AppendUint64(b, st.AuthIndex)
+	if !v1 {
+		b = binary.BigEndian.AppendUint64(b, st.Term)
+		b = binary.BigEndian.AppendUint64(b, uint64(max(st.LeaseLeft, 0)))
+		b = binary.BigEndian.AppendUint64(b, uint64(max(st.OlderAnswerAge, 0)))
+	}
 	b = append(b, byte(len(st.ID)))
 	return append(b, st.ID...), nil
 }
 
-// readStatusAnswer reads one answer from r: the fields the status line
-// carries (ID, IsLeader, Serving, Applied, AuthIndex).
+// readStatusAnswer reads one answer to a 'T' question from r: the fields
+// the status line carries (ID, IsLeader, Serving, Applied, AuthIndex,
+// Term, LeaseLeft, OlderAnswerAge).
 func readStatusAnswer(r io.Reader) (Status, error) {
 	var h [statusHeaderLen]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
@@ -134,7 +147,11 @@ func readStatusAnswer(r io.Reader) (Status, error) {
 	if h[0]&^(statusFlagLeader|statusFlagServing) != 0 {
 		return Status{}, fmt.Errorf("cluster: status line: unknown flags %#x", h[0])
 	}
-	id := make([]byte, h[17])
+	left, older := binary.BigEndian.Uint64(h[25:33]), binary.BigEndian.Uint64(h[33:41])
+	if left > math.MaxInt64 || older > math.MaxInt64 {
+		return Status{}, fmt.Errorf("cluster: status line: durations of %d and %d ns", left, older)
+	}
+	id := make([]byte, h[41])
 	if _, err := io.ReadFull(r, id); err != nil {
 		return Status{}, err
 	}
@@ -144,6 +161,10 @@ func readStatusAnswer(r io.Reader) (Status, error) {
 		Serving:   h[0]&statusFlagServing != 0,
 		Applied:   binary.BigEndian.Uint64(h[1:9]),
 		AuthIndex: binary.BigEndian.Uint64(h[9:17]),
+		Term:      binary.BigEndian.Uint64(h[17:25]),
+		LeaseLeft: time.Duration(left),
+		// The age of the answering node's last answer in an earlier term.
+		OlderAnswerAge: time.Duration(older),
 	}, nil
 }
 

@@ -166,16 +166,17 @@ func TestStatusLineTimeout(t *testing.T) {
 // FuzzStatusAnswer: any bytes decode to a status or an error, never a
 // panic, and an encoded status decodes to itself.
 func FuzzStatusAnswer(f *testing.F) {
-	enc, _ := appendStatusAnswer(nil, Status{ID: "n1", IsLeader: true, Serving: true, Applied: 42, AuthIndex: 7})
+	enc, _ := appendStatusAnswer(nil, Status{ID: "n1", IsLeader: true, Serving: true, Applied: 42, AuthIndex: 7, Term: 3, LeaseLeft: 750 * time.Millisecond, OlderAnswerAge: time.Hour}, false)
 	f.Add(enc)
 	f.Add([]byte{})
 	f.Add([]byte{0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 'a'})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := readStatusAnswer(bytes.NewReader(b))
 		if err != nil {
 			return
 		}
-		again, err := appendStatusAnswer(nil, st)
+		again, err := appendStatusAnswer(nil, st, false)
 		if err != nil {
 			t.Fatalf("re-encoding %+v: %v", st, err)
 		}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/s4/s4/fsm"
 )
@@ -48,6 +49,19 @@ type Status struct {
 	// follower's lease granted by this answer requires its FSM to reach it
 	// (0 from a node that does not say: then Applied counts).
 	AuthIndex uint64 `json:"auth_index,omitempty"`
+	// Term is the node's current Raft term. A leader counts an answer as an
+	// acknowledgement of its lease only when the answering node is in the
+	// leader's own term (node/lease.go).
+	Term uint64 `json:"term,omitempty"`
+	// LeaseLeft is, on a serving leader, how long its leader lease still
+	// holds (at most the auth lease); a follower's grant from this answer
+	// lasts no longer. Zero: no lease (a follower, or a leader that must not
+	// serve).
+	LeaseLeft time.Duration `json:"lease_left,omitempty"`
+	// OlderAnswerAge is how long ago, on the answering node's clock, it
+	// last answered a status question in a term before Term (or, if it
+	// never did, since it started): a new leader's hand-over counts it.
+	OlderAnswerAge time.Duration `json:"older_answer_age,omitempty"`
 }
 
 // wireError is an error on the wire: the name of the sentinel it wraps (see

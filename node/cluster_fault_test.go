@@ -364,6 +364,13 @@ func (ln *linkNet) close() {
 // through a linkNet. It retries on other ports like startClusterConfigs.
 func startFaultCluster(t *testing.T) ([]*Node, []Config, *linkNet) {
 	t.Helper()
+	return startFaultClusterWith(t, nil)
+}
+
+// startFaultClusterWith is startFaultCluster with a hook that adjusts each
+// node's configuration after the fault cluster's settings.
+func startFaultClusterWith(t *testing.T, tweak func(i int, cfg *Config)) ([]*Node, []Config, *linkNet) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		lnet := newLinkNet(t, 3)
 		var peers []Peer
@@ -377,6 +384,9 @@ func startFaultCluster(t *testing.T) ([]*Node, []Config, *linkNet) {
 			// left, a 50 ms scheduling hiccup on this shared machine (race
 			// detector, two cores) must not depose the leader.
 			cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 250*time.Millisecond, 250*time.Millisecond, 125*time.Millisecond
+			if tweak != nil {
+				tweak(i, cfg)
+			}
 		})
 		if err == nil {
 			// Before the nodes close (cleanups run last-in first-out): no

@@ -373,10 +373,14 @@ func TestIdleClusterKeepsLeases(t *testing.T) {
 		err := func() error {
 			for end := time.Now().Add(3 * lease); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 				for i, n := range nodes {
-					if !n.LocalStatus().Serving {
+					st := n.LocalStatus()
+					if !st.Serving {
 						return fmt.Errorf("n%d not serving on an idle, healthy cluster: %v", i+1, n.ServeS3())
 					}
-					if !n.IsLeader() && len(n.lease.validGrants(lease/2)) == 0 {
+					if st.IsLeader && st.LeaseLeft < lease/2 {
+						return fmt.Errorf("n%d: the leader lease holds only %v more on an idle, healthy cluster", i+1, st.LeaseLeft)
+					}
+					if g, ok := n.follower.Newest(); !st.IsLeader && (!ok || n.clock.Now().Sub(g.Asked) > lease/2) {
 						return fmt.Errorf("n%d: no grant asked for within %v on an idle, healthy cluster", i+1, lease/2)
 					}
 				}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/lease"
 	"github.com/s4/s4/transport"
 )
 
@@ -85,6 +86,9 @@ type Config struct {
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	SnapshotInterval  time.Duration
+	// LeaseClock times every lease. Default lease.System() (CLOCK_BOOTTIME
+	// on Linux); tests pass a lease.Manual.
+	LeaseClock lease.Clock
 	// ClusterDialer, when set, opens the TCP connection under every outgoing
 	// cluster link (Raft and the internal RPC). Tests route the links through
 	// a fault-injecting proxy with it; production leaves it nil.
@@ -172,6 +176,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AuthLease <= 0 {
 		c.AuthLease = time.Second
+	}
+	if c.LeaseClock == nil {
+		c.LeaseClock = lease.System()
 	}
 	if c.AuthLease < c.LeaderLeaseTimeout {
 		return fmt.Errorf("node: auth lease %v is shorter than the leader lease %v", c.AuthLease, c.LeaderLeaseTimeout)

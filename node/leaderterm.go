@@ -1,12 +1,12 @@
 package node
 
 import (
-	"context"
-	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/s4/s4/internal/wake"
 )
 
 // A node elected leader knows that the entries of earlier terms in its log
@@ -22,43 +22,15 @@ import (
 // before.)
 type leaderTerm struct {
 	term    atomic.Uint64 // the term in which this node's Barrier was applied
-	changed signal        // fired when term changes
+	changed wake.Signal   // fired when term changes
 }
 
 func (l *leaderTerm) set(term uint64) {
 	l.term.Store(term)
-	l.changed.fire()
+	l.changed.Fire()
 }
 
-func (l *leaderTerm) next() <-chan struct{} { return l.changed.next() }
-
-// leaderCaughtUp reports whether this node leads and has applied a Barrier
-// of its current term.
-func (n *Node) leaderCaughtUp() bool {
-	return n.raft.State() == raft.Leader && n.leaderTerm.term.Load() == n.raft.CurrentTerm()
-}
-
-// waitLeaderCaughtUp waits until leaderCaughtUp, ctx ends or the node stops
-// leading.
-func (n *Node) waitLeaderCaughtUp(ctx context.Context) error {
-	for {
-		changed := n.leaderTerm.next()
-		if n.leaderCaughtUp() {
-			return nil
-		}
-		if n.raft.State() != raft.Leader {
-			return fmt.Errorf("%w: lost the leadership", ErrFenced)
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: a new leader still applying earlier terms' entries", ErrFenced)
-		case <-n.closing:
-			return ErrClosed
-		case <-time.After(10 * time.Millisecond): // leadership lost meanwhile
-		}
-	}
-}
+func (l *leaderTerm) next() <-chan struct{} { return l.changed.Next() }
 
 // watchLeadership applies a Barrier in every term in which this node
 // leads (see leaderTerm).
@@ -77,8 +49,11 @@ func (n *Node) watchLeadership() {
 	retry := time.Duration(0)
 	for {
 		var again <-chan time.Time
-		if n.raft.State() == raft.Leader && n.leaderTerm.term.Load() != n.raft.CurrentTerm() {
-			term := n.raft.CurrentTerm()
+		if term, ok := n.leadingTerm(); ok && n.leaderTerm.term.Load() != term {
+			select {
+			case n.leaderKick <- struct{}{}: // start the leader lease's questions now
+			default:
+			}
 			if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
 				n.log.Debug("new leader: barrier failed", "term", term, "err", err)
 				retry = min(max(2*retry, 10*time.Millisecond), time.Second)

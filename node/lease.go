@@ -1,196 +1,210 @@
 package node
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/s4/s4/cluster"
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/lease"
 	"github.com/s4/s4/s3"
 )
 
 // ErrFenced: this node's auth lease does not hold; it must not answer S3
-// requests from its local state (503, clients retry elsewhere).
-var ErrFenced = errors.New("node: auth lease expired")
+// or admin requests from its local state (503, clients retry elsewhere).
+var ErrFenced = lease.ErrExpired
 
-// The auth lease (DESIGN.md, "The revocation barrier").
+// Who may answer from local state (docs/DESIGN.md, "Leases"; package
+// lease holds the bookkeeping, this file the wiring to Raft and the status
+// line):
 //
-// A follower (or a candidate) serves S3 only while it holds a lease
-// granted within AuthLease whose index it has applied. The leader acknowledges a revocation-class event once every
-// follower confirmed it applied the event, or once AuthLease plus a margin
-// has passed since the event was applied on the leader (time tc).
+//   - A leader serves while its leader lease holds: holdLeaderLease asks
+//     every other server for its status every AuthLease/4, and an answer
+//     from a server in this node's term acknowledges the question, timed
+//     from when it was sent; a majority of voters, this node included,
+//     acknowledging within AuthLease keeps the lease. In a new term it
+//     serves (and acknowledges writes: Apply) only after the hand-over:
+//     every other server acknowledged the new term, or AuthLease plus a
+//     margin passed since it saw itself elected, so that no earlier
+//     leader, and no follower under an earlier leader's grant, still
+//     serves. And it first applies a Barrier of its own term
+//     (leaderterm.go).
+//   - A follower (or a candidate) serves while it holds a grant whose
+//     index it applied: renewLease asks the leader every AuthLease/4, and
+//     a serving leader's answer grants a lease timed from when the
+//     question was sent, lasting at most AuthLease and no longer than the
+//     leader's own lease still held.
+//   - A revocation-class event is acknowledged once every other voter
+//     confirmed it applied it, or AuthLease plus the margin passed since it
+//     was applied on the leader (barrier): a grant asked for before then
+//     has run out, one asked for after carries the event's index.
 //
-// The follower times its lease from its own side of a round trip (as a
-// read-index lease does): renewLease asks the leader for its status every
-// AuthLease/4, and a leader's answer grants a lease that starts when the
-// follower SENT the question and carries the index of the leader's last
-// applied IAM event, which the follower must reach before it serves again.
-// An answer given after tc carries an index at or past the event; an answer given before tc was
-// asked for before tc, so its lease ends before tc + AuthLease. Either way
-// no follower serves the revoked state after the acknowledgement, whatever
-// the network delayed: a delay only makes a lease shorter. (Timing the
-// lease from when an append arrived, as this code first did, let an append
-// sent before the event and delivered late renew a stale follower:
-// TestClusterLateAppendAfterRevoke.)
-//
-// A follower also answers every request with what the cluster acknowledged
-// before it arrived: FreshRead asks the leader the same status question
-// (read index).
+// Every wait before an answer ends with the check itself (ServeS3,
+// FreshRead), so a process stopped in the middle of one re-checks when it
+// wakes up.
 
-// leases holds a follower's lease grants.
-type leases struct {
-	start   time.Time                    // monotonic base of leaseGrant.at
-	grantMu sync.Mutex                   // serialises grant (writers only)
-	grants  atomic.Pointer[[]leaseGrant] // the last maxGrants, newest first; immutable
-	granted signal                       // fired by every grant and failed question
-	// lastFailure is why the last question failed (for the 503's message).
-	lastFailure atomic.Pointer[string]
-}
-
-func newLeases() *leases {
-	return &leases{start: time.Now()}
-}
-
-// leaseGrant is one lease: the question was sent at (ns since start); the
-// leader's last IAM event was applied when it answered (the index the
-// follower must reach to serve under this grant). read is the leader's
-// applied index then, known (readOK) when the leader was serving, that is
-// had replayed its log since its election: a fresh read (FreshRead) waits
-// for it.
-type leaseGrant struct {
-	at      int64
-	applied uint64
-	read    uint64
-	readOK  bool
-}
-
-// catchUpWait bounds how long a request on a follower waits for the FSM to
-// reach the index of its lease before it is refused with 503.
+// catchUpWait bounds how long a request waits for this node to be allowed
+// to serve (a grant, its FSM reaching a grant's index, a new leader's
+// catch-up and hand-over) before it is refused with 503.
 const catchUpWait = 250 * time.Millisecond
 
-// maxGrants is how many recent grants a follower keeps: each one is a lease
-// on its own, so while the FSM catches up with the newest grant's index
-// (under load it lags the leader by some ms) an older, still valid grant
-// with a lower index lets the node go on serving.
-const maxGrants = 8
+// failedAskPause is the least time between a failed lease question and the
+// next one.
+const failedAskPause = 10 * time.Millisecond
 
-// grant records a lease: the leader answered st to a question sent at
-// asked.
-func (l *leases) grant(asked time.Time, st cluster.Status) {
-	g := leaseGrant{at: l.since(asked), applied: grantIndex(st), read: st.Applied, readOK: st.Serving}
-	l.grantMu.Lock()
-	defer l.grantMu.Unlock()
-	next := []leaseGrant{g}
-	if old := l.grants.Load(); old != nil {
-		for _, o := range *old {
-			if len(next) < maxGrants && o.at != g.at {
-				next = append(next, o)
-			}
-		}
+// errNotLeading: a wait for the leader lease ended because this node no
+// longer leads; the caller serves as a follower instead.
+var errNotLeading = errors.New("node: not leading")
+
+// leadingTerm returns the term this node leads in. It reads the term on
+// both sides of the state, so that the node certainly led in that term at
+// the moment it read the state (a term read alone might be one this node
+// is only a candidate in).
+func (n *Node) leadingTerm() (uint64, bool) {
+	term := n.raft.CurrentTerm()
+	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+		return 0, false
 	}
-	slices.SortFunc(next, func(a, b leaseGrant) int { return cmp.Compare(b.at, a.at) })
-	l.grants.Store(&next)
-	l.granted.fire()
+	return term, true
 }
 
-// noAnswer wakes the callers waiting on nextGrant without a grant (a
-// question failed), so that they ask again or give up.
-func (l *leases) noAnswer() { l.granted.fire() }
-
-// signal wakes every goroutine waiting on it: next returns a channel that
-// the following fire closes. Take the channel before checking the state
-// the signal announces, or a change between the two goes unnoticed.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{} // nil while nobody waits
+// leaderServing reports whether this node leads and may serve from its
+// state: it caught up in its term and its leader lease holds (the
+// hand-over included).
+func (n *Node) leaderServing() bool {
+	term, ok := n.leadingTerm()
+	return ok && n.leaderTerm.term.Load() == term && n.lead.Valid(term)
 }
 
-func (s *signal) next() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch == nil {
-		s.ch = make(chan struct{})
+// serving reports, without waiting, whether this node may answer from its
+// state now.
+func (n *Node) serving() bool {
+	switch n.raft.State() {
+	case raft.Leader:
+		return n.leaderServing()
+	case raft.Shutdown:
+		return false
 	}
-	return s.ch
+	return n.follower.Serving(n.fsm.AppliedIndex())
 }
 
-func (s *signal) fire() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch != nil {
-		close(s.ch)
-		s.ch = nil
+// ServeS3 implements s3.Gate: the node is ready and may serve now, waiting
+// up to catchUpWait for that.
+func (n *Node) ServeS3() error {
+	if !n.ready.Load() {
+		return ErrNotReady
 	}
-}
-
-// since is t on the grants' clock.
-func (l *leases) since(t time.Time) int64 { return int64(t.Sub(l.start)) }
-
-// newest returns the grant whose question was sent last.
-func (l *leases) newest() (leaseGrant, bool) {
-	p := l.grants.Load()
-	if p == nil || len(*p) == 0 {
-		return leaseGrant{}, false
-	}
-	return (*p)[0], true
-}
-
-// nextGrant returns a channel closed by the next grant or failed question.
-func (l *leases) nextGrant() <-chan struct{} { return l.granted.next() }
-
-// validGrants returns the grants whose question was sent within lease,
-// newest first.
-func (l *leases) validGrants(lease time.Duration) []leaseGrant {
-	p := l.grants.Load()
-	if p == nil {
+	if n.serving() {
 		return nil
 	}
-	now := int64(time.Since(l.start))
-	gs := *p
-	for i, g := range gs {
-		if time.Duration(now-g.at) > lease {
-			return gs[:i]
-		}
-	}
-	return gs
+	ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
+	defer cancel()
+	return n.awaitServing(ctx)
 }
 
-// askLease asks the leader the node knows of for a lease; it reports
+// awaitServing waits until this node may serve, as a leader or as a
+// follower, whichever it is when it checks; it returns nil only right
+// after a check that passed.
+func (n *Node) awaitServing(ctx context.Context) error {
+	for {
+		led := n.leaderTerm.next()
+		switch n.raft.State() {
+		case raft.Leader:
+			err := n.awaitLeader(ctx)
+			if errors.Is(err, errNotLeading) {
+				continue // stepped down meanwhile: serve as a follower
+			}
+			return err
+		case raft.Shutdown:
+			return ErrFenced
+		}
+		// A follower, or a candidate during an election: a valid grant
+		// is what makes serving safe, whoever leads now.
+		err := n.follower.Await(ctx, n.fsm, n.kickLease, led)
+		if errors.Is(err, lease.ErrInterrupted) {
+			continue // elected meanwhile
+		}
+		if errors.Is(err, lease.ErrExpired) && ctx.Err() != nil {
+			leader, _ := n.Leader()
+			return fmt.Errorf("%w (leader %q)", err, leader)
+		}
+		return err
+	}
+}
+
+// awaitLeader waits until leaderServing. It fails with errNotLeading once
+// this node does not lead.
+func (n *Node) awaitLeader(ctx context.Context) error {
+	for {
+		caught, changed := n.leaderTerm.next(), n.lead.Changed()
+		term, ok := n.leadingTerm()
+		if !ok {
+			return errNotLeading
+		}
+		if n.leaderTerm.term.Load() == term && n.lead.Valid(term) {
+			return nil
+		}
+		select {
+		case n.leaderKick <- struct{}{}:
+		default: // questions are on their way already
+		}
+		select {
+		case <-caught:
+		case <-changed:
+		case <-time.After(10 * time.Millisecond): // leadership lost, or the hand-over's time passed
+		case <-ctx.Done():
+			if n.leaderTerm.term.Load() != term {
+				return fmt.Errorf("%w: a new leader still applying earlier terms' entries", ErrFenced)
+			}
+			return fmt.Errorf("%w: %s", ErrFenced, n.lead.Status(term))
+		case <-n.closing:
+			return ErrClosed
+		}
+	}
+}
+
+// kickLease asks renewLease for a grant now.
+func (n *Node) kickLease() {
+	select {
+	case n.leaseKick <- struct{}{}:
+	default: // a question is on its way already
+	}
+}
+
+// askLease asks the leader the node knows of for a grant; it reports
 // whether one was granted.
 func (n *Node) askLease(ctx context.Context) bool {
 	id, addr := n.Leader()
 	if addr == "" || id == string(n.id) {
-		n.lease.noAnswer()
+		n.follower.Failed("no leader known")
 		return false
 	}
-	asked := time.Now()
+	asked := n.clock.Now() // before the question leaves
 	st, err := n.statusLine.Status(ctx, addr)
 	switch {
 	case err != nil:
 	case !st.IsLeader || st.ID != id:
 		err = fmt.Errorf("%s answered as %s, leader %t", id, st.ID, st.IsLeader)
-	case !st.Serving:
+	case !st.Serving || st.LeaseLeft <= 0:
 		// A leader elected a moment ago that has not applied what earlier
-		// terms committed: its indexes may miss a revoke (leaderterm.go).
-		err = fmt.Errorf("leader %s has not caught up in its term yet", id)
+		// terms committed, or waits out its hand-over, or one whose own
+		// lease does not hold: nothing it says may be served.
+		err = fmt.Errorf("leader %s does not serve (catching up, handing over, or without its lease)", id)
 	}
 	if err != nil {
-		n.log.Debug("auth lease not renewed", "leader", id, "took", time.Since(asked), "err", err)
-		msg := fmt.Sprintf("%v after %v", err, time.Since(asked).Round(time.Millisecond))
-		n.lease.lastFailure.Store(&msg)
-		n.lease.noAnswer()
+		took := n.clock.Now().Sub(asked)
+		n.log.Debug("auth lease not renewed", "leader", id, "took", took, "err", err)
+		n.follower.Failed(fmt.Sprintf("%v after %v", err, took.Round(time.Millisecond)))
 		return false
 	}
-	n.lease.grant(asked, st)
+	n.follower.Grant(asked, st.Term, grantIndex(st), st.Applied, st.LeaseLeft)
 	return true
 }
 
@@ -222,7 +236,7 @@ func (n *Node) renewLease() {
 		case <-n.leaseKick:
 		}
 		if n.raft.State() == raft.Leader {
-			continue // waiters wake on leaderTerm once it caught up
+			continue // a leader serves under its own lease
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.AuthLease/2)
 		ok := n.askLease(ctx)
@@ -239,157 +253,119 @@ func (n *Node) renewLease() {
 	}
 }
 
-// failedAskPause is the least time between a failed lease question and the
-// next one.
-const failedAskPause = 10 * time.Millisecond
-
-// ServeS3 implements s3.Gate: the node is ready and its auth lease holds.
-func (n *Node) ServeS3() error {
-	if !n.ready.Load() {
-		return ErrNotReady
-	}
-	switch n.raft.State() {
-	case raft.Leader:
-		return n.serveAsLeader()
-	case raft.Shutdown:
-		return ErrFenced
-	}
-	// A follower, or a candidate during an election: a valid grant is what
-	// makes serving safe, whoever leads now. None (a node that just stepped
-	// down, or one cut off): ask for one at once and wait briefly.
-	grants := n.lease.validGrants(n.cfg.AuthLease)
-	if len(grants) == 0 {
-		// Until a grant arrives or catchUpWait passes: a failed question
-		// (no leader known during an election) is asked again.
-		deadline := time.NewTimer(catchUpWait)
-		defer deadline.Stop()
-		for len(grants) == 0 {
-			granted, led := n.lease.nextGrant(), n.leaderTerm.next()
-			if n.raft.State() == raft.Leader { // elected meanwhile
-				return n.serveAsLeader()
+// holdLeaderLease keeps the leader lease while this node leads: every
+// AuthLease/4, and at once when a request found it not holding, it asks
+// every other server of the configuration for its status (one question in
+// flight per server, each bounded by AuthLease/2); an answer that the
+// server is in this node's term acknowledges the question, timed from
+// before it was sent.
+func (n *Node) holdLeaderLease() {
+	defer n.wg.Done()
+	t := time.NewTicker(max(n.cfg.AuthLease/4, 10*time.Millisecond))
+	defer t.Stop()
+	done := make(chan raft.ServerID)
+	asking := map[raft.ServerID]bool{}
+	for {
+		select {
+		case <-n.closing:
+			return
+		case id := <-done:
+			delete(asking, id)
+			continue
+		case <-t.C:
+		case <-n.leaderKick:
+		}
+		term, ok := n.leadingTerm()
+		if !ok {
+			continue
+		}
+		future := n.raft.GetConfiguration()
+		if future.Error() != nil {
+			continue
+		}
+		cfg := future.Configuration()
+		servers := make([]lease.Server, 0, len(cfg.Servers))
+		for _, srv := range cfg.Servers {
+			servers = append(servers, lease.Server{ID: string(srv.ID), Voter: srv.Suffrage == raft.Voter})
+		}
+		n.lead.Begin(term, servers, n.answers.Older(term))
+		for _, srv := range cfg.Servers {
+			if srv.ID == n.id || asking[srv.ID] {
+				continue
 			}
-			select {
-			case n.leaseKick <- struct{}{}:
-			default: // a question is on its way already
-			}
-			select {
-			case <-granted:
-			case <-led:
-			case <-deadline.C:
-				return n.noGrantError()
-			case <-n.closing:
-				return ErrClosed
-			}
-			grants = n.lease.validGrants(n.cfg.AuthLease)
+			asking[srv.ID] = true
+			n.wg.Add(1)
+			go n.pingLease(term, srv, done)
 		}
 	}
-	// Serve under a grant whose index this node has applied: the newest
-	// one, or an older one still valid; otherwise wait up to catchUpWait
-	// for the oldest valid grant's index (entries that may revoke the very
-	// key of this request; a busy follower lags the leader), or refuse.
-	applied, oldest := n.fsm.AppliedIndex(), minGrantIndex(grants)
-	if applied >= oldest {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
-	defer cancel()
-	if n.fsm.WaitApplied(ctx, oldest) != nil {
-		return fmt.Errorf("%w: applied index %d, the lease needs %d", ErrFenced, n.fsm.AppliedIndex(), oldest)
-	}
-	return nil
 }
 
-// serveAsLeader is ServeS3 on a leader. hashicorp/raft steps a leader down
-// when it loses contact with a quorum for LeaderLeaseTimeout (≤ AuthLease,
-// see Config.Validate); a leader elected a moment ago first applies what
-// earlier terms committed (leaderterm.go), waiting up to catchUpWait.
-func (n *Node) serveAsLeader() error {
-	if n.leaderCaughtUp() {
-		return nil
+// pingLease asks srv for its status on behalf of the leader lease of term.
+func (n *Node) pingLease(term uint64, srv raft.Server, done chan<- raft.ServerID) {
+	defer n.wg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.AuthLease/2)
+	sent := n.clock.Now() // before the question leaves
+	st, err := n.statusLine.Status(ctx, string(srv.Address))
+	cancel()
+	if err == nil && st.ID == string(srv.ID) && st.Term == term {
+		// It answered after sent and before now: its last answer in an
+		// earlier term was OlderAnswerAge before its answer, so before
+		// now minus that (on its clock; see the hand-over's margin).
+		n.lead.Ack(term, st.ID, sent, n.clock.Now().Add(-st.OlderAnswerAge))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
-	defer cancel()
-	return n.waitLeaderCaughtUp(ctx)
-}
-
-// minGrantIndex is the lowest index among grants: a node that applied it
-// holds the lease of at least one of them.
-func minGrantIndex(grants []leaseGrant) uint64 {
-	idx := grants[0].applied
-	for _, g := range grants[1:] {
-		idx = min(idx, g.applied)
+	select {
+	case done <- srv.ID:
+	case <-n.closing:
 	}
-	return idx
-}
-
-// followerServing is ServeS3 for a follower without its waits: it holds a
-// valid grant whose index it applied.
-func (n *Node) followerServing() bool {
-	grants := n.lease.validGrants(n.cfg.AuthLease)
-	return len(grants) > 0 && n.fsm.AppliedIndex() >= minGrantIndex(grants)
-}
-
-// noGrantError says why a follower has no valid lease: for the 503's
-// message and for tests.
-func (n *Node) noGrantError() error {
-	leader, _ := n.Leader()
-	g, ok := n.lease.newest()
-	if !ok {
-		return fmt.Errorf("%w: no grant from a leader yet (leader %q)", ErrFenced, leader)
-	}
-	age := time.Duration(n.lease.since(time.Now()) - g.at)
-	why := ""
-	if f := n.lease.lastFailure.Load(); f != nil {
-		why = "; last question: " + *f
-	}
-	return fmt.Errorf("%w: the newest grant was asked for %v ago, the lease is %v (leader %q%s)", ErrFenced, age.Round(time.Millisecond), n.cfg.AuthLease, leader, why)
 }
 
 // FreshRead implements s3.FreshReader: it returns once this node's FSM has
 // applied everything the cluster acknowledged before the call, so that a
 // request sees every write acknowledged before it arrived, through any
-// node (S3's read-after-write). A leader has once it applied a Barrier of
-// its own term (leaderterm.go): it acknowledges a write after applying it,
-// and a leader deposed without knowing it yet steps down within
-// LeaderLeaseTimeout. A follower needs a leader's answer to a
-// question it sent after the call began, and waits until its FSM reaches
-// the applied index in that answer (the read index of etcd and Consul).
-// Concurrent calls share questions: renewLease sends one at a time, and
-// each call waits for the first one sent after it began. It fails after
-// AuthLease without a fresh answer.
+// node (S3's read-after-write), and once this node may serve. A leader
+// has, while it serves (leaderServing): it acknowledges a write after
+// applying it, and after the hand-over no other node acknowledges any. A
+// follower needs a serving leader's answer to a question it sent after the
+// call began, and waits until its FSM reaches the applied index in that
+// answer (the read index of etcd and Consul). Concurrent calls share
+// questions: renewLease sends one at a time, and each call waits for the
+// first one sent after it began. It fails after AuthLease without a fresh
+// answer. Whatever it waited for, it checks that the node may serve after
+// the wait.
 func (n *Node) FreshRead() error {
-	if n.leaderCaughtUp() {
+	if n.leaderServing() {
 		return nil
 	}
-	begin := n.lease.since(time.Now())
+	begin := n.clock.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.AuthLease)
 	defer cancel()
 	for {
 		// The wake-ups first, then the checks: nothing that happens after
 		// a check goes unnoticed.
-		granted, led := n.lease.nextGrant(), n.leaderTerm.next()
+		granted, led := n.follower.Changed(), n.leaderTerm.next()
 		if n.raft.State() == raft.Leader {
-			if err := n.waitLeaderCaughtUp(ctx); err == nil || n.raft.State() == raft.Leader {
+			if err := n.awaitLeader(ctx); !errors.Is(err, errNotLeading) {
 				return err
 			}
 			continue // it stepped down meanwhile: ask the new leader
 		}
-		if g, ok := n.lease.newest(); ok && g.at >= begin && g.readOK {
-			if n.fsm.AppliedIndex() >= g.read {
+		if g, ok := n.follower.Newest(); ok && g.Asked >= begin {
+			if n.fsm.AppliedIndex() < g.Read {
+				if err := n.fsm.WaitApplied(ctx, g.Read); err != nil {
+					return fmt.Errorf("%w: applied %d of %d", errNotFresh, n.fsm.AppliedIndex(), g.Read)
+				}
+			}
+			if n.serving() {
 				return nil
 			}
-			if err := n.fsm.WaitApplied(ctx, g.read); err != nil {
-				return fmt.Errorf("%w: applied %d of %d", errNotFresh, n.fsm.AppliedIndex(), g.read)
-			}
-			return nil
+			// The lease ran out while it waited (or the process was
+			// stopped): wait for a valid one again.
+			return n.awaitServing(ctx)
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: no answer from a serving leader within %v", errNotFresh, n.cfg.AuthLease)
 		}
-		select {
-		case n.leaseKick <- struct{}{}:
-		default: // a question is queued already; it goes after this call began
-		}
+		n.kickLease() // a question already queued goes after this call began
 		select {
 		case <-granted: // a grant, or a failed question: check, ask again
 		case <-led: // this node now leads and caught up
@@ -419,16 +395,17 @@ func revocationClass(cmd []byte) bool {
 }
 
 // barrier waits until every other voter confirmed it applied idx, or until
-// the lease of any that did not has certainly expired (the event committed
-// at or before committedAt). It returns the nodes that confirmed (this
-// leader first, then the others in ID order) and those it waited out.
-func (n *Node) barrier(idx uint64, committedAt time.Time) *cluster.Barrier {
+// the lease of any that did not has certainly expired (the event was
+// applied on this node at or before appliedAt, on the lease clock). It
+// returns the nodes that confirmed (this leader first, then the others in
+// ID order) and those it waited out.
+func (n *Node) barrier(idx uint64, appliedAt lease.Time) *cluster.Barrier {
 	b := &cluster.Barrier{Confirmed: []string{string(n.id)}}
 	future := n.raft.GetConfiguration()
 	if future.Error() != nil {
 		return b
 	}
-	deadline := committedAt.Add(n.cfg.AuthLease + n.leaseMargin())
+	deadline := appliedAt.Add(n.cfg.AuthLease + n.leaseMargin())
 	var others []raft.Server
 	for _, srv := range future.Configuration().Servers {
 		if srv.ID != n.id && srv.Suffrage == raft.Voter {
@@ -520,41 +497,49 @@ func (n *Node) confirmer(srv raft.Server) *confirmer {
 	return c
 }
 
-// wait reports whether the follower confirmed idx before the deadline.
-func (c *confirmer) wait(idx uint64, deadline time.Time, closing <-chan struct{}) bool {
+// wait reports whether the follower confirmed idx before the deadline (on
+// the lease clock).
+func (c *confirmer) wait(idx uint64, deadline lease.Time, closing <-chan struct{}) bool {
 	for {
 		c.mu.Lock()
 		if c.applied >= idx {
 			c.mu.Unlock()
 			return true
 		}
+		left := deadline.Sub(c.n.clock.Now())
+		if left <= 0 {
+			c.mu.Unlock()
+			return false
+		}
 		if idx > c.target {
 			c.target = idx
 		}
 		if !c.running {
 			c.running = true
-			go c.poll(deadline)
+			go c.poll(left)
 		}
 		ch := c.progress
 		c.mu.Unlock()
+		t := time.NewTimer(left)
 		select {
 		case <-ch:
-		case <-time.After(time.Until(deadline)):
-			return false
+		case <-t.C: // checked on the lease clock above
 		case <-closing:
+			t.Stop()
 			return false
 		}
+		t.Stop()
 	}
 }
 
-// poll long-polls the follower until it reached the current target or the
-// deadline passed.
-func (c *confirmer) poll(deadline time.Time) {
+// poll long-polls the follower until it reached the current target or
+// left passed.
+func (c *confirmer) poll(left time.Duration) {
 	c.mu.Lock()
 	target := c.target
 	c.mu.Unlock()
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	applied, err := c.n.rpcCli.WaitApplied(ctx, c.addr, target, time.Until(deadline))
+	ctx, cancel := context.WithTimeout(context.Background(), left)
+	applied, err := c.n.rpcCli.WaitApplied(ctx, c.addr, target, left)
 	cancel()
 	c.mu.Lock()
 	if err == nil && applied > c.applied {
@@ -566,5 +551,6 @@ func (c *confirmer) poll(deadline time.Time) {
 	c.mu.Unlock()
 }
 
-// leaseMargin covers clock-rate differences between nodes and scheduling.
+// leaseMargin covers clock-rate differences between nodes and scheduling:
+// whoever waits out another node's lease waits this much longer.
 func (n *Node) leaseMargin() time.Duration { return n.cfg.AuthLease/20 + 20*time.Millisecond }

@@ -1,36 +1,106 @@
 package node
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/s4/s4/cluster"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/hashicorp/raft"
+
+	"github.com/s4/s4/lease"
 )
 
-// TestLeaseGrants: grants are kept newest first (a late answer to an older
-// question does not displace a newer grant), at most maxGrants, and only
-// those asked within the lease count.
-func TestLeaseGrants(t *testing.T) {
-	lt := &leases{start: time.Now().Add(-time.Hour)}
-	if g := lt.validGrants(time.Second); len(g) != 0 {
-		t.Fatalf("grants before any: %v", g)
+// jumpClock is the system lease clock plus an offset a test moves forward:
+// a process that was stopped sees its clock jump when it runs again.
+type jumpClock struct {
+	base lease.Clock
+	off  atomic.Int64
+}
+
+func (c *jumpClock) Now() lease.Time      { return c.base.Now() + lease.Time(c.off.Load()) }
+func (c *jumpClock) jump(d time.Duration) { c.off.Add(int64(d)) }
+func newJumpClock() *jumpClock            { return &jumpClock{base: lease.System()} }
+
+// TestClusterLeaderFrozenPastLease: a leader that was stopped for longer
+// than its lease (its clock moved 3 s, nobody answered it meanwhile)
+// refuses S3, the admin API and readiness the moment it runs again, while
+// Raft still has it leading; once a majority answers it again it serves.
+// (Before the leader lease, a leader served as long as Raft said it led:
+// the fault suite saw it answer a deactivated user's requests after
+// SIGCONT.)
+func TestClusterLeaderFrozenPastLease(t *testing.T) {
+	clocks := []*jumpClock{newJumpClock(), newJumpClock(), newJumpClock()}
+	nodes, _, lnet := startFaultClusterWith(t, func(i int, cfg *Config) {
+		cfg.LeaseClock = clocks[i]
+		// Raft's own leader lease must not step the leader down during the
+		// check: only S4's lease is under test.
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 3*time.Second, 3*time.Second, 2*time.Second
+		cfg.AuthLease = 2 * time.Second
+	})
+	leader := waitLeader(t, nodes)
+	k := 0
+	for i, n := range nodes {
+		if n == leader {
+			k = i
+		}
 	}
-	now := time.Now()
-	lt.grant(now.Add(-300*time.Millisecond), cluster.Status{AuthIndex: 5})
-	lt.grant(now.Add(-100*time.Millisecond), cluster.Status{AuthIndex: 9})
-	lt.grant(now.Add(-200*time.Millisecond), cluster.Status{AuthIndex: 7}) // answered late, asked earlier
-	lt.grant(now.Add(-3*time.Second), cluster.Status{AuthIndex: 1})        // long expired
-	g := lt.validGrants(time.Second)
-	if len(g) != 3 || g[0].applied != 9 || g[1].applied != 7 || g[2].applied != 5 {
-		t.Fatalf("valid grants = %+v, want applied 9, 7, 5 newest first", g)
+	root := loginRetry(t, leader)
+	alice := createUser(t, root, leader, "alice", "Writer")
+	var cred credJSON
+	if code := root.do("POST", "/api/admin/users/"+alice.ID+"/credentials", nil, &cred); code != 201 {
+		t.Fatalf("issue: %d", code)
 	}
-	if g := lt.validGrants(250 * time.Millisecond); len(g) != 2 {
-		t.Fatalf("grants within 250ms = %+v", g)
+	cl := quickS3(t, leader, cred.AccessKey, cred.SecretKey)
+	headBuckets := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := cl.ListBuckets(ctx, &s3.ListBucketsInput{})
+		return err
 	}
-	for i := 0; i < 2*maxGrants; i++ {
-		lt.grant(now.Add(time.Duration(i)*time.Millisecond), cluster.Status{AuthIndex: uint64(100 + i)})
+	if err := headBuckets(); err != nil {
+		t.Fatalf("before the pause: %v", err)
 	}
-	if all := *lt.grants.Load(); len(all) != maxGrants || all[0].applied != uint64(100+2*maxGrants-1) {
-		t.Fatalf("kept %d grants, newest %+v", len(all), all[0])
+
+	// Stopped: nothing reaches it or leaves it, and its clock moves on.
+	lnet.isolate(k, linkHold)
+	clocks[k].jump(3 * time.Second)
+	start := time.Now()
+	err := leader.ServeS3()
+	if leader.raft.State() != raft.Leader {
+		t.Fatalf("raft stepped the leader down within %v: the test checks nothing", time.Since(start))
+	}
+	if !errors.Is(err, ErrFenced) {
+		t.Fatalf("a leader frozen past its lease: ServeS3 = %v, want ErrFenced", err)
+	}
+	var apiErr interface{ HTTPStatusCode() int }
+	if err := headBuckets(); !errors.As(err, &apiErr) || apiErr.HTTPStatusCode() != http.StatusServiceUnavailable {
+		t.Fatalf("S3 on the frozen leader: %v, want 503", err)
+	}
+	if code, body := newClient(t, leader).doRaw("GET", "/health/ready", nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("readiness of the frozen leader: %d %s", code, body)
+	}
+	if leader.raft.State() != raft.Leader {
+		t.Fatalf("raft stepped the leader down within %v: the test checks nothing", time.Since(start))
+	}
+	t.Logf("refused within %v of the wake-up, still raft leader", time.Since(start))
+	// The admin API waits up to a lease for contact before it refuses
+	// (Raft may step the leader down meanwhile: refused either way).
+	if code := root.do("GET", "/api/admin/users", nil, nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("admin on the frozen leader: %d, want 503", code)
+	}
+
+	// Contact again: a majority answers, it serves (as leader, or another
+	// node leads and it follows).
+	lnet.isolate(k, linkUp)
+	deadline := time.Now().Add(20 * time.Second)
+	for headBuckets() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader does not serve again once healed: %v", leader.ServeS3())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/s4/s4/cluster"
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/lease"
 	"github.com/s4/s4/s3"
 	"github.com/s4/s4/transport"
 )
@@ -61,7 +62,12 @@ type Node struct {
 	raft  *raft.Raft
 	store *raftboltdb.BoltStore
 	trans *raft.NetworkTransport
-	lease *leases
+	// The leases (lease.go): timed on clock; follower holds the grants
+	// of a follower, lead the lease of a leader.
+	clock    lease.Clock
+	follower *lease.Follower
+	lead     *lease.Leader
+	answers  *lease.Answers // when this node answered status questions, by term
 	// leaderTerm: the term in which this node, leading, caught up
 	// (leaderterm.go).
 	leaderTerm *leaderTerm
@@ -72,6 +78,7 @@ type Node struct {
 	nudging    bool
 	nudgeAgain bool
 	leaseKick  chan struct{} // asks renewLease for a grant now
+	leaderKick chan struct{} // asks holdLeaderLease to ask every server now
 	layer      *transport.Layer
 	http       *fasthttp.Server
 	httpLn     net.Listener
@@ -99,7 +106,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), leaseKick: make(chan struct{}, 1), closing: make(chan struct{}), httpDone: make(chan error, 1), leaderTerm: &leaderTerm{}}
+	n := &Node{cfg: cfg, log: cfg.Logger, readyCh: make(chan struct{}), leaseKick: make(chan struct{}, 1), leaderKick: make(chan struct{}, 1), closing: make(chan struct{}), httpDone: make(chan error, 1), leaderTerm: &leaderTerm{}}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -149,12 +156,13 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
 		return nil, err
 	}
-	n.wg.Add(5)
+	n.wg.Add(6)
 	go n.watchLeadership() // leaderterm.go
 	go n.becomeReady()
 	go n.collectGarbage()
-	go n.catchUpBlobs() // catchup.go
-	go n.renewLease()   // lease.go
+	go n.catchUpBlobs()    // catchup.go
+	go n.renewLease()      // lease.go
+	go n.holdLeaderLease() // lease.go
 	return n, nil
 }
 
@@ -224,7 +232,10 @@ func (n *Node) openRaft(dir string) error {
 	}
 	n.ident = ident
 	n.layer = transport.NewLayer(ln, advertise, ident)
-	n.lease = newLeases()
+	n.clock = cfg.LeaseClock
+	n.follower = lease.NewFollower(n.clock, cfg.AuthLease)
+	n.lead = lease.NewLeader(n.clock, string(n.id), cfg.AuthLease, n.leaseMargin())
+	n.answers = lease.NewAnswers(n.clock)
 	n.trans = transport.NewRaftTransport(n.layer, rlog)
 
 	rc := raft.DefaultConfig()
@@ -343,7 +354,7 @@ func (n *Node) followerCaughtUp() bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 	defer cancel()
-	asked := time.Now()
+	asked := n.clock.Now()
 	st, err := n.rpcCli.Status(ctx, addr)
 	// A leader elected a moment ago may not have replayed the log yet (after
 	// a restart of every node): its applied index counts only once it
@@ -351,7 +362,7 @@ func (n *Node) followerCaughtUp() bool {
 	if err != nil || !st.IsLeader || !st.Serving || st.ID != id {
 		return false
 	}
-	n.lease.grant(asked, st) // serve from the first request on
+	n.follower.Grant(asked, st.Term, grantIndex(st), st.Applied, st.LeaseLeft) // serve from the first request on
 	return n.fsm.WaitApplied(ctx, st.Applied) == nil
 }
 
@@ -386,12 +397,16 @@ func (n *Node) ensureRoot() error {
 }
 
 // Apply implements cluster.Applier: it appends cmd to the log and returns
-// once this node's FSM applied it. Without leadership it waits up to
-// ApplyTimeout for it, then fails with ErrNotLeader.
+// once this node's FSM applied it and the write may be acknowledged: in a
+// new term only after the leader lease's hand-over (no earlier leader
+// still serves reads that miss it), and for a revocation-class event
+// after the revocation barrier. Without leadership it fails with
+// ErrNotLeader.
 func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	if n.raft.State() != raft.Leader {
+	term, ok := n.leadingTerm()
+	if !ok {
 		return 0, nil, ErrNotLeader // the Proposer holds and forwards
 	}
 	timeout := n.cfg.ApplyTimeout
@@ -408,11 +423,15 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 		}
 		return 0, nil, err
 	}
+	applied := n.clock.Now()
+	if err := n.lead.WaitHandover(ctx, term); err != nil {
+		return 0, nil, fmt.Errorf("%w: committed at index %d, not acknowledged: %v", cluster.ErrWaitTimeout, f.Index(), err)
+	}
 	resp := f.Response()
 	if resp == nil && revocationClass(cmd) {
 		// The revocation barrier: acknowledge only when no node can still
 		// accept what this event took away.
-		resp = n.barrier(f.Index(), time.Now())
+		resp = n.barrier(f.Index(), applied)
 	}
 	return f.Index(), resp, nil
 }
@@ -424,26 +443,35 @@ func (n *Node) WaitApplied(ctx context.Context, idx uint64) error { return n.fsm
 func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 
 // LocalStatus implements cluster.StatusReporter, without waiting (it
-// answers status questions). Serving: a leader that caught up in its term
-// (leaderterm.go), a follower that holds a valid grant whose index it
-// applied; both ready. A leader reads its applied index after finding
-// itself caught up and reports itself leading and serving only if it still
-// leads in the same term afterwards, so that such an answer carries an
-// index at or past every write acknowledged before the question (a read
-// index).
+// answers status questions). Term is the node's current term, read and
+// recorded as answered in (lease.Answers) first: a leader counts the
+// answer as an acknowledgement of its lease only if it is its own term,
+// and OlderAnswerAge tells a new leader how long ago this node last
+// answered in an earlier term. Serving: a leader that caught up in its
+// term (leaderterm.go) and whose leader lease holds (LeaseLeft says for
+// how long), a follower that holds a valid grant whose index it applied;
+// both ready. A leader reads its applied index after finding itself
+// serving and reports itself leading and serving only if it still leads
+// in the same term afterwards, so that such an answer carries an index at
+// or past every write acknowledged before the question (a read index).
 func (n *Node) LocalStatus() cluster.Status {
 	st := cluster.Status{ID: string(n.id), API: n.APIAddress()}
+	st.Term, st.OlderAnswerAge = n.answers.Answer(n.raft.CurrentTerm)
 	st.LeaderID, st.LeaderAddr = n.Leader()
 	ready := n.ready.Load()
-	if n.raft.State() == raft.Leader {
-		term := n.raft.CurrentTerm()
+	if term, ok := n.leadingTerm(); ok && term == st.Term {
 		caughtUp := n.leaderTerm.term.Load() == term
+		left := n.lead.Left(term)
 		st.Applied = n.fsm.AppliedIndex()
-		st.IsLeader = n.raft.State() == raft.Leader && n.raft.CurrentTerm() == term
-		st.Serving = ready && caughtUp && st.IsLeader
+		again, ok := n.leadingTerm()
+		st.IsLeader = ok && again == term
+		st.Serving = ready && caughtUp && left > 0 && st.IsLeader
+		if st.Serving {
+			st.LeaseLeft = left
+		}
 	} else {
-		st.Serving = ready && n.followerServing()
 		st.Applied = n.fsm.AppliedIndex()
+		st.Serving = ready && n.follower.Serving(st.Applied)
 	}
 	st.AuthIndex = n.fsm.AuthIndex()
 	return st
