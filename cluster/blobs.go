@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/s4/s4/blob"
+	"github.com/s4/s4/disk"
 )
 
 // Blob transfer between nodes (DESIGN.md at the top of the repository,
@@ -30,7 +31,11 @@ import (
 //	                      "Copies"); without it, it checks that they hash to
 //	                      {hex}. A blob the node holds already: 204 without
 //	                      reading the body (the client sends Expect:
-//	                      100-continue for blobs over 64 KiB).
+//	                      100-continue for blobs over 64 KiB). A node at
+//	                      its free-space reserve, or one the blob would take
+//	                      there (package disk), answers 507 without reading
+//	                      the body, and so does one whose write fails with
+//	                      ENOSPC; PutBlob's error then wraps disk.ErrFull.
 //	GET  /v1/blobs/{hex}  200 with the bytes; 404 if the node lacks it.
 const pathBlobs = "/v1/blobs/"
 
@@ -60,6 +65,16 @@ type BlobStore interface {
 	Open(sum [32]byte) (*os.File, int64, error)
 	Has(sum [32]byte) bool
 	Pin(sum [32]byte) (unpin func())
+}
+
+// SpaceGuard is implemented by a BlobStore whose node keeps a free-space
+// reserve (package disk): the Server asks it before it receives a copy.
+type SpaceGuard interface {
+	// Check returns nil if size more bytes may be stored, or an error
+	// wrapping disk.ErrFull.
+	Check(size int64) error
+	// NoSpace tells the node that a write failed with ENOSPC.
+	NoSpace()
 }
 
 // ServerOption configures a Server.
@@ -120,6 +135,26 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 		writeError(w, http.StatusLengthRequired, wireError{Message: "cluster: a blob needs a Content-Length"})
 		return
 	}
+	guard, _ := s.blobs.(SpaceGuard)
+	if guard != nil {
+		if err := guard.Check(r.ContentLength); err != nil {
+			s.log.Debug("refused a blob copy: no room", "remote", r.RemoteAddr, "err", err)
+			writeError(w, http.StatusInsufficientStorage, wireError{Message: "cluster: " + err.Error()})
+			return
+		}
+	}
+	// failed answers a failed write: 507 for lack of space, 500 otherwise.
+	failed := func(err error) {
+		if disk.IsNoSpace(err) {
+			if guard != nil {
+				guard.NoSpace()
+			}
+			s.log.Warn("refused a blob copy: the disk is full", "remote", r.RemoteAddr, "err", err)
+			writeError(w, http.StatusInsufficientStorage, wireError{Message: err.Error()})
+			return
+		}
+		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
+	}
 	var bw *blob.Writer
 	var err error
 	crcHex, trusted := r.Header[headerCRC32C]
@@ -134,7 +169,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 		bw, err = s.blobs.CreateCopy()
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
+		failed(err)
 		return
 	}
 	defer bw.Abort()
@@ -142,6 +177,10 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 	body := &idleReader{r: r.Body, extend: func() { rc.SetReadDeadline(time.Now().Add(BlobIdleTimeout)) }}
 	n, err := io.Copy(bw, body)
 	if err != nil {
+		if disk.IsNoSpace(err) { // the write, not the sender
+			failed(err)
+			return
+		}
 		writeError(w, http.StatusBadRequest, wireError{Message: fmt.Sprintf("cluster: receiving blob %x: %v", sum[:8], err)})
 		return
 	}
@@ -156,7 +195,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 			writeError(w, http.StatusBadRequest, wireError{Message: err.Error()})
 			return
 		}
-		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
+		failed(err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -223,7 +262,8 @@ func transferTimeout(size int64) time.Duration {
 // PutBlob copies the blob ref, whose ref.Size bytes it reads from r, to the
 // node at addr, which stores it durably under ref.SHA256 once the bytes
 // match ref.Size and ref.CRC32C (package blob, "Copies"). A node that holds
-// the blob already answers without receiving it. ctx bounds the transfer (if
+// the blob already answers without receiving it; one without room for it
+// answers 507, and the error wraps disk.ErrFull. ctx bounds the transfer (if
 // it has no deadline: DefaultRPCTimeout plus one second per MiB).
 func (c *Client) PutBlob(ctx context.Context, addr string, ref blob.Ref, r io.Reader) error {
 	size := ref.Size
@@ -249,11 +289,20 @@ func (c *Client) PutBlob(ctx context.Context, addr string, ref blob.Ref, r io.Re
 		return transportError(http.MethodPut, addr, path, err)
 	}
 	defer res.Body.Close()
-	if res.StatusCode == http.StatusNoContent {
+	switch res.StatusCode {
+	case http.StatusNoContent:
 		return nil
+	case http.StatusInsufficientStorage:
+		return &noRoomError{err: readRemoteError(http.MethodPut, addr, path, res)}
 	}
 	return readRemoteError(http.MethodPut, addr, path, res)
 }
+
+// noRoomError is a copy refused with 507: the peer has no room for it.
+type noRoomError struct{ err error }
+
+func (e *noRoomError) Error() string   { return e.err.Error() + " (HTTP 507: no room on that node)" }
+func (e *noRoomError) Unwrap() []error { return []error{e.err, disk.ErrFull} }
 
 // GetBlob streams the blob sum from the node at addr: the caller reads size
 // bytes from rc and closes it. err wraps blob.ErrNotFound if that node lacks

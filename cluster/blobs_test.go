@@ -9,10 +9,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/s4/s4/blob"
+	"github.com/s4/s4/disk"
 )
 
 // blobServer starts a Server with a real blob store behind a loopback
@@ -140,5 +142,87 @@ func TestPutBlobRefusesBadRequests(t *testing.T) {
 	addr, bs = blobServer(t)
 	if res := put(data); res.StatusCode != http.StatusNoContent || !bs.Has(ref.SHA256) {
 		t.Fatalf("no CRC, right content: HTTP %d, stored %v", res.StatusCode, bs.Has(ref.SHA256))
+	}
+}
+
+// guardedStore is a blob store whose node says whether it has room.
+type guardedStore struct {
+	*blob.Store
+	full    atomic.Bool
+	checked atomic.Int64 // the size of the last Check
+}
+
+func (g *guardedStore) Check(size int64) error {
+	g.checked.Store(size)
+	if g.full.Load() {
+		return fmt.Errorf("node at its reserve: %w", disk.ErrFull)
+	}
+	return nil
+}
+
+func (g *guardedStore) NoSpace() {}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestPutBlobRefusedWithoutRoom: a node whose store says it has no room
+// answers a copy with 507, which PutBlob reports as disk.ErrFull, stores
+// nothing, and does not take the body of a large blob (Expect:
+// 100-continue); a blob it holds already is still answered 204; with room
+// again the copy is stored.
+func TestPutBlobRefusedWithoutRoom(t *testing.T) {
+	bs, err := blob.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &guardedStore{Store: bs}
+	c := &fakeCluster{names: map[string]bool{}, nodes: map[string]*fakeNode{}}
+	ln := mustListen(t)
+	n := &fakeNode{c: c, id: "n1", addr: ln.Addr().String(), view: "n1", advance: make(chan struct{})}
+	c.nodes[n.id] = n
+	n.srv = NewServer(ln, n, nil, WithBlobStore(g))
+	t.Cleanup(func() { n.srv.Close() })
+	client, _ := tcpClient(t)
+	ctx := testCtx(t, 10*time.Second)
+
+	held := []byte("a blob the node holds")
+	if _, err := bs.Put(bytes.NewReader(held), -1); err != nil {
+		t.Fatal(err)
+	}
+	g.full.Store(true)
+	for _, size := range []int{10, 4 << 20} {
+		data := bytes.Repeat([]byte{'r'}, size)
+		ref := refOf(data)
+		body := &countingReader{r: bytes.NewReader(data)}
+		err := client.PutBlob(ctx, n.addr, ref, body)
+		if !errors.Is(err, disk.ErrFull) || !strings.Contains(err.Error(), "507") || !strings.Contains(err.Error(), "reserve") {
+			t.Fatalf("%d bytes: PutBlob = %v, want a 507 wrapping disk.ErrFull", size, err)
+		}
+		if got := g.checked.Load(); got != int64(size) {
+			t.Fatalf("%d bytes: checked for %d bytes", size, got)
+		}
+		if bs.Has(ref.SHA256) {
+			t.Fatalf("%d bytes: stored without room", size)
+		}
+		if size > expectContinueMin && body.n.Load() == int64(size) {
+			t.Fatalf("%d bytes: the whole body was sent to a node without room", size)
+		}
+	}
+	if err := client.PutBlob(ctx, n.addr, refOf(held), bytes.NewReader(held)); err != nil {
+		t.Fatalf("a held blob on a node without room: %v", err)
+	}
+	g.full.Store(false)
+	data := []byte("room again")
+	if err := client.PutBlob(ctx, n.addr, refOf(data), bytes.NewReader(data)); err != nil || !bs.Has(refOf(data).SHA256) {
+		t.Fatalf("with room: %v, stored %v", err, bs.Has(refOf(data).SHA256))
 	}
 }

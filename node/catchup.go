@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/s4/s4/blob"
+	"github.com/s4/s4/disk"
 )
 
 // Blob catch-up (DESIGN.md, "Object data": a node that was down "fetches
@@ -30,6 +31,15 @@ import (
 // a million objects on a small machine); after a pass with errors it is
 // catchUpRetryMin, doubling up to catchUpRetryMax. A single-node cluster has
 // no peer to fetch from and does nothing.
+//
+// A node at its free-space reserve (package disk, node/disk.go) fetches
+// nothing: a pass does not start, and one under way stops at the first
+// fetch refused for space (or failed with ENOSPC). The loop logs that once
+// and looks again every catchUpFirstDelay. When the node leaves the
+// reserve it runs a pass at once, whatever it was waiting for: the node
+// refused the copies of the PUTs made meanwhile. That pass first waits
+// until the node's metadata holds every acknowledged write (FreshRead: a
+// disk that was full may have stopped the log too).
 //
 // How: one producer pages through Meta.ReferencedBlobs (catchUpPage sums per
 // short read transaction, so neither a long transaction nor all sums in
@@ -88,18 +98,44 @@ func (n *Node) catchUpBlobs() {
 		return
 	}
 	idle, retry := catchUpInterval, catchUpRetryMin
+	paused := false // at the free-space reserve; logged
+	fresh := false  // the next pass first waits for FreshRead
 	t := time.NewTimer(catchUpFirstDelay)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
+		case <-n.disk.left():
+			// It refused the copies of the PUTs meanwhile: a pass now,
+			// whatever this loop was waiting for.
+			fresh = true
 		case <-n.closing:
 			return
+		}
+		if fresh && !n.disk.AtReserve() {
+			// Back from the reserve. A disk that was full may have kept the
+			// log from growing too: the pass waits until the metadata holds
+			// every write acknowledged meanwhile, or it would miss their
+			// blobs and then idle.
+			if err := n.FreshRead(); err != nil {
+				t.Reset(catchUpFirstDelay)
+				continue
+			}
 		}
 		st, err := n.catchUp(context.Background())
 		if errors.Is(err, ErrClosed) {
 			return
 		}
+		if disk.IsNoSpace(err) {
+			if !paused {
+				n.log.Info("blob catch-up paused: this node is at its free-space reserve; it resumes once space is back", "fetched", st.fetched, "missing", st.missing, "err", err)
+				paused = true
+			}
+			fresh = true
+			t.Reset(catchUpFirstDelay)
+			continue
+		}
+		paused, fresh = false, false
 		var next time.Duration
 		switch {
 		case err != nil:
@@ -120,8 +156,8 @@ func (n *Node) catchUpBlobs() {
 // how many it fetched and kept, logging one summary line if that is more
 // than none. err reports blobs that could not be fetched (the pass goes on
 // past them), or why the pass stopped. It returns ErrNotReady before the
-// node has caught up with the log, and does nothing on a single-node
-// cluster.
+// node has caught up with the log, an error wrapping disk.ErrFull at the
+// free-space reserve, and does nothing on a single-node cluster.
 func (n *Node) CatchUpBlobs(ctx context.Context) (fetched int, err error) {
 	st, err := n.catchUp(ctx)
 	return st.fetched, err
@@ -142,6 +178,9 @@ func (n *Node) catchUp(ctx context.Context) (st catchUpStats, err error) {
 	}
 	if len(voters)+len(others) == 0 {
 		return st, nil
+	}
+	if err := n.disk.Check(0); err != nil {
+		return st, fmt.Errorf("node: blob catch-up: %w", err)
 	}
 	start := time.Now()
 	defer func() {
@@ -173,6 +212,9 @@ func (n *Node) catchUp(ctx context.Context) (st catchUpStats, err error) {
 				switch {
 				case err != nil && ctx.Err() != nil:
 					// Cancelled: not the blob's fault.
+				case disk.IsNoSpace(err):
+					// At the reserve: no other blob fits either.
+					cancel(fmt.Errorf("node: blob catch-up stopped: %w", err))
 				case err != nil:
 					st.failed++
 					if firstErr == nil {

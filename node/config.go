@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s4/s4/disk"
 	"github.com/s4/s4/keyring"
 	"github.com/s4/s4/lease"
 	"github.com/s4/s4/transport"
@@ -74,6 +75,11 @@ type Config struct {
 	MaxObjectSize int64
 	// GCInterval is how often unreferenced blobs are removed. Default 30s.
 	GCInterval time.Duration
+	// DiskReserve is the free space kept on the data dir's file system for
+	// the Raft log and the metadata store: at it, object data is refused
+	// with 507 (package disk; node/disk.go). Default (the zero value): the
+	// larger of 2 % of the file system and 256 MiB, at most half of it.
+	DiskReserve disk.Reserve
 	// AuthLease is how long a follower keeps serving S3 without receiving a
 	// real append from the leader; past it, it answers 503. A revocation is
 	// acknowledged at the latest AuthLease (plus a margin) after its commit

@@ -70,7 +70,9 @@ func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler) error 
 }
 
 // serveReady answers 200 when the node serves requests, 503 before; the
-// body also says what an operator checks first (no secrets).
+// body also says what an operator checks first (no secrets), and whether
+// the node is at its free-space reserve ("disk"; it does not change the
+// status: such a node still serves reads, IAM and deletes).
 func (n *Node) serveReady(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	status := "ready"
@@ -81,7 +83,7 @@ func (n *Node) serveReady(ctx *fasthttp.RequestCtx) {
 	leaderID, _ := n.Leader()
 	b, _ := json.Marshal(map[string]any{
 		"status": status, "node_id": n.ID(), "role": strings.ToLower(n.raft.State().String()),
-		"leader": leaderID, "applied_index": n.fsm.AppliedIndex(),
+		"leader": leaderID, "applied_index": n.fsm.AppliedIndex(), "disk": n.diskReady(),
 	})
 	ctx.SetBody(b)
 }

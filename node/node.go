@@ -88,6 +88,7 @@ type Node struct {
 	statusLine *cluster.StatusLine // lease and read-index questions
 	meta       *fsm.Meta
 	blobs      *blob.Store
+	disk       *diskGuard // free-space reserve, GC kicks (disk.go)
 	s3         *s3.Handler
 
 	ready    atomic.Bool
@@ -141,6 +142,9 @@ func Open(cfg Config) (_ *Node, err error) {
 	if n.blobs, err = blob.Open(filepath.Join(cfg.DataDir, "blobs")); err != nil {
 		return nil, err
 	}
+	if err := n.openDisk(); err != nil { // disk.go
+		return nil, err
+	}
 
 	if err := n.openRaft(raftDir); err != nil {
 		return nil, err
@@ -148,10 +152,10 @@ func Open(cfg Config) (_ *Node, err error) {
 	n.rpcCli = cluster.NewClient(cluster.MuxDialer(n.ident))
 	n.statusLine = cluster.NewStatusLine(cluster.MuxServiceDialer(n.ident, transport.ServiceStatus))
 	n.rpc = cluster.NewServer(n.layer.Mux().Listener(transport.ServiceRPC), n, n.log.With("component", "rpc"),
-		cluster.WithBlobStore(n.blobs), cluster.WithStatusLine(n.layer.Mux().Listener(transport.ServiceStatus)))
+		cluster.WithBlobStore(guardedBlobs{n.blobs, n.disk}), cluster.WithStatusLine(n.layer.Mux().Listener(transport.ServiceStatus)))
 	n.prop = cluster.NewProposer(n, n.rpcCli)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n, Fresh: n}, n.fsm, n.prop)
-	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n}, n.fsm, n.meta, n.prop, n.blobs, n)
+	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n, Space: n.disk}, n.fsm, n.meta, n.prop, n.blobs, n)
 	s3h.Store(n.s3)
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
 		return nil, err
@@ -500,6 +504,10 @@ func (n *Node) collectGarbage() {
 		case <-n.closing:
 			return
 		case <-t.C:
+		case <-n.disk.kicks(): // at the free-space reserve (disk.go)
+			n.CollectGarbage()
+			pass-- // not a tick: the orphan sweep keeps its pace
+			continue
 		}
 		n.CollectGarbage()
 		if pass%orphanSweepEvery == 0 {
@@ -547,6 +555,7 @@ func (n *Node) SweepOrphans(minAge time.Duration) int {
 	}
 	if removed > 0 {
 		n.log.Info("removed orphan blobs", "count", removed)
+		n.disk.freed()
 	}
 	return removed
 }
@@ -569,6 +578,9 @@ func (n *Node) CollectGarbage() int {
 		if ok {
 			removed++
 		}
+	}
+	if removed > 0 {
+		n.disk.freed() // the next write sees the space at once
 	}
 	return removed
 }

@@ -100,11 +100,16 @@ const (
 	CodeChecksumMismatch               ErrorCode = "ChecksumMismatch"               // BadDigest
 	CodeClusterUnavailable             ErrorCode = "ClusterUnavailable"             // ServiceUnavailable
 	CodeConditionalWriteNotImplemented ErrorCode = "ConditionalWriteNotImplemented" // NotImplemented
+	// CodeStorageFull is S4's own code: 507, the node is at its free-space
+	// reserve (package disk) or its disk is full.
+	CodeStorageFull ErrorCode = "XS4StorageFull"
 )
 
 // errorTable maps every ErrorCode to what S3 sends. Statuses and codes follow
 // the Amazon S3 API reference "List of error codes"; CodeUserDeactivated is
-// S4's (DESIGN.md "Roles": a deactivated user gets AccessDenied).
+// S4's (DESIGN.md "Roles": a deactivated user gets AccessDenied), and so is
+// CodeStorageFull (507 Insufficient Storage, from WebDAV, which S3 never
+// sends: SDKs do not retry it, and its message says what to do).
 var errorTable = map[ErrorCode]APIError{
 	CodeAccessDenied:                  {"AccessDenied", "Access Denied", http.StatusForbidden},
 	CodeAccessControlListNotSupported: {"AccessControlListNotSupported", "The bucket does not allow ACLs", http.StatusBadRequest},
@@ -182,6 +187,7 @@ var errorTable = map[ErrorCode]APIError{
 	CodeChecksumMismatch:               {"BadDigest", "The checksum value that you specified did not match what we received.", http.StatusBadRequest},
 	CodeClusterUnavailable:             {"ServiceUnavailable", "Service is unable to handle request.", http.StatusServiceUnavailable},
 	CodeConditionalWriteNotImplemented: {"NotImplemented", "A header you provided implies functionality that is not implemented", http.StatusNotImplemented},
+	CodeStorageFull:                    {"XS4StorageFull", "This node is at its free-space reserve and stores no new object data. Free space by deleting objects, or grow the disk; writes are accepted again once the free space is back above the reserve.", http.StatusInsufficientStorage},
 }
 
 // APIError returns the table row for c; an unknown code renders as

@@ -57,6 +57,7 @@ func TestErrorTableStatuses(t *testing.T) {
 		{CodeInternalError, "InternalError", 500},
 		{CodeInvalidURI, "InvalidURI", 400},
 		{CodeAccessControlListNotSupported, "AccessControlListNotSupported", 400},
+		{CodeStorageFull, "XS4StorageFull", 507},
 	}
 	for _, c := range cases {
 		a := c.code.APIError()

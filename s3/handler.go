@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/s4/s4/blob"
+	"github.com/s4/s4/disk"
 	"github.com/s4/s4/fsm"
 )
 
@@ -62,7 +64,31 @@ type Replicator interface {
 	// blob.Writer computed (the peers check their copies by its CRC32C).
 	Replicate(ctx context.Context, ref blob.Ref) error
 	// Fetch copies a blob this node lacks from a peer into the local store.
+	// It fails with an error wrapping disk.ErrFull when this node has no
+	// room for it (at its free-space reserve).
 	Fetch(ctx context.Context, sum [32]byte) error
+	// Stream reads a blob from a peer without keeping it (a GET on a node
+	// at its reserve): the caller reads size bytes from rc and closes it.
+	// rc fails with an error, instead of the last bytes or EOF, if the
+	// content does not hash to sum or ends early.
+	Stream(ctx context.Context, sum [32]byte) (rc io.ReadCloser, size int64, err error)
+}
+
+// Space guards this node's disk (package disk; the node implements it).
+// Object data stops at the free-space reserve: PutObject, UploadPart,
+// UploadPartCopy, CopyObject and CompleteMultipartUpload answer 507
+// XS4StorageFull. Deletes and everything else go on.
+type Space interface {
+	// Check returns nil if size more bytes of object data (size < 0:
+	// unknown) may be stored now, or an error wrapping disk.ErrFull. It is
+	// cheap (no system call).
+	Check(size int64) error
+	// NoSpace tells the node that a write failed for lack of space
+	// (ENOSPC): it reads its free space again at once.
+	NoSpace()
+	// Released tells the node that a delete (objects, an upload) was
+	// applied: at its reserve it collects the freed blobs soon.
+	Released()
 }
 
 // Config configures a Handler.
@@ -79,6 +105,9 @@ type Config struct {
 	Now func() time.Time
 	// Replicator copies blobs to and from peers; nil on a single node.
 	Replicator Replicator
+	// Space refuses object data at the free-space reserve; nil: no check
+	// (a write that fails with ENOSPC still answers 507).
+	Space Space
 }
 
 // Handler serves the S3 API (path-style) over fasthttp.
@@ -377,9 +406,57 @@ func (h *Handler) replicate(r *request, ref blob.Ref) error {
 	defer cancel()
 	if err := h.cfg.Replicator.Replicate(ctx, ref); err != nil {
 		h.log.Warn("blob replication failed", "request_id", r.id, "err", err)
+		if disk.IsNoSpace(err) { // every copy that failed failed for space
+			return Errorf(CodeStorageFull, "Too few nodes of the cluster have room for the object data: the others are at their free-space reserve. Free space by deleting objects, or grow the disks; writes are accepted again once enough nodes have space.").WithCause(err)
+		}
 		return Errorf(CodeServiceUnavailable, "The object data could not be stored on enough nodes; please retry.").WithCause(err)
 	}
 	return nil
+}
+
+// checkSpace refuses a write of size bytes of object data (size < 0:
+// unknown) with 507 XS4StorageFull when the node is at its free-space
+// reserve or the write would take it there.
+func (h *Handler) checkSpace(size int64) error {
+	if h.cfg.Space == nil {
+		return nil
+	}
+	if err := h.cfg.Space.Check(size); err != nil {
+		return NewError(CodeStorageFull).WithCause(err)
+	}
+	return nil
+}
+
+// writeFailed maps a failed blob write: lack of space (ENOSPC, EDQUOT, the
+// reserve) is 507 XS4StorageFull, and the node reads its free space again;
+// anything else is InternalError with the message what.
+func (h *Handler) writeFailed(r *request, err error, what string) error {
+	if !disk.IsNoSpace(err) {
+		return Errorf(CodeInternalError, "%s", what).WithCause(err)
+	}
+	if !errors.Is(err, disk.ErrFull) {
+		h.log.Warn("object data not stored: the disk is full", "request_id", r.id, "err", err)
+		if h.cfg.Space != nil {
+			h.cfg.Space.NoSpace()
+		}
+	}
+	return NewError(CodeStorageFull).WithCause(err)
+}
+
+// released tells the node that a delete was applied (see Space.Released).
+func (h *Handler) released() {
+	if h.cfg.Space != nil {
+		h.cfg.Space.Released()
+	}
+}
+
+// discardBlob removes a blob this request committed but whose object will
+// never exist (its replication failed), unless a pin or a reference keeps
+// it: the garbage collector's own protocol (package blob).
+func (h *Handler) discardBlob(sum [32]byte) {
+	if _, err := h.blobs.Remove(sum, func() bool { return h.meta.BlobRefs(sum) == 0 }); err != nil {
+		h.log.Warn("removing the blob of a failed write", "err", err)
+	}
 }
 
 // fetch copies a blob this node lacks from a peer.
@@ -390,6 +467,24 @@ func (h *Handler) fetch(sum [32]byte, size int64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), h.transferTimeout(size))
 	defer cancel()
 	return h.cfg.Replicator.Fetch(ctx, sum)
+}
+
+// stream reads a blob of size bytes from a peer without keeping it (its
+// transfer is bounded by the cluster client's default: a timeout that grows
+// with the size).
+func (h *Handler) stream(sum [32]byte, size int64) (io.ReadCloser, error) {
+	if h.cfg.Replicator == nil {
+		return nil, blob.ErrNotFound
+	}
+	rc, n, err := h.cfg.Replicator.Stream(context.Background(), sum)
+	if err != nil {
+		return nil, err
+	}
+	if n != size {
+		rc.Close()
+		return nil, fmt.Errorf("s3: blob %x has %d bytes on the peer, not %d", sum[:8], n, size)
+	}
+	return rc, nil
 }
 
 // owner names a user as S3's Owner element does.

@@ -339,6 +339,7 @@ func (h *Handler) deleteObjects(r *request) error {
 		if err := h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: keys[:n]}); err != nil {
 			return err
 		}
+		h.released()
 		keys = keys[n:]
 	}
 	return writeXML(r, fasthttp.StatusOK, &res)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -109,6 +110,9 @@ func (h *Handler) uploadPartCopy(r *request) error {
 	if length > h.cfg.MaxObjectSize {
 		return NewError(CodeEntityTooLarge)
 	}
+	if err := h.checkSpace(length); err != nil {
+		return err
+	}
 	unpinSrc := h.pinAll(&src)
 	defer unpinSrc()
 	body, err := h.openObject(&src, start, length)
@@ -118,12 +122,18 @@ func (h *Handler) uploadPartCopy(r *request) error {
 	defer body.Close()
 	ref, unpin, err := h.blobs.PutPinned(body, length)
 	if err != nil {
-		return Errorf(CodeInternalError, "cannot copy the part").WithCause(err)
+		var se *Error
+		if errors.As(err, &se) { // reading the source failed
+			return se
+		}
+		return h.writeFailed(r, err, "cannot copy the part")
 	}
-	defer unpin()
 	if err := h.replicate(r, ref); err != nil {
+		unpin()
+		h.discardBlob(ref.SHA256)
 		return err
 	}
+	defer unpin()
 	part := fsm.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
 		Blob: fsm.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano()}
 	if err := h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: u.UploadID, PartNumber: n, Part: part}); err != nil {
@@ -139,6 +149,12 @@ func (h *Handler) completeMultipartUpload(r *request) error {
 	}
 	u, err := h.upload(r)
 	if err != nil {
+		return err
+	}
+	// The parts are stored already, but the object is new data all the
+	// same: refused at the reserve, before the body is read (the client may
+	// retry later or abort the upload, which is never refused).
+	if err := h.checkSpace(0); err != nil {
 		return err
 	}
 	body, err := h.readSmallBody(r, MaxCompleteMultipartBodySize)
@@ -171,6 +187,7 @@ func (h *Handler) abortMultipartUpload(r *request) error {
 	if err := h.propose(r, fsm.MsgUploadAbort, &fsm.UploadAbort{UploadID: u.UploadID}); err != nil {
 		return err
 	}
+	h.released()
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }

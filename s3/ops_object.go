@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/s4/s4/blob"
+	"github.com/s4/s4/disk"
 	"github.com/s4/s4/fsm"
 )
 
@@ -182,7 +182,7 @@ func (h *Handler) getObject(r *request) error {
 // openObject returns a reader of length bytes of obj from offset start,
 // reading its blobs in order. Files are opened as the reader reaches them.
 func (h *Handler) openObject(obj *fsm.ObjectMeta, start, length int64) (io.ReadCloser, error) {
-	or := &objectReader{blobs: h.blobs, fetch: h.fetch, remaining: length}
+	or := &objectReader{blobs: h.blobs, fetch: h.fetch, stream: h.stream, remaining: length}
 	for _, p := range obj.Parts {
 		if start >= p.Size {
 			start -= p.Size
@@ -206,19 +206,24 @@ type partRange struct {
 	off  int64
 }
 
+// objectReader reads an object's parts in order: each from the local blob
+// store, or, when a blob is missing here, from a peer: fetched into the
+// store (fetch), or, when this node has no room for it (at its free-space
+// reserve), streamed from a peer without keeping it (stream).
 type objectReader struct {
 	blobs     *blob.Store
-	fetch     func(sum [32]byte, size int64) error // from a peer
+	fetch     func(sum [32]byte, size int64) error                  // from a peer, kept
+	stream    func(sum [32]byte, size int64) (io.ReadCloser, error) // from a peer, not kept
 	parts     []partRange
-	cur       *io.SectionReader
-	f         *os.File
+	cur       io.Reader
+	c         io.Closer // what cur reads from
 	remaining int64
 }
 
 func (o *objectReader) next() error {
-	if o.f != nil {
-		o.f.Close()
-		o.f = nil
+	if o.c != nil {
+		o.c.Close()
+		o.c = nil
 	}
 	if len(o.parts) == 0 {
 		return io.ErrUnexpectedEOF
@@ -227,17 +232,41 @@ func (o *objectReader) next() error {
 	o.parts = o.parts[1:]
 	f, size, err := o.blobs.Open(p.sum)
 	if errors.Is(err, blob.ErrNotFound) && o.fetch != nil {
-		if ferr := o.fetch(p.sum, p.size); ferr != nil {
-			err = fmt.Errorf("%w; fetching it from a peer: %v", err, ferr)
-		} else {
+		ferr := o.fetch(p.sum, p.size)
+		switch {
+		case ferr == nil:
 			f, size, err = o.blobs.Open(p.sum)
+		case disk.IsNoSpace(ferr) && o.stream != nil:
+			return o.streamPart(p, ferr)
+		default:
+			err = fmt.Errorf("%w; fetching it from a peer: %v", err, ferr)
 		}
 	}
 	if err != nil {
 		return Errorf(CodeInternalError, "object data %s is missing on this node", hex.EncodeToString(p.sum[:8])).WithCause(err)
 	}
-	o.f = f
+	o.c = f
 	o.cur = io.NewSectionReader(f, p.off, size-p.off)
+	return nil
+}
+
+// streamPart reads part p from a peer without keeping it: this node could
+// not fetch it for lack of space (why). The bytes before p.off are read
+// and dropped (the peer hashes the whole blob as it streams; see
+// Replicator.Stream).
+func (o *objectReader) streamPart(p partRange, why error) error {
+	rc, err := o.stream(p.sum, p.size)
+	if err == nil && p.off > 0 {
+		if _, err = io.CopyN(io.Discard, rc, p.off); err != nil {
+			rc.Close()
+		}
+	}
+	if err != nil {
+		return Errorf(CodeServiceUnavailable, "This node is at its free-space reserve and could not read the object data from another node; please retry.").
+			WithCause(fmt.Errorf("%w; streaming it from a peer: %v", why, err))
+	}
+	o.c = rc
+	o.cur = io.LimitReader(rc, p.size-p.off)
 	return nil
 }
 
@@ -268,8 +297,10 @@ func (o *objectReader) Read(b []byte) (int, error) {
 }
 
 func (o *objectReader) Close() error {
-	if o.f != nil {
-		return o.f.Close()
+	if o.c != nil {
+		err := o.c.Close()
+		o.c = nil
+		return err
 	}
 	return nil
 }
@@ -278,17 +309,29 @@ func (o *objectReader) Close() error {
 // what the client declared and signed, commits it pinned and replicates it
 // to a majority of the nodes (503 if it cannot). The caller
 // must call unpin once the metadata event is applied or has failed.
+//
+// At the free-space reserve, or when the declared size would take the node
+// there, it answers 507 XS4StorageFull before reading the body; a write
+// that runs out of space (ENOSPC) is 507 too. Either way nothing is left
+// behind: the temp file is removed, and a blob whose replication failed is
+// removed again unless something else holds or references it.
 func (h *Handler) storeBody(r *request) (ref blob.Ref, ck fsm.Checksum, unpin func(), err error) {
 	p, err := h.openPayload(r, h.cfg.MaxObjectSize, true)
 	if err != nil {
 		return ref, ck, nil, err
 	}
+	if err := h.checkSpace(p.size); err != nil {
+		return ref, ck, nil, err
+	}
 	w, err := h.blobs.Create()
 	if err != nil {
-		return ref, ck, nil, Errorf(CodeInternalError, "cannot store the object").WithCause(err)
+		return ref, ck, nil, h.writeFailed(r, err, "cannot store the object")
 	}
 	defer w.Abort()
 	if _, err := p.copyTo(w, h.cfg.MaxObjectSize); err != nil {
+		if disk.IsNoSpace(err) { // the blob file's write; read errors are S3 errors
+			return ref, ck, nil, h.writeFailed(r, err, "cannot store the object")
+		}
 		return ref, ck, nil, err
 	}
 	sum := w.Sum()
@@ -301,10 +344,11 @@ func (h *Handler) storeBody(r *request) (ref blob.Ref, ck fsm.Checksum, unpin fu
 	}
 	ref, unpin, err = w.CommitPinned()
 	if err != nil {
-		return ref, ck, nil, Errorf(CodeInternalError, "cannot store the object").WithCause(err)
+		return ref, ck, nil, h.writeFailed(r, err, "cannot store the object")
 	}
 	if err := h.replicate(r, ref); err != nil {
 		unpin()
+		h.discardBlob(ref.SHA256)
 		return ref, ck, nil, err
 	}
 	return ref, ck, unpin, nil
@@ -353,6 +397,7 @@ func (h *Handler) deleteObject(r *request) error {
 	if err := h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: []string{r.key}}); err != nil {
 		return err
 	}
+	h.released()
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }
@@ -418,12 +463,17 @@ func (h *Handler) copyObject(r *request) error {
 	if err != nil {
 		return err
 	}
+	// A copy shares the source's blobs, but may have to fetch them, and
+	// it is new data all the same: refused at the reserve.
+	if err := h.checkSpace(0); err != nil {
+		return err
+	}
 	unpin := h.pinAll(&src)
 	defer unpin()
 	for _, p := range src.Parts {
 		if !h.blobs.Has(p.SHA256) {
 			if err := h.fetch(p.SHA256, p.Size); err != nil {
-				return Errorf(CodeInternalError, "object data is missing on this node").WithCause(err)
+				return h.writeFailed(r, err, "object data is missing on this node")
 			}
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/s4/s4/disk"
 	"github.com/s4/s4/keyring"
 	"github.com/s4/s4/node"
 )
@@ -168,6 +169,8 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&certHosts, "cert-hosts", "S4_CERT_HOSTS", "", "extra comma-separated names/IPs for the generated certificate")
 	sf.boolean(&cfg.PlainHTTP, "http", "S4_HTTP", "serve plain HTTP instead of HTTPS (behind a TLS proxy)")
 	sf.str(&logLevel, "log-level", "S4_LOG_LEVEL", "info", "debug, info, warn or error")
+	var diskReserve string
+	sf.str(&diskReserve, "disk-reserve", "S4_DISK_RESERVE", "default", "free space kept on the data dir's file system for the Raft log and metadata: at it, object writes get 507 XS4StorageFull; a percentage (2%), a size (512MiB, 2GiB; 0 turns it off) or default: the larger of 2% and 256MiB, at most half the file system")
 	if err := sf.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -194,6 +197,12 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		return 2
 	} else {
 		cfg.AuthLease = d
+	}
+	if r, err := disk.ParseReserve(diskReserve); err != nil {
+		fmt.Fprintln(stderr, "s4 server: --disk-reserve:", err)
+		return 2
+	} else {
+		cfg.DiskReserve = r
 	}
 	if peers != "" {
 		p, err := node.ParsePeers(peers)

@@ -1,0 +1,99 @@
+package s3
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/s4/s4/blob"
+	"github.com/s4/s4/disk"
+)
+
+// TestObjectReaderStreamsAtReserve: a part whose blob is missing here is
+// fetched and kept when the node has room; when the fetch is refused for
+// space it is streamed from a peer instead (from the right offset, not
+// kept); a stream that fails is 503, any other fetch failure 500.
+func TestObjectReaderStreamsAtReserve(t *testing.T) {
+	bs, err := blob.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := bytes.Repeat([]byte("local "), 1000)
+	lref, err := bs.Put(bytes.NewReader(local), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := bytes.Repeat([]byte("remote "), 3000)
+	rsum := sha256.Sum256(remote)
+	parts := func(off int64) []partRange {
+		return []partRange{{sum: lref.SHA256, size: lref.Size, off: off}, {sum: rsum, size: int64(len(remote))}}
+	}
+	whole := append(append([]byte(nil), local...), remote...)
+
+	var fetchErr, streamErr error
+	streamed := 0
+	or := func(start int64) *objectReader {
+		return &objectReader{
+			blobs: bs,
+			fetch: func(sum [32]byte, size int64) error {
+				if fetchErr != nil {
+					return fetchErr
+				}
+				_, err := bs.Put(bytes.NewReader(remote), -1)
+				return err
+			},
+			stream: func(sum [32]byte, size int64) (io.ReadCloser, error) {
+				if streamErr != nil {
+					return nil, streamErr
+				}
+				if sum != rsum || size != int64(len(remote)) {
+					return nil, fmt.Errorf("asked for %x, %d bytes", sum[:4], size)
+				}
+				streamed++
+				return io.NopCloser(bytes.NewReader(remote)), nil
+			},
+			parts:     parts(start),
+			remaining: int64(len(whole)) - start,
+		}
+	}
+	read := func(o *objectReader) ([]byte, error) {
+		defer o.Close()
+		return io.ReadAll(o)
+	}
+
+	// At the reserve: streamed, not kept.
+	fetchErr = fmt.Errorf("node: fetch: %w", disk.ErrFull)
+	got, err := read(or(0))
+	if err != nil || !bytes.Equal(got, whole) || streamed != 1 || bs.Has(rsum) {
+		t.Fatalf("at the reserve: %d bytes, %v, streamed %d, kept %v", len(got), err, streamed, bs.Has(rsum))
+	}
+	// A range starting inside the streamed part: the offset is skipped.
+	o := or(0)
+	o.parts = []partRange{{sum: rsum, size: int64(len(remote)), off: 5000}}
+	o.remaining = 100
+	if got, err := read(o); err != nil || !bytes.Equal(got, remote[5000:5100]) {
+		t.Fatalf("streamed range: %q, %v", got, err)
+	}
+	// The stream fails: 503, not 500.
+	streamErr = errors.New("no peer")
+	o = or(0)
+	o.parts = o.parts[1:]
+	if err := o.next(); !IsCode(err, CodeServiceUnavailable) {
+		t.Fatalf("stream failure: %v, want ServiceUnavailable", err)
+	}
+	// Any other fetch failure: 500 as before.
+	fetchErr, streamErr = errors.New("peers down"), nil
+	o = or(0)
+	o.parts = o.parts[1:]
+	if err := o.next(); !IsCode(err, CodeInternalError) {
+		t.Fatalf("fetch failure: %v, want InternalError", err)
+	}
+	// With room: fetched and kept.
+	fetchErr = nil
+	if got, err := read(or(0)); err != nil || !bytes.Equal(got, whole) || !bs.Has(rsum) {
+		t.Fatalf("with room: %d bytes, %v, kept %v", len(got), err, bs.Has(rsum))
+	}
+}
