@@ -167,7 +167,11 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, encodeError(fmt.Errorf("%w: reading the body: %v", ErrInvalidCommand, err)))
 		return
 	}
-	if err := checkEvent(cmd); err != nil {
+	// The FSM panics on an entry it cannot decode (a node must never
+	// silently diverge), so one malformed entry in the log would stop every
+	// node at every restart: the leader checks every forwarded event first.
+	if err := fsm.CheckEvent(cmd); err != nil {
+		err = fmt.Errorf("%w: %v", ErrInvalidCommand, err)
 		s.log.Warn("refused a forwarded event", "remote", r.RemoteAddr, "err", err)
 		writeError(w, http.StatusBadRequest, encodeError(err))
 		return

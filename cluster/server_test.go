@@ -333,8 +333,8 @@ func TestOverMuxTLS(t *testing.T) {
 // FuzzApplyHandler feeds arbitrary bodies to POST /v1/apply: never a
 // panic, and only well-formed events reach Apply.
 func FuzzApplyHandler(f *testing.F) {
-	for _, mt := range []fsm.MessageType{fsm.MsgUserCreate, fsm.MsgObjectPut, fsm.MsgUploadComplete} {
-		b, err := fsm.Encode(mt, eventBodies[mt]())
+	for mt, body := range map[fsm.MessageType]any{fsm.MsgUserCreate: &fsm.UserCreate{}, fsm.MsgObjectPut: &fsm.ObjectPut{}, fsm.MsgUploadComplete: &fsm.UploadComplete{}} {
+		b, err := fsm.Encode(mt, body)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -355,7 +355,7 @@ func FuzzApplyHandler(f *testing.F) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		applied := node.applies.Load() > before
-		valid := checkEvent(body) == nil
+		valid := fsm.CheckEvent(body) == nil
 		if applied != valid {
 			t.Fatalf("valid=%v but applied=%v (status %d)", valid, applied, rec.Code)
 		}

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/s4/s4/fsm"
 )
 
 // parseFSM parses the non-test Go files of package fsm.
@@ -73,40 +71,6 @@ func fsmErrors(t *testing.T) map[string]string {
 	return out
 }
 
-// fsmMessageTypes returns every Msg* constant of fsm with its value.
-func fsmMessageTypes(t *testing.T) map[string]fsm.MessageType {
-	out := map[string]fsm.MessageType{}
-	for _, f := range parseFSM(t) {
-		for _, decl := range f.Decls {
-			gd, ok := decl.(*ast.GenDecl)
-			if !ok || gd.Tok != token.CONST {
-				continue
-			}
-			for _, spec := range gd.Specs {
-				vs := spec.(*ast.ValueSpec)
-				for i, name := range vs.Names {
-					if !strings.HasPrefix(name.Name, "Msg") {
-						continue
-					}
-					if i >= len(vs.Values) {
-						t.Fatalf("fsm.%s: implicit value; teach this test", name.Name)
-					}
-					lit, ok := vs.Values[i].(*ast.BasicLit)
-					if !ok || lit.Kind != token.INT {
-						t.Fatalf("fsm.%s: not an integer literal; teach this test", name.Name)
-					}
-					v, err := strconv.ParseUint(lit.Value, 0, 8)
-					if err != nil {
-						t.Fatal(err)
-					}
-					out[name.Name] = fsm.MessageType(v)
-				}
-			}
-		}
-	}
-	return out
-}
-
 // Every exported fsm.Err* crosses the wire under its own name.
 func TestErrorTableHasEveryFSMError(t *testing.T) {
 	declared := fsmErrors(t)
@@ -140,60 +104,6 @@ func TestErrorTableHasEveryFSMError(t *testing.T) {
 			t.Errorf("%s and %s are the same error", prev, e.code)
 		}
 		seen[e.err] = e.code
-	}
-}
-
-// Every fsm event type is checked, and fsm.Encode's output passes.
-func TestEventTableHasEveryFSMType(t *testing.T) {
-	declared := fsmMessageTypes(t)
-	if len(declared) != len(eventBodies) {
-		t.Errorf("fsm declares %d event types, eventBodies has %d", len(declared), len(eventBodies))
-	}
-	for name, mt := range declared {
-		newBody, ok := eventBodies[mt]
-		if !ok {
-			t.Errorf("fsm.%s (%d) is missing from eventBodies", name, mt)
-			continue
-		}
-		cmd, err := fsm.Encode(mt, newBody())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cmd[1] != eventVersion {
-			t.Errorf("fsm.Encode writes version %d, cluster checks %d", cmd[1], eventVersion)
-		}
-		if err := checkEvent(cmd); err != nil {
-			t.Errorf("fsm.%s: %v", name, err)
-		}
-	}
-}
-
-func TestCheckEventRefuses(t *testing.T) {
-	good := mustEncode(t, fsm.MsgUserCreate, userCreate("alice"))
-	for name, cmd := range map[string][]byte{
-		"empty":        nil,
-		"one byte":     {byte(fsm.MsgUserCreate)},
-		"unknown type": {99, eventVersion, 0x80},
-		"bad version":  append([]byte{good[0], 7}, good[2:]...),
-		"garbage body": {byte(fsm.MsgUserCreate), eventVersion, 0xc1, 0xff, 0x00},
-		"wrong shape":  {byte(fsm.MsgUserCreate), eventVersion, 0x05},
-		"truncated":    good[:len(good)-3],
-		"oversized":    append(append([]byte(nil), good...), make([]byte, fsm.MaxEventSize)...),
-	} {
-		if err := checkEvent(cmd); !errors.Is(err, ErrInvalidCommand) {
-			t.Errorf("%s: checkEvent = %v, want ErrInvalidCommand", name, err)
-		}
-	}
-	if err := checkEvent(good); err != nil {
-		t.Errorf("good event: %v", err)
-	}
-	// Unknown types flagged as ignorable are skipped by the FSM: accepted.
-	if err := checkEvent([]byte{byte(99 | fsm.IgnoreUnknownTypeFlag), 3, 0xc1}); err != nil {
-		t.Errorf("ignorable unknown event: %v", err)
-	}
-	// Known types keep being checked with the flag.
-	if err := checkEvent([]byte{byte(fsm.MsgUserCreate | fsm.IgnoreUnknownTypeFlag), eventVersion, 0xc1}); !errors.Is(err, ErrInvalidCommand) {
-		t.Errorf("flagged known type with a bad body: %v", err)
 	}
 }
 

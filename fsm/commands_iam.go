@@ -4,25 +4,18 @@ import (
 	"fmt"
 )
 
-func init() {
-	registerCommand(MsgUserCreate, (*FSM).applyUserCreate)
-	registerCommand(MsgUserUpdate, (*FSM).applyUserUpdate)
-	registerCommand(MsgUserDelete, (*FSM).applyUserDelete)
-	registerCommand(MsgCredentialIssue, (*FSM).applyCredentialIssue)
-	registerCommand(MsgCredentialRevoke, (*FSM).applyCredentialRevoke)
-}
+// The IAM handlers (rows of eventTable). Each validates, then returns the
+// next state built from s (s itself stays as readers see it).
 
-func (f *FSM) applyUserCreate(s *State, body []byte, v uint8) (*State, any) {
-	var ev UserCreate
-	mustDecode(MsgUserCreate, v, body, &ev)
+func (f *FSM) applyUserCreate(s *State, ev *UserCreate) applied {
 	if ev.ID == "" || ev.Username == "" || !ev.Role.Valid() {
-		return nil, fmt.Errorf("%w: user create needs id, username and a role", ErrInvalidEvent)
+		return applied{resp: fmt.Errorf("%w: user create needs id, username and a role", ErrInvalidEvent)}
 	}
 	if _, ok := s.UserByID(ev.ID); ok {
-		return nil, ErrUserExists
+		return applied{resp: ErrUserExists}
 	}
 	if _, ok := s.UserByName(ev.Username); ok {
-		return nil, ErrUsernameTaken
+		return applied{resp: ErrUsernameTaken}
 	}
 	u := &User{
 		ID:           ev.ID,
@@ -35,21 +28,19 @@ func (f *FSM) applyUserCreate(s *State, body []byte, v uint8) (*State, any) {
 		UpdatedAt:    ev.At,
 		Generation:   1,
 	}
-	return s.putUser(nil, u), nil
+	return applied{state: s.putUser(nil, u)}
 }
 
-func (f *FSM) applyUserUpdate(s *State, body []byte, v uint8) (*State, any) {
-	var ev UserUpdate
-	mustDecode(MsgUserUpdate, v, body, &ev)
+func (f *FSM) applyUserUpdate(s *State, ev *UserUpdate) applied {
 	old, ok := s.UserByID(ev.ID)
 	if !ok {
-		return nil, ErrNoSuchUser
+		return applied{resp: ErrNoSuchUser}
 	}
 	if ev.Role != nil && !ev.Role.Valid() {
-		return nil, fmt.Errorf("%w: invalid role %d", ErrInvalidEvent, *ev.Role)
+		return applied{resp: fmt.Errorf("%w: invalid role %d", ErrInvalidEvent, *ev.Role)}
 	}
 	if old.Root && ((ev.Active != nil && !*ev.Active) || (ev.Role != nil && *ev.Role != RoleSuperUser)) {
-		return nil, ErrRootImmutable
+		return applied{resp: ErrRootImmutable}
 	}
 	u := *old
 	changed := false
@@ -66,69 +57,60 @@ func (f *FSM) applyUserUpdate(s *State, body []byte, v uint8) (*State, any) {
 		changed = true
 	}
 	if !changed {
-		return nil, nil
+		return applied{}
 	}
 	u.Generation++
 	u.UpdatedAt = ev.At
-	return s.putUser(old, &u), nil
+	return applied{state: s.putUser(old, &u)}
 }
 
-func (f *FSM) applyUserDelete(s *State, body []byte, v uint8) (*State, any) {
-	var ev UserDelete
-	mustDecode(MsgUserDelete, v, body, &ev)
+func (f *FSM) applyUserDelete(s *State, ev *UserDelete) applied {
 	old, ok := s.UserByID(ev.ID)
 	if !ok {
-		return nil, ErrNoSuchUser
+		return applied{resp: ErrNoSuchUser}
 	}
 	if old.Root {
-		return nil, ErrRootImmutable
+		return applied{resp: ErrRootImmutable}
 	}
-	f.dropped = old.AccessKey
-	return s.deleteUser(old), nil
+	return applied{state: s.deleteUser(old), dropped: old.AccessKey}
 }
 
-func (f *FSM) applyCredentialIssue(s *State, body []byte, v uint8) (*State, any) {
-	var ev CredentialIssue
-	mustDecode(MsgCredentialIssue, v, body, &ev)
+func (f *FSM) applyCredentialIssue(s *State, ev *CredentialIssue) applied {
 	old, ok := s.UserByID(ev.UserID)
 	if !ok {
-		return nil, ErrNoSuchUser
+		return applied{resp: ErrNoSuchUser}
 	}
 	if len(ev.AccessKey) != accessKeyLen {
-		return nil, fmt.Errorf("%w: access key must be %d characters", ErrInvalidEvent, accessKeyLen)
+		return applied{resp: fmt.Errorf("%w: access key must be %d characters", ErrInvalidEvent, accessKeyLen)}
 	}
 	if _, taken := s.Lookup(ev.AccessKey); taken {
-		return nil, ErrAccessKeyTaken
+		return applied{resp: ErrAccessKeyTaken}
 	}
 	// Unsealing is deterministic: the same bytes and key open the same way on
 	// every node. A secret that does not open means the proposer used
 	// another cluster key; refuse it identically everywhere.
 	secret, err := f.sealer.Open(ev.SealedSecret, ev.AccessKey)
 	if err != nil {
-		return nil, ErrSecretUnsealing
+		return applied{resp: ErrSecretUnsealing}
 	}
-	f.dropped = old.AccessKey
 	u := *old
 	u.AccessKey = ev.AccessKey
 	u.setSecret(secret)
 	u.UpdatedAt = ev.At
-	return s.putUser(old, &u), nil
+	return applied{state: s.putUser(old, &u), dropped: old.AccessKey}
 }
 
-func (f *FSM) applyCredentialRevoke(s *State, body []byte, v uint8) (*State, any) {
-	var ev CredentialRevoke
-	mustDecode(MsgCredentialRevoke, v, body, &ev)
+func (f *FSM) applyCredentialRevoke(s *State, ev *CredentialRevoke) applied {
 	old, ok := s.UserByID(ev.UserID)
 	if !ok {
-		return nil, ErrNoSuchUser
+		return applied{resp: ErrNoSuchUser}
 	}
 	if old.AccessKey == "" {
-		return nil, nil
+		return applied{}
 	}
-	f.dropped = old.AccessKey
 	u := *old
 	u.AccessKey = ""
 	u.setSecret("")
 	u.UpdatedAt = ev.At
-	return s.putUser(old, &u), nil
+	return applied{state: s.putUser(old, &u), dropped: old.AccessKey}
 }

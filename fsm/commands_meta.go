@@ -6,35 +6,28 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-func init() {
-	registerCommand(MsgBucketCreate, metaCommand(MsgBucketCreate, applyBucketCreate))
-	registerCommand(MsgBucketDelete, metaCommand(MsgBucketDelete, applyBucketDelete))
-	registerCommand(MsgObjectPut, metaCommand(MsgObjectPut, applyObjectPut))
-	registerCommand(MsgObjectDelete, metaCommand(MsgObjectDelete, applyObjectDelete))
-	registerCommand(MsgUploadCreate, metaCommand(MsgUploadCreate, applyUploadCreate))
-	registerCommand(MsgPartPut, metaCommand(MsgPartPut, applyPartPut))
-	registerCommand(MsgUploadComplete, metaCommand(MsgUploadComplete, applyUploadComplete))
-	registerCommand(MsgUploadAbort, metaCommand(MsgUploadAbort, applyUploadAbort))
-}
+// The object-metadata handlers (rows of eventTable, see metaEvent): each
+// runs inside a bbolt write transaction and validates before it writes.
 
-// metaCommand adapts a metadata handler, which decodes into a fresh E and
-// runs inside a bbolt write transaction, to the FSM's dispatch table. The
-// transaction is shared by the batch Raft committed together (ApplyBatch),
-// so a handler must validate before it writes: one that answers an error
-// must have changed nothing (TestBatchEqualsOneByOne). Metadata events leave the IAM state
-// as it is.
-func metaCommand[E any](t MessageType, fn func(tx *bolt.Tx, ev *E) any) applyFunc {
-	return func(f *FSM, s *State, body []byte, version uint8) (*State, any) {
-		var ev E
-		mustDecode(t, version, body, &ev)
-		if f.meta == nil {
-			panic(fmt.Errorf("fsm: event type %d needs the metadata store", t))
-		}
-		return nil, f.meta.update(func(tx *bolt.Tx) any { return fn(tx, &ev) })
+// Limits every node checks, so that an event a buggy or hostile peer
+// forwards cannot make bbolt refuse a write (the handlers treat that as a
+// bug and panic): S3's own limits, which the S3 API enforces first.
+const (
+	maxBucketName = 63
+	maxKeyLen     = 1024
+)
+
+func invalidName(what, s string, limit int) error {
+	if s == "" || len(s) > limit {
+		return fmt.Errorf("%w: %s of %d bytes", ErrInvalidEvent, what, len(s))
 	}
+	return nil
 }
 
 func applyBucketCreate(tx *bolt.Tx, ev *BucketCreate) any {
+	if err := invalidName("bucket name", ev.Name, maxBucketName); err != nil {
+		return err
+	}
 	bk := tx.Bucket(bktBuckets)
 	if v := bk.Get([]byte(ev.Name)); v != nil {
 		var info BucketInfo
@@ -80,6 +73,9 @@ func applyObjectPut(tx *bolt.Tx, ev *ObjectPut) any {
 	b := tx.Bucket(objectsBucket(ev.Bucket))
 	if b == nil {
 		return ErrNoSuchBucket
+	}
+	if err := invalidName("key", ev.Key, maxKeyLen); err != nil {
+		return err
 	}
 	if err := ev.If.check(b, ev.Key); err != nil {
 		return err
@@ -148,6 +144,12 @@ func applyObjectDelete(tx *bolt.Tx, ev *ObjectDelete) any {
 func applyUploadCreate(tx *bolt.Tx, ev *UploadCreate) any {
 	if tx.Bucket(objectsBucket(ev.Bucket)) == nil {
 		return ErrNoSuchBucket
+	}
+	if err := invalidName("key", ev.Key, maxKeyLen); err != nil {
+		return err
+	}
+	if err := invalidName("upload id", ev.UploadID, maxKeyLen); err != nil {
+		return err
 	}
 	up := tx.Bucket(bktUploads)
 	if up.Get([]byte(ev.UploadID)) != nil {

@@ -126,8 +126,12 @@ var (
 
 var msgpackHandle = &codec.MsgpackHandle{}
 
-// Encode writes the envelope: type byte, version byte, msgpack body.
+// Encode writes the envelope: type byte, version byte, msgpack body. msg
+// must be the body type of t in the event table.
 func Encode(t MessageType, msg any) ([]byte, error) {
+	if err := checkBody(t, msg); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	buf.WriteByte(uint8(t))
 	buf.WriteByte(eventVersion)

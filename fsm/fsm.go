@@ -38,7 +38,6 @@ type FSM struct {
 	sealer *keyring.Sealer
 	meta   *Meta // object metadata; nil when only IAM is needed (tests)
 
-	dropped   string // access key removed by the event being applied
 	onDropped func(accessKey string)
 	state     atomic.Pointer[State]
 
@@ -102,18 +101,6 @@ func (f *FSM) publish(s *State) {
 	f.mu.Unlock()
 }
 
-type applyFunc func(f *FSM, s *State, body []byte, version uint8) (*State, any)
-
-var commands = map[MessageType]applyFunc{}
-
-// registerCommand wires an event type to its handler; called from init.
-func registerCommand(t MessageType, fn applyFunc) {
-	if _, dup := commands[t]; dup {
-		panic(fmt.Sprintf("fsm: command %d registered twice", t))
-	}
-	commands[t] = fn
-}
-
 // Apply applies one committed log entry. It returns nil or an error value
 // (a deterministic domain failure), never a partial change.
 func (f *FSM) Apply(l *raft.Log) any {
@@ -148,17 +135,16 @@ func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 			if l.Type != raft.LogCommand {
 				continue
 			}
-			next, resp := f.apply(cur, l.Data)
-			if next != nil {
-				cur = next
+			a := f.apply(cur, l.Data)
+			if a.state != nil {
+				cur = a.state
 			}
-			resps[i], index = resp, l.Index
+			resps[i], index = a.resp, l.Index
 			if isIAM(l.Data) {
 				auth = l.Index
 			}
-			if f.dropped != "" {
-				dropped = append(dropped, f.dropped)
-				f.dropped = ""
+			if a.dropped != "" {
+				dropped = append(dropped, a.dropped)
 			}
 		}
 	}
@@ -186,45 +172,29 @@ func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 // (the SigV4 signing keys) drop it. Call it before Raft starts.
 func (f *FSM) OnCredentialDropped(fn func(accessKey string)) { f.onDropped = fn }
 
-func (f *FSM) apply(s *State, data []byte) (*State, any) {
+// apply decodes one entry through the event table and runs its handler.
+// An entry it cannot decode means a corrupt log or a bug, and continuing
+// would let this node diverge: it panics (the leader refuses such entries
+// before they reach the log: CheckEvent).
+func (f *FSM) apply(s *State, data []byte) applied {
 	if len(data) < 2 {
 		panic(fmt.Errorf("fsm: log entry of %d bytes has no envelope", len(data)))
 	}
-	t, version := MessageType(data[0]), data[1]
-	ignore := t&IgnoreUnknownTypeFlag != 0
-	t &^= IgnoreUnknownTypeFlag
-	fn, ok := commands[t]
-	if !ok {
-		if ignore {
-			return nil, nil
+	spec, ignorable := specOf(data)
+	if spec == nil {
+		if ignorable {
+			return applied{}
 		}
-		panic(fmt.Errorf("fsm: unknown event type %d", t))
+		panic(fmt.Errorf("fsm: unknown event type %d", data[0]))
 	}
-	return fn(f, s, data[2:], version)
-}
-
-// isIAM reports whether an entry is an IAM event (users, credentials),
-// whatever its outcome.
-func isIAM(data []byte) bool {
-	if len(data) == 0 {
-		return false
+	if v := data[1]; v != spec.version {
+		panic(fmt.Errorf("fsm: event %s has unknown version %d", spec.name, v))
 	}
-	switch MessageType(data[0]) &^ IgnoreUnknownTypeFlag {
-	case MsgUserCreate, MsgUserUpdate, MsgUserDelete, MsgCredentialIssue, MsgCredentialRevoke:
-		return true
+	body := spec.body()
+	if err := decode(data[2:], body); err != nil {
+		panic(fmt.Errorf("fsm: decode event %s: %w", spec.name, err))
 	}
-	return false
-}
-
-// mustDecode decodes an event body; a failure means a corrupt log or a bug,
-// and continuing would let this node diverge.
-func mustDecode(t MessageType, version uint8, body []byte, out any) {
-	if version != eventVersion {
-		panic(fmt.Errorf("fsm: event type %d has unknown version %d", t, version))
-	}
-	if err := decode(body, out); err != nil {
-		panic(fmt.Errorf("fsm: decode event type %d: %w", t, err))
-	}
+	return spec.apply(f, s, body)
 }
 
 // Snapshot captures the current state; Persist writes it while Apply goes on.

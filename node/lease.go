@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/s4/s4/cluster"
-	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/lease"
 	"github.com/s4/s4/s3"
 )
@@ -380,19 +379,6 @@ var _ s3.FreshReader = (*Node)(nil)
 
 // errNotFresh: FreshRead could not confirm that this node is up to date.
 var errNotFresh = errors.New("node: cannot confirm this node has the cluster's latest writes")
-
-// revocationClass reports whether an event may take a credential or a
-// permission away, and so needs the barrier before it is acknowledged.
-func revocationClass(cmd []byte) bool {
-	if len(cmd) == 0 {
-		return false
-	}
-	switch fsm.MessageType(cmd[0]) &^ fsm.IgnoreUnknownTypeFlag {
-	case fsm.MsgUserUpdate, fsm.MsgUserDelete, fsm.MsgCredentialIssue, fsm.MsgCredentialRevoke:
-		return true
-	}
-	return false
-}
 
 // barrier waits until every other voter confirmed it applied idx, or until
 // the lease of any that did not has certainly expired (the event was

@@ -432,7 +432,7 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 		return 0, nil, fmt.Errorf("%w: committed at index %d, not acknowledged: %v", cluster.ErrWaitTimeout, f.Index(), err)
 	}
 	resp := f.Response()
-	if resp == nil && revocationClass(cmd) {
+	if resp == nil && fsm.Revokes(cmd) {
 		// The revocation barrier: acknowledge only when no node can still
 		// accept what this event took away.
 		resp = n.barrier(f.Index(), applied)

@@ -1,0 +1,158 @@
+package fsm
+
+import (
+	"fmt"
+	"reflect"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The event table: every event type the log can hold, once. The FSM's
+// dispatch, the leader's check of a forwarded event (CheckEvent), the
+// auth index's IAM test and the revocation barrier's test (Revokes) all
+// read it. Adding an event is one row here plus its handler;
+// TestEventTable fails when a Msg* constant has no row.
+var eventTable = []eventSpec{
+	// IAM. Every update, deletion and issue may take something away: a
+	// deactivation, a demotion, a new password, a replaced key.
+	iamEvent(MsgUserCreate, "UserCreate", false, (*FSM).applyUserCreate),
+	iamEvent(MsgUserUpdate, "UserUpdate", true, (*FSM).applyUserUpdate),
+	iamEvent(MsgUserDelete, "UserDelete", true, (*FSM).applyUserDelete),
+	iamEvent(MsgCredentialIssue, "CredentialIssue", true, (*FSM).applyCredentialIssue),
+	iamEvent(MsgCredentialRevoke, "CredentialRevoke", true, (*FSM).applyCredentialRevoke),
+	// Object metadata.
+	metaEvent(MsgBucketCreate, "BucketCreate", applyBucketCreate),
+	metaEvent(MsgBucketDelete, "BucketDelete", applyBucketDelete),
+	metaEvent(MsgObjectPut, "ObjectPut", applyObjectPut),
+	metaEvent(MsgObjectDelete, "ObjectDelete", applyObjectDelete),
+	metaEvent(MsgUploadCreate, "UploadCreate", applyUploadCreate),
+	metaEvent(MsgPartPut, "PartPut", applyPartPut),
+	metaEvent(MsgUploadComplete, "UploadComplete", applyUploadComplete),
+	metaEvent(MsgUploadAbort, "UploadAbort", applyUploadAbort),
+}
+
+// eventSpec is one row of the event table.
+type eventSpec struct {
+	t       MessageType
+	name    string
+	version uint8      // the version this release writes and reads
+	iam     bool       // changes users or credentials (moves AuthIndex)
+	revokes bool       // may take a credential or a permission away: acknowledged after the revocation barrier
+	body    func() any // a new, empty body to decode into
+	apply   func(f *FSM, s *State, body any) applied
+}
+
+// applied is what a handler did: the next IAM state (nil: unchanged), the
+// response the proposer gets (nil or a domain error), and the access key
+// it dropped, whose derived caches (SigV4 signing keys) must go.
+type applied struct {
+	state   *State
+	resp    any
+	dropped string
+}
+
+// iamEvent is a row for an IAM event: its handler returns the next state.
+func iamEvent[E any](t MessageType, name string, revokes bool, fn func(f *FSM, s *State, ev *E) applied) eventSpec {
+	return eventSpec{t: t, name: name, version: eventVersion, iam: true, revokes: revokes,
+		body:  func() any { return new(E) },
+		apply: func(f *FSM, s *State, body any) applied { return fn(f, s, body.(*E)) }}
+}
+
+// metaEvent is a row for an object-metadata event: its handler runs inside
+// a bbolt write transaction, which the batch Raft committed together
+// shares (ApplyBatch), so it must validate before it writes: one that
+// answers an error must have changed nothing (TestBatchEqualsOneByOne).
+// It leaves the IAM state as it is.
+func metaEvent[E any](t MessageType, name string, fn func(tx *bolt.Tx, ev *E) any) eventSpec {
+	return eventSpec{t: t, name: name, version: eventVersion,
+		body: func() any { return new(E) },
+		apply: func(f *FSM, _ *State, body any) applied {
+			if f.meta == nil {
+				panic(fmt.Errorf("fsm: event type %d needs the metadata store", t))
+			}
+			return applied{resp: f.meta.update(func(tx *bolt.Tx) any { return fn(tx, body.(*E)) })}
+		}}
+}
+
+// specs indexes eventTable by type.
+var specs = func() map[MessageType]*eventSpec {
+	m := make(map[MessageType]*eventSpec, len(eventTable))
+	for i := range eventTable {
+		e := &eventTable[i]
+		if e.t&IgnoreUnknownTypeFlag != 0 {
+			panic(fmt.Sprintf("fsm: event %s uses the ignore flag as its type", e.name))
+		}
+		if _, dup := m[e.t]; dup {
+			panic(fmt.Sprintf("fsm: event type %d in the table twice", e.t))
+		}
+		m[e.t] = e
+	}
+	return m
+}()
+
+// specOf returns the row of an encoded event, and whether its type is
+// unknown but flagged IgnoreUnknownTypeFlag (written by a newer release).
+func specOf(cmd []byte) (spec *eventSpec, ignorable bool) {
+	if len(cmd) == 0 {
+		return nil, false
+	}
+	t := MessageType(cmd[0])
+	return specs[t&^IgnoreUnknownTypeFlag], t&IgnoreUnknownTypeFlag != 0
+}
+
+// CheckEvent returns nil if the FSM can apply cmd without panicking on its
+// envelope or its body: the leader checks every forwarded event before it
+// proposes it, since one entry the FSM cannot decode would stop every
+// node at every restart. It mirrors apply: the envelope [type][version]
+// [msgpack body], a known type (or one flagged IgnoreUnknownTypeFlag), the
+// version, and a body that decodes into the event's struct with the FSM's
+// codec. Errors wrap ErrInvalidEvent.
+func CheckEvent(cmd []byte) error {
+	if len(cmd) > MaxEventSize {
+		return fmt.Errorf("%w: event of %d bytes exceeds %d", ErrInvalidEvent, len(cmd), MaxEventSize)
+	}
+	if len(cmd) < 2 {
+		return fmt.Errorf("%w: event of %d bytes has no envelope", ErrInvalidEvent, len(cmd))
+	}
+	spec, ignorable := specOf(cmd)
+	if spec == nil {
+		if ignorable {
+			return nil // the FSM skips it
+		}
+		return fmt.Errorf("%w: unknown event type %d", ErrInvalidEvent, cmd[0])
+	}
+	if v := cmd[1]; v != spec.version {
+		return fmt.Errorf("%w: event %s has unknown version %d", ErrInvalidEvent, spec.name, v)
+	}
+	if err := decode(cmd[2:], spec.body()); err != nil {
+		return fmt.Errorf("%w: event %s: %v", ErrInvalidEvent, spec.name, err)
+	}
+	return nil
+}
+
+// Revokes reports whether an encoded event may take a credential or a
+// permission away, and so is acknowledged only after the revocation
+// barrier.
+func Revokes(cmd []byte) bool {
+	spec, _ := specOf(cmd)
+	return spec != nil && spec.revokes
+}
+
+// isIAM reports whether an encoded event changes users or credentials,
+// whatever its outcome.
+func isIAM(cmd []byte) bool {
+	spec, _ := specOf(cmd)
+	return spec != nil && spec.iam
+}
+
+// checkBody reports whether msg is the body type of t (Encode).
+func checkBody(t MessageType, msg any) error {
+	spec := specs[t]
+	if spec == nil {
+		return fmt.Errorf("fsm: encode: unknown event type %d", t)
+	}
+	if want := reflect.TypeOf(spec.body()); reflect.TypeOf(msg) != want && reflect.TypeOf(msg) != want.Elem() {
+		return fmt.Errorf("fsm: encode: event %s takes a %v, not a %T", spec.name, want, msg)
+	}
+	return nil
+}
