@@ -31,14 +31,15 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
 	"github.com/s4/s4/keyring"
 )
 
 // Store is the read side the admin API needs (the local FSM implements it).
 type Store interface {
-	UserByID(id string) (*fsm.User, bool)
-	UserByName(name string) (*fsm.User, bool)
-	Users() []*fsm.User
+	UserByID(id string) (*iam.User, bool)
+	UserByName(name string) (*iam.User, bool)
+	Users() []*iam.User
 }
 
 // Proposer commits an event through the cluster and returns once the local

@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
 )
 
 var (
@@ -865,7 +866,7 @@ func TestHashSlotsBusy(t *testing.T) {
 
 type panicStore struct{ Store }
 
-func (panicStore) UserByID(string) (*fsm.User, bool) { panic("store exploded") }
+func (panicStore) UserByID(string) (*iam.User, bool) { panic("store exploded") }
 
 func TestPanicIsA500(t *testing.T) {
 	e := newEnv(t)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
 	"github.com/s4/s4/keyring"
 )
 
@@ -59,7 +59,7 @@ func newParser(now func() time.Time) *jwt.Parser {
 
 // issueToken signs a session token for u. It returns the token and its
 // expiry (whole seconds, as in the token).
-func (h *Handler) issueToken(u *fsm.User) (string, time.Time, error) {
+func (h *Handler) issueToken(u *iam.User) (string, time.Time, error) {
 	now := h.now()
 	gen := u.Generation
 	claims := &adminClaims{
@@ -143,7 +143,7 @@ const (
 // authenticate checks the bearer token and then the current state of its
 // user in the Store, so a deleted, deactivated, demoted or re-passworded
 // user's token stops working at once.
-func (h *Handler) authenticate(header []byte) (*fsm.User, authResult) {
+func (h *Handler) authenticate(header []byte) (*iam.User, authResult) {
 	tok, ok := bearerToken(header)
 	if !ok {
 		return nil, authMissing
@@ -156,7 +156,7 @@ func (h *Handler) authenticate(header []byte) (*fsm.User, authResult) {
 	if !ok || !u.Active || u.Generation != *claims.Gen {
 		return nil, authInvalid
 	}
-	if u.Role != fsm.RoleSuperUser {
+	if u.Role != iam.RoleSuperUser {
 		return nil, authForbidden
 	}
 	return u, authOK

@@ -8,7 +8,7 @@ import (
 	"io"
 	"unicode/utf8"
 
-	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
 )
 
 // Limits on request input. Bodies are capped in ServeFastHTTP (maxBodySize);
@@ -40,14 +40,14 @@ type loginReq struct {
 type createUserReq struct {
 	Username string
 	Password string
-	Role     fsm.Role
+	Role     iam.Role
 }
 
 // updateUserReq holds the fields a PUT gave; nil means "leave alone". At
 // least one is non-nil in every value decodeUpdateUser accepts.
 type updateUserReq struct {
 	Password *string
-	Role     *fsm.Role
+	Role     *iam.Role
 	Active   *bool
 }
 
@@ -269,8 +269,8 @@ func validPassword(s string) bool {
 	return len(s) <= maxPasswordBytes && utf8.RuneCountInString(s) >= minPasswordRunes
 }
 
-func parseRole(s string) (fsm.Role, error) {
-	r, ok := fsm.ParseRole(s)
+func parseRole(s string) (iam.Role, error) {
+	r, ok := iam.ParseRole(s)
 	if !ok {
 		return 0, badf("role must be Reader, Writer or SuperUser")
 	}

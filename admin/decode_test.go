@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
 )
 
 func TestDecodeLogin(t *testing.T) {
@@ -24,7 +24,7 @@ func TestDecodeLogin(t *testing.T) {
 
 func TestDecodeCreateUser(t *testing.T) {
 	r, err := decodeCreateUser([]byte(`{"username":"alice","password":"alice123","role":"Writer"}`))
-	if err != nil || r.Username != "alice" || r.Password != "alice123" || r.Role != fsm.RoleWriter {
+	if err != nil || r.Username != "alice" || r.Password != "alice123" || r.Role != iam.RoleWriter {
 		t.Fatalf("%+v %v", r, err)
 	}
 	_, err = decodeCreateUser([]byte(`{"username":"alice","password":"alice123","role":"Writer","x":1}`))
@@ -45,7 +45,7 @@ func TestDecodeUpdateUser(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 	r, err = decodeUpdateUser([]byte(`{"password":"12345678","role":"SuperUser","is_active":true}`))
-	if err != nil || *r.Password != "12345678" || *r.Role != fsm.RoleSuperUser || !*r.Active {
+	if err != nil || *r.Password != "12345678" || *r.Role != iam.RoleSuperUser || !*r.Active {
 		t.Fatalf("%+v %v", r, err)
 	}
 	for _, b := range []string{`{}`, `{"role":null}`, `{"is_active":1}`, ` `, `{"role":"Reader"}]`} {
@@ -140,7 +140,7 @@ func FuzzDecodeCreateUser(f *testing.F) {
 		if len(r.Password) > maxPasswordBytes || utf8.RuneCountInString(r.Password) < minPasswordRunes {
 			t.Fatalf("accepted a password of %d bytes", len(r.Password))
 		}
-		if r.Role != fsm.RoleReader && r.Role != fsm.RoleWriter && r.Role != fsm.RoleSuperUser {
+		if r.Role != iam.RoleReader && r.Role != iam.RoleWriter && r.Role != iam.RoleSuperUser {
 			t.Fatalf("accepted role %v", r.Role)
 		}
 		var m map[string]any

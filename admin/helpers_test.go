@@ -28,6 +28,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
 	"github.com/s4/s4/keyring"
 )
 
@@ -165,7 +166,7 @@ func newEnvWith(t *testing.T, opt envOptions) *env {
 	}
 	e.rootID = keyring.NewID()
 	if err := p.Propose(context.Background(), fsm.MsgUserCreate, fsm.UserCreate{
-		ID: e.rootID, Username: rootName, PasswordHash: hash, Role: fsm.RoleSuperUser, Root: true, At: clock.Now().UnixNano(),
+		ID: e.rootID, Username: rootName, PasswordHash: hash, Role: iam.RoleSuperUser, Root: true, At: clock.Now().UnixNano(),
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
 	"github.com/s4/s4/keyring"
 )
 
@@ -33,7 +34,7 @@ type credentialJSON struct {
 	SecretKey string `json:"secret_key"`
 }
 
-func toUserJSON(u *fsm.User) userJSON {
+func toUserJSON(u *iam.User) userJSON {
 	return userJSON{
 		ID:        u.ID,
 		Username:  u.Username,
@@ -134,7 +135,7 @@ func (h *Handler) listUsers(ctx *fasthttp.RequestCtx) {
 }
 
 // POST /api/admin/users {username, password, role}
-func (h *Handler) createUser(ctx *fasthttp.RequestCtx, actor *fsm.User) {
+func (h *Handler) createUser(ctx *fasthttp.RequestCtx, actor *iam.User) {
 	body, ok := h.readBody(ctx)
 	if !ok {
 		return
@@ -188,7 +189,7 @@ func (h *Handler) getUser(ctx *fasthttp.RequestCtx, id string) {
 }
 
 // PUT /api/admin/users/{id} {password?, role?, is_active?}
-func (h *Handler) updateUser(ctx *fasthttp.RequestCtx, actor *fsm.User, id string) {
+func (h *Handler) updateUser(ctx *fasthttp.RequestCtx, actor *iam.User, id string) {
 	body, ok := h.readBody(ctx)
 	if !ok {
 		return
@@ -203,7 +204,7 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx, actor *fsm.User, id strin
 		h.writeError(ctx, fasthttp.StatusNotFound, "user not found")
 		return
 	}
-	if u.Root && (req.Active != nil && !*req.Active || req.Role != nil && *req.Role != fsm.RoleSuperUser) {
+	if u.Root && (req.Active != nil && !*req.Active || req.Role != nil && *req.Role != iam.RoleSuperUser) {
 		h.writeError(ctx, fasthttp.StatusConflict, "the root user cannot be deleted, deactivated or demoted")
 		return
 	}
@@ -229,7 +230,7 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx, actor *fsm.User, id strin
 }
 
 // DELETE /api/admin/users/{id}
-func (h *Handler) deleteUser(ctx *fasthttp.RequestCtx, actor *fsm.User, id string) {
+func (h *Handler) deleteUser(ctx *fasthttp.RequestCtx, actor *iam.User, id string) {
 	u, ok := h.store.UserByID(id)
 	if !ok {
 		h.writeError(ctx, fasthttp.StatusNotFound, "user not found")
@@ -251,7 +252,7 @@ func (h *Handler) deleteUser(ctx *fasthttp.RequestCtx, actor *fsm.User, id strin
 // new pair replaces the user's previous one. The secret is sealed with the
 // access key as associated data before it goes into the log; the plaintext
 // exists only in this response.
-func (h *Handler) issueCredential(ctx *fasthttp.RequestCtx, actor *fsm.User, id string) {
+func (h *Handler) issueCredential(ctx *fasthttp.RequestCtx, actor *iam.User, id string) {
 	body, ok := h.readBody(ctx)
 	if !ok {
 		return
@@ -291,7 +292,7 @@ func (h *Handler) issueCredential(ctx *fasthttp.RequestCtx, actor *fsm.User, id 
 }
 
 // DELETE /api/admin/users/{id}/credentials
-func (h *Handler) revokeCredential(ctx *fasthttp.RequestCtx, actor *fsm.User, id string) {
+func (h *Handler) revokeCredential(ctx *fasthttp.RequestCtx, actor *iam.User, id string) {
 	if _, ok := h.store.UserByID(id); !ok {
 		h.writeError(ctx, fasthttp.StatusNotFound, "user not found")
 		return

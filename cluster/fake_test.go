@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-msgpack/v2/codec"
 
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
 )
 
 // fakeCluster stands in for Raft and the FSM: one shared log, a set of
@@ -223,7 +224,7 @@ func mustEncode(t testing.TB, mt fsm.MessageType, msg any) []byte {
 }
 
 func userCreate(name string) *fsm.UserCreate {
-	return &fsm.UserCreate{ID: "id-" + name, Username: name, Role: fsm.RoleReader, At: 1}
+	return &fsm.UserCreate{ID: "id-" + name, Username: name, Role: iam.RoleReader, At: 1}
 }
 
 // testCtx is a context that ends with the test's deadline budget d.

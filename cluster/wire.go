@@ -75,14 +75,16 @@ type wireError struct {
 const maxErrorMessage = 1 << 10
 
 // errorTable names every sentinel that crosses the wire. It lists each
-// exported fsm.Err* (a test parses package fsm to keep it complete), the
+// exported fsm.Err* (fsm/errors.go re-exports the stores' domain errors; a
+// test parses packages fsm, iam and meta to keep the table complete), the
 // cluster sentinels and the context errors. Codes are stable names, never
 // reused: a peer running another release decodes them the same way.
 var errorTable = []struct {
 	code string
 	err  error
 }{
-	// fsm: IAM events (fsm/events.go)
+	// fsm: IAM events (declared in package iam, but ErrInvalidEvent and
+	// ErrSecretUnsealing: package fsm)
 	{"fsm.ErrNoSuchUser", fsm.ErrNoSuchUser},
 	{"fsm.ErrUserExists", fsm.ErrUserExists},
 	{"fsm.ErrUsernameTaken", fsm.ErrUsernameTaken},
@@ -90,7 +92,7 @@ var errorTable = []struct {
 	{"fsm.ErrRootImmutable", fsm.ErrRootImmutable},
 	{"fsm.ErrInvalidEvent", fsm.ErrInvalidEvent},
 	{"fsm.ErrSecretUnsealing", fsm.ErrSecretUnsealing},
-	// fsm: metadata events (fsm/meta_events.go)
+	// fsm: metadata events (declared in package meta)
 	{"fsm.ErrNoSuchBucket", fsm.ErrNoSuchBucket},
 	{"fsm.ErrBucketExists", fsm.ErrBucketExists},
 	{"fsm.ErrBucketOwnedByYou", fsm.ErrBucketOwnedByYou},

@@ -13,12 +13,13 @@ import (
 	"testing"
 )
 
-// parseFSM parses the non-test Go files of package fsm.
-func parseFSM(t *testing.T) []*ast.File {
+// parsePackage parses the non-test Go files of the package in dir (relative
+// to the repository's root).
+func parsePackage(t *testing.T, dir string) []*ast.File {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("..", "fsm", "*.go"))
+	paths, err := filepath.Glob(filepath.Join("..", dir, "*.go"))
 	if err != nil || len(paths) == 0 {
-		t.Fatalf("no fsm sources: %v", err)
+		t.Fatalf("no %s sources: %v", dir, err)
 	}
 	fset := token.NewFileSet()
 	var files []*ast.File
@@ -39,11 +40,11 @@ func parseFSM(t *testing.T) []*ast.File {
 	return files
 }
 
-// fsmErrors returns every exported package-level Err* variable of fsm that
-// is initialized with errors.New("..."), with its message.
-func fsmErrors(t *testing.T) map[string]string {
-	out := map[string]string{}
-	for _, f := range parseFSM(t) {
+// errorVars returns the value of every exported package-level Err*
+// variable of files (nil when it has none).
+func errorVars(files []*ast.File) map[string]ast.Expr {
+	out := map[string]ast.Expr{}
+	for _, f := range files {
 		for _, decl := range f.Decls {
 			gd, ok := decl.(*ast.GenDecl)
 			if !ok || gd.Tok != token.VAR {
@@ -55,16 +56,69 @@ func fsmErrors(t *testing.T) map[string]string {
 					if !strings.HasPrefix(name.Name, "Err") || !name.IsExported() {
 						continue
 					}
-					msg := "?"
+					var v ast.Expr
 					if i < len(vs.Values) {
-						if call, ok := vs.Values[i].(*ast.CallExpr); ok && len(call.Args) == 1 {
-							if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-								msg, _ = strconv.Unquote(lit.Value)
-							}
-						}
+						v = vs.Values[i]
 					}
-					out[name.Name] = msg
+					out[name.Name] = v
 				}
+			}
+		}
+	}
+	return out
+}
+
+// newMessage returns the message of errors.New("..."), or "?".
+func newMessage(v ast.Expr) string {
+	if call, ok := v.(*ast.CallExpr); ok && len(call.Args) == 1 {
+		if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			msg, _ := strconv.Unquote(lit.Value)
+			return msg
+		}
+	}
+	return "?"
+}
+
+// errorStores are the packages whose domain errors fsm re-exports.
+var errorStores = []string{"iam", "meta"}
+
+// fsmErrors returns every exported package-level Err* variable of fsm with
+// its message: one fsm initializes with errors.New("..."), or an alias
+// (ErrX = iam.ErrX) of one that a store declares so. Every exported Err*
+// of the stores must be re-exported by fsm, once and under its own name.
+func fsmErrors(t *testing.T) map[string]string {
+	stores := map[string]map[string]ast.Expr{}
+	for _, pkg := range errorStores {
+		stores[pkg] = errorVars(parsePackage(t, pkg))
+	}
+	aliased := map[string]string{} // "iam.ErrX" -> the fsm name that re-exports it
+	out := map[string]string{}
+	for name, v := range errorVars(parsePackage(t, "fsm")) {
+		sel, ok := v.(*ast.SelectorExpr)
+		if !ok {
+			out[name] = newMessage(v)
+			continue
+		}
+		pkg, _ := sel.X.(*ast.Ident)
+		store := stores[pkg.String()]
+		decl, declared := store[sel.Sel.Name]
+		switch {
+		case store == nil || !declared:
+			t.Errorf("fsm.%s = %s.%s, which is no store's error", name, pkg, sel.Sel.Name)
+		case sel.Sel.Name != name:
+			t.Errorf("fsm.%s re-exports %s.%s under another name", name, pkg, sel.Sel.Name)
+		}
+		key := pkg.String() + "." + sel.Sel.Name
+		if prev, dup := aliased[key]; dup {
+			t.Errorf("fsm.%s and fsm.%s both re-export %s", prev, name, key)
+		}
+		aliased[key] = name
+		out[name] = newMessage(decl)
+	}
+	for _, pkg := range errorStores {
+		for name := range stores[pkg] {
+			if _, ok := aliased[pkg+"."+name]; !ok {
+				t.Errorf("%s.%s is not re-exported by fsm (fsm/errors.go)", pkg, name)
 			}
 		}
 	}

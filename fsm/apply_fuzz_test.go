@@ -4,6 +4,9 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/s4/s4/iam"
+	"github.com/s4/s4/meta"
 )
 
 // FuzzApplyEvent: an event that passes CheckEvent (what the leader lets
@@ -16,15 +19,15 @@ func FuzzApplyEvent(f *testing.F) {
 		msg any
 	}{
 		{MsgBucketCreate, &BucketCreate{Name: "b2", Owner: "u1", At: 1}},
-		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k2", Object: ObjectMeta{Size: 3, Parts: []BlobPart{blobOf("abc")}}}},
-		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: ObjectMeta{Size: 1}, If: &WriteCondition{IfMatch: true, ETags: []string{`"x"`}}}},
+		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k2", Object: meta.ObjectMeta{Size: 3, Parts: []meta.BlobPart{blobOf("abc")}}}},
+		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: meta.ObjectMeta{Size: 1}, If: &meta.WriteCondition{IfMatch: true, ETags: []string{`"x"`}}}},
 		{MsgObjectDelete, &ObjectDelete{Bucket: "b", Keys: []string{"k", ""}}},
 		{MsgUploadCreate, &UploadCreate{Bucket: "b", Key: "k3", UploadID: "u2"}},
-		{MsgPartPut, &PartPut{UploadID: "u1", PartNumber: 2, Part: PartMeta{Size: 5, Blob: blobOf("part2")}}},
-		{MsgUploadComplete, &UploadComplete{UploadID: "u1", Parts: []CompletePart{{PartNumber: 1, ETag: `"e1"`}}}},
+		{MsgPartPut, &PartPut{UploadID: "u1", PartNumber: 2, Part: meta.PartMeta{Size: 5, Blob: blobOf("part2")}}},
+		{MsgUploadComplete, &UploadComplete{UploadID: "u1", Parts: []meta.CompletePart{{PartNumber: 1, ETag: `"e1"`}}}},
 		{MsgUploadAbort, &UploadAbort{UploadID: "u1"}},
 		{MsgBucketDelete, &BucketDelete{Name: "b"}},
-		{MsgUserCreate, &UserCreate{ID: "u9", Username: "zed", Role: RoleWriter}},
+		{MsgUserCreate, &UserCreate{ID: "u9", Username: "zed", Role: iam.RoleWriter}},
 		{MsgUserUpdate, &UserUpdate{ID: "u1"}},
 		{MsgCredentialRevoke, &CredentialRevoke{UserID: "u1"}},
 	}
@@ -40,11 +43,11 @@ func FuzzApplyEvent(f *testing.F) {
 			return
 		}
 		h := newMetaHarness(t)
-		h.create("u1", "alice", RoleWriter)
+		h.create("u1", "alice", iam.RoleWriter)
 		h.mustApply(MsgBucketCreate, &BucketCreate{Name: "b", Owner: "u1", At: 1})
-		h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: ObjectMeta{Size: 1, Parts: []BlobPart{blobOf("a")}}})
+		h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: meta.ObjectMeta{Size: 1, Parts: []meta.BlobPart{blobOf("a")}}})
 		h.mustApply(MsgUploadCreate, &UploadCreate{Bucket: "b", Key: "k", UploadID: "u1"})
-		h.mustApply(MsgPartPut, &PartPut{UploadID: "u1", PartNumber: 1, Part: PartMeta{ETag: `"e1"`, Size: 1, Blob: blobOf("p")}})
+		h.mustApply(MsgPartPut, &PartPut{UploadID: "u1", PartNumber: 1, Part: meta.PartMeta{ETag: `"e1"`, Size: 1, Blob: blobOf("p")}})
 		h.idx++
 		h.f.Apply(&raft.Log{Index: h.idx, Term: 1, Type: raft.LogCommand, Data: cmd})
 	})

@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
+
+	"github.com/s4/s4/meta"
 )
 
 // randomMetaLog builds n metadata events over a small universe of buckets,
@@ -29,14 +31,14 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 	blob := func() string { return fmt.Sprintf("blob%d", rng.Intn(8)) }
 	// cond: no condition half of the time, else a random one (objOf's
 	// ETag is "e", so If-Match "e" passes on any existing key).
-	cond := func() *WriteCondition {
+	cond := func() *meta.WriteCondition {
 		switch rng.Intn(6) {
 		case 0:
-			return &WriteCondition{IfNoneMatch: true}
+			return &meta.WriteCondition{IfNoneMatch: true}
 		case 1:
-			return &WriteCondition{IfMatch: true}
+			return &meta.WriteCondition{IfMatch: true}
 		case 2:
-			return &WriteCondition{IfMatch: true, ETags: []string{[]string{`"e"`, `"other"`}[rng.Intn(2)]}}
+			return &meta.WriteCondition{IfMatch: true, ETags: []string{[]string{`"e"`, `"other"`}[rng.Intn(2)]}}
 		}
 		return nil
 	}
@@ -55,28 +57,28 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 			enc(MsgUploadCreate, &UploadCreate{Bucket: bucket(), Key: key(), UploadID: upload(), At: at})
 		case 6:
 			b := blobOf(blob())
-			enc(MsgPartPut, &PartPut{UploadID: upload(), PartNumber: 1 + rng.Intn(3), Part: PartMeta{ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4]), Size: MinPartSize, Blob: b}})
+			enc(MsgPartPut, &PartPut{UploadID: upload(), PartNumber: 1 + rng.Intn(3), Part: meta.PartMeta{ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4]), Size: meta.MinPartSize, Blob: b}})
 		case 7:
 			if rng.Intn(2) == 0 {
 				enc(MsgUploadAbort, &UploadAbort{UploadID: upload()})
 				continue
 			}
 			b := blobOf(blob())
-			enc(MsgUploadComplete, &UploadComplete{UploadID: upload(), At: at, Parts: []CompletePart{{PartNumber: 1, ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4])}}, If: cond()})
+			enc(MsgUploadComplete, &UploadComplete{UploadID: upload(), At: at, Parts: []meta.CompletePart{{PartNumber: 1, ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4])}}, If: cond()})
 		}
 	}
 	return out
 }
 
-func metaDump(t testing.TB, m *Meta) string {
+func metaDump(t testing.TB, m *meta.Store) string {
 	t.Helper()
-	ms, err := m.snapshot()
+	ms, err := m.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ms.release()
+	defer ms.Release()
 	var buf bytes.Buffer
-	if err := ms.write(codec.NewEncoder(&buf, msgpackHandle)); err != nil {
+	if err := writeMeta(codec.NewEncoder(&buf, msgpackHandle), ms); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
@@ -91,14 +93,14 @@ func metaDump(t testing.TB, m *Meta) string {
 func TestBatchEqualsOneByOne(t *testing.T) {
 	for seed := int64(1); seed <= 30; seed++ {
 		rng := rand.New(rand.NewSource(seed))
-		iam, meta := randomLog(t, rng, 150), randomMetaLog(t, rng, 300)
+		iamLog, metaLog := randomLog(t, rng, 150), randomMetaLog(t, rng, 300)
 		var log []*raft.Log
-		for len(iam)+len(meta) > 0 {
+		for len(iamLog)+len(metaLog) > 0 {
 			var data []byte
-			if len(meta) == 0 || len(iam) > 0 && rng.Intn(3) == 0 {
-				data, iam = iam[0], iam[1:]
+			if len(metaLog) == 0 || len(iamLog) > 0 && rng.Intn(3) == 0 {
+				data, iamLog = iamLog[0], iamLog[1:]
 			} else {
-				data, meta = meta[0], meta[1:]
+				data, metaLog = metaLog[0], metaLog[1:]
 			}
 			log = append(log, &raft.Log{Index: uint64(len(log) + 1), Type: raft.LogCommand, Data: data})
 			if rng.Intn(40) == 0 {
@@ -131,7 +133,7 @@ func TestBatchEqualsOneByOne(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("seed %d: batched responses differ:\n%v\nwant\n%v", seed, got, want)
 		}
-		if g, w := dump(batched.f.State()), dump(one.f.State()); g != w {
+		if g, w := dump(batched.f), dump(one.f); g != w {
 			t.Fatalf("seed %d: IAM state differs:\n%s\nwant\n%s", seed, g, w)
 		}
 		if g, w := metaDump(t, batched.f.Meta()), metaDump(t, one.f.Meta()); g != w {

@@ -10,46 +10,47 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/s4/s4/iam"
 )
 
 // buildState makes n users, each with a credential, shaped like real ones
 // (UUID ids, 59-byte argon2id encodings, 24+40 character keys). It builds
 // through stateBuilder, the bulk path of Restore.
-func buildState(n int) (*State, []string) {
-	b := newStateBuilder()
+func buildState(n int) (*iam.State, []string) {
+	b := iam.NewBuilder()
 	keys := make([]string, n)
 	hash := []byte(strings.Repeat("h", 59))
 	for i := 0; i < n; i++ {
 		ak := fmt.Sprintf("S4AK%020d", i)
-		u := &User{
+		u := &iam.User{
 			ID:           fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i),
 			Username:     fmt.Sprintf("user_%d", i),
 			PasswordHash: append([]byte(nil), hash...),
-			Role:         RoleWriter,
+			Role:         iam.RoleWriter,
 			Active:       true,
 			CreatedAt:    int64(i),
 			UpdatedAt:    int64(i),
 			Generation:   1,
 			AccessKey:    ak,
 		}
-		u.setSecret(fmt.Sprintf("%040d", i))
-		b.add(u)
+		b.Add(u, fmt.Sprintf("%040d", i))
 		keys[i] = ak
 	}
-	s, err := b.state(0)
+	s, err := b.State()
 	if err != nil {
 		panic(err)
 	}
 	return s, keys
 }
 
-var sink *User
+var sink *iam.User
 
 // BenchmarkLookup1M is the per-request auth check against a million keys.
 func BenchmarkLookup1M(b *testing.B) {
 	s, keys := buildState(1_000_000)
 	f := New(testSealer)
-	f.state.Store(s)
+	f.view.Store(&view{iam: *s})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -63,7 +64,7 @@ func BenchmarkLookup1M(b *testing.B) {
 func BenchmarkLookup1MDuringApply(b *testing.B) {
 	s, keys := buildState(1_000_000)
 	f := New(testSealer)
-	f.state.Store(s)
+	f.view.Store(&view{iam: *s})
 	sealed, _ := testSealer.Seal("x", "S4AKzzzzzzzzzzzzzzzzzzzz")
 	issue, _ := Encode(MsgCredentialIssue, &CredentialIssue{UserID: "00000007-0000-4000-8000-000000000007", AccessKey: "S4AKzzzzzzzzzzzzzzzzzzzz", SealedSecret: sealed})
 	revoke, _ := Encode(MsgCredentialRevoke, &CredentialRevoke{UserID: "00000007-0000-4000-8000-000000000007"})
@@ -111,7 +112,7 @@ func BenchmarkLookup1MDuringApply(b *testing.B) {
 func BenchmarkApplyCredentialIssue(b *testing.B) {
 	s, _ := buildState(1_000_000)
 	f := New(testSealer)
-	f.state.Store(s)
+	f.view.Store(&view{iam: *s})
 	logs := make([][]byte, 2048)
 	for i := range logs {
 		ak := fmt.Sprintf("S4AKnew%d%016d", i/1024, i%1024)
@@ -134,7 +135,7 @@ func BenchmarkApplyCredentialIssue(b *testing.B) {
 func BenchmarkRestore1M(b *testing.B) {
 	s, _ := buildState(1_000_000)
 	var buf bytes.Buffer
-	if err := writeSnapshot(&buf, s, testSealer, nil); err != nil {
+	if err := writeSnapshot(&buf, s, 0, testSealer, nil); err != nil {
 		b.Fatal(err)
 	}
 	s = nil

@@ -1,116 +1,45 @@
 package fsm
 
-import (
-	"fmt"
-)
+import "github.com/s4/s4/iam"
 
-// The IAM handlers (rows of eventTable). Each validates, then returns the
-// next state built from s (s itself stays as readers see it).
+// The IAM handlers (rows of eventTable): each is the event's transition of
+// the iam.State, which validates and returns the next state (s itself stays
+// as readers see it).
 
-func (f *FSM) applyUserCreate(s *State, ev *UserCreate) applied {
-	if ev.ID == "" || ev.Username == "" || !ev.Role.Valid() {
-		return applied{resp: fmt.Errorf("%w: user create needs id, username and a role", ErrInvalidEvent)}
-	}
-	if _, ok := s.UserByID(ev.ID); ok {
-		return applied{resp: ErrUserExists}
-	}
-	if _, ok := s.UserByName(ev.Username); ok {
-		return applied{resp: ErrUsernameTaken}
-	}
-	u := &User{
-		ID:           ev.ID,
-		Username:     ev.Username,
-		PasswordHash: ev.PasswordHash,
-		Role:         ev.Role,
-		Active:       true,
-		Root:         ev.Root,
-		CreatedAt:    ev.At,
-		UpdatedAt:    ev.At,
-		Generation:   1,
-	}
-	return applied{state: s.putUser(nil, u)}
+func (f *FSM) applyUserCreate(s *iam.State, ev *UserCreate) applied {
+	next, err := s.CreateUser(ev.ID, ev.Username, ev.PasswordHash, ev.Role, ev.Root, ev.At)
+	return applied{state: next, resp: eventError(err)}
 }
 
-func (f *FSM) applyUserUpdate(s *State, ev *UserUpdate) applied {
-	old, ok := s.UserByID(ev.ID)
-	if !ok {
-		return applied{resp: ErrNoSuchUser}
-	}
-	if ev.Role != nil && !ev.Role.Valid() {
-		return applied{resp: fmt.Errorf("%w: invalid role %d", ErrInvalidEvent, *ev.Role)}
-	}
-	if old.Root && ((ev.Active != nil && !*ev.Active) || (ev.Role != nil && *ev.Role != RoleSuperUser)) {
-		return applied{resp: ErrRootImmutable}
-	}
-	u := *old
-	changed := false
-	if ev.PasswordHash != nil {
-		u.PasswordHash = ev.PasswordHash
-		changed = true
-	}
-	if ev.Role != nil && *ev.Role != u.Role {
-		u.Role = *ev.Role
-		changed = true
-	}
-	if ev.Active != nil && *ev.Active != u.Active {
-		u.Active = *ev.Active
-		changed = true
-	}
-	if !changed {
-		return applied{}
-	}
-	u.Generation++
-	u.UpdatedAt = ev.At
-	return applied{state: s.putUser(old, &u)}
+func (f *FSM) applyUserUpdate(s *iam.State, ev *UserUpdate) applied {
+	next, err := s.UpdateUser(ev.ID, ev.PasswordHash, ev.Role, ev.Active, ev.At)
+	return applied{state: next, resp: eventError(err)}
 }
 
-func (f *FSM) applyUserDelete(s *State, ev *UserDelete) applied {
-	old, ok := s.UserByID(ev.ID)
-	if !ok {
-		return applied{resp: ErrNoSuchUser}
-	}
-	if old.Root {
-		return applied{resp: ErrRootImmutable}
-	}
-	return applied{state: s.deleteUser(old), dropped: old.AccessKey}
+func (f *FSM) applyUserDelete(s *iam.State, ev *UserDelete) applied {
+	next, dropped, err := s.DeleteUser(ev.ID)
+	return applied{state: next, resp: eventError(err), dropped: dropped}
 }
 
-func (f *FSM) applyCredentialIssue(s *State, ev *CredentialIssue) applied {
-	old, ok := s.UserByID(ev.UserID)
-	if !ok {
-		return applied{resp: ErrNoSuchUser}
+// applyCredentialIssue unseals the secret between the checks of the user
+// and the key and the transition, so that a refused user or key is
+// answered as such whatever the secret. Unsealing is deterministic: the
+// same bytes and key open the same way on every node. A secret that does
+// not open means the proposer used another cluster key; every node refuses
+// it identically.
+func (f *FSM) applyCredentialIssue(s *iam.State, ev *CredentialIssue) applied {
+	if err := s.CheckCredential(ev.UserID, ev.AccessKey); err != nil {
+		return applied{resp: eventError(err)}
 	}
-	if len(ev.AccessKey) != accessKeyLen {
-		return applied{resp: fmt.Errorf("%w: access key must be %d characters", ErrInvalidEvent, accessKeyLen)}
-	}
-	if _, taken := s.Lookup(ev.AccessKey); taken {
-		return applied{resp: ErrAccessKeyTaken}
-	}
-	// Unsealing is deterministic: the same bytes and key open the same way on
-	// every node. A secret that does not open means the proposer used
-	// another cluster key; refuse it identically everywhere.
 	secret, err := f.sealer.Open(ev.SealedSecret, ev.AccessKey)
 	if err != nil {
 		return applied{resp: ErrSecretUnsealing}
 	}
-	u := *old
-	u.AccessKey = ev.AccessKey
-	u.setSecret(secret)
-	u.UpdatedAt = ev.At
-	return applied{state: s.putUser(old, &u), dropped: old.AccessKey}
+	next, dropped, err := s.IssueCredential(ev.UserID, ev.AccessKey, secret, ev.At)
+	return applied{state: next, resp: eventError(err), dropped: dropped}
 }
 
-func (f *FSM) applyCredentialRevoke(s *State, ev *CredentialRevoke) applied {
-	old, ok := s.UserByID(ev.UserID)
-	if !ok {
-		return applied{resp: ErrNoSuchUser}
-	}
-	if old.AccessKey == "" {
-		return applied{}
-	}
-	u := *old
-	u.AccessKey = ""
-	u.setSecret("")
-	u.UpdatedAt = ev.At
-	return applied{state: s.putUser(old, &u), dropped: old.AccessKey}
+func (f *FSM) applyCredentialRevoke(s *iam.State, ev *CredentialRevoke) applied {
+	next, dropped, err := s.RevokeCredential(ev.UserID, ev.At)
+	return applied{state: next, resp: eventError(err), dropped: dropped}
 }

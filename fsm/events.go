@@ -2,10 +2,11 @@ package fsm
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
+
+	"github.com/s4/s4/iam"
 )
 
 // MessageType is the first byte of every Raft log entry that S4 writes. The
@@ -31,50 +32,13 @@ const eventVersion = 1
 // MaxEventSize bounds an encoded event (well under raft.SuggestedMaxDataSize).
 const MaxEventSize = 64 << 10
 
-// Role is a user's role. The zero value is invalid.
-type Role uint8
-
-const (
-	RoleReader    Role = 1
-	RoleWriter    Role = 2
-	RoleSuperUser Role = 3
-)
-
-func (r Role) String() string {
-	switch r {
-	case RoleReader:
-		return "Reader"
-	case RoleWriter:
-		return "Writer"
-	case RoleSuperUser:
-		return "SuperUser"
-	}
-	return fmt.Sprintf("Role(%d)", uint8(r))
-}
-
-// ParseRole accepts exactly "Reader", "Writer" or "SuperUser".
-func ParseRole(s string) (Role, bool) {
-	switch s {
-	case "Reader":
-		return RoleReader, true
-	case "Writer":
-		return RoleWriter, true
-	case "SuperUser":
-		return RoleSuperUser, true
-	}
-	return 0, false
-}
-
-// Valid reports whether r is one of the three roles.
-func (r Role) Valid() bool { return r >= RoleReader && r <= RoleSuperUser }
-
 // UserCreate creates a user. The proposer fills in ID, the password hash
 // and the timestamp.
 type UserCreate struct {
 	ID           string
 	Username     string
 	PasswordHash []byte
-	Role         Role
+	Role         iam.Role
 	Root         bool // the root user cannot be deleted, deactivated or demoted
 	At           int64
 }
@@ -85,7 +49,7 @@ type UserCreate struct {
 type UserUpdate struct {
 	ID           string
 	PasswordHash []byte
-	Role         *Role
+	Role         *iam.Role
 	Active       *bool
 	At           int64
 }
@@ -112,17 +76,6 @@ type CredentialRevoke struct {
 	UserID string
 	At     int64
 }
-
-// Domain errors returned (as values, deterministically) by Apply.
-var (
-	ErrNoSuchUser      = errors.New("no such user")
-	ErrUserExists      = errors.New("user id already exists")
-	ErrUsernameTaken   = errors.New("username already exists")
-	ErrAccessKeyTaken  = errors.New("access key already in use")
-	ErrRootImmutable   = errors.New("the root user cannot be deleted, deactivated or demoted")
-	ErrInvalidEvent    = errors.New("invalid event")
-	ErrSecretUnsealing = errors.New("cannot unseal secret")
-)
 
 var msgpackHandle = &codec.MsgpackHandle{}
 

@@ -1,20 +1,39 @@
 // Package fsm is S4's replicated state machine: it decodes the events of the
-// Raft log and applies them, in log order, to the IAM state (users, the auth
-// index of access keys, session generations).
+// Raft log and applies them, in log order, to the two stores: the IAM state
+// (package iam: users, session generations and the auth index of access
+// keys) and the object metadata (package meta, in bbolt).
+//
+// Files:
+//   - fsm.go: the FSM (Apply, ApplyBatch, publishing the state per applied
+//     index, WaitApplied, Snapshot and Restore);
+//   - events.go, meta_events.go: the event types (Msg*), their bodies and
+//     their encoding (Encode);
+//   - table.go: the event table that dispatch, CheckEvent, Revokes and the
+//     auth index's IAM test read;
+//   - commands_iam.go, commands_meta.go: the handlers, each the decoded
+//     event and one call of its store's transition or write operation
+//     (CredentialIssue also unseals its secret, after the store's check);
+//   - errors.go: every domain error, re-exported from the stores (fsm.ErrX);
+//   - snapshot.go: the snapshot format, which composes the users' records
+//     (iam.State) and the metadata store's (meta.Snapshot).
 //
 // Rules that keep every node identical:
-//   - Apply is deterministic. It never reads the clock, a random source, the
-//     network or a disk outside its own store. The proposing node stamps IDs,
-//     timestamps, generated keys and password hashes into the event.
+//   - Apply is deterministic. The stores never read the clock, a random
+//     source or the network, and the FSM reads no disk outside its stores.
+//     The proposing node stamps IDs, timestamps, generated keys and password
+//     hashes into the event.
 //   - Every entry is [type byte][version byte][msgpack body] (see Encode). An
 //     unknown type panics, unless it carries IgnoreUnknownTypeFlag, so that a
 //     node never silently diverges. A body that does not decode panics too: it
 //     means a corrupt log or a bug.
-//   - Domain failures (username taken, no such user, ...) are returned as
-//     error values from Apply; every node reaches the same decision.
-//   - The state is an immutable value behind an atomic pointer. Apply builds
-//     the next value and swaps it in; readers (the S3 auth check on every
-//     request) never take a lock, and Snapshot captures the pointer in O(1).
+//   - Domain failures (username taken, no such bucket, ...) are returned as
+//     error values from Apply; every node reaches the same decision. A store
+//     validates before it writes, so an event answered with an error changed
+//     nothing, also in a batch's shared metadata transaction.
+//   - The IAM state is an immutable value; the FSM publishes it, with the
+//     applied index and the auth index, behind an atomic pointer once per
+//     Apply or ApplyBatch. Readers (the S3 auth check on every request) never take a lock,
+//     and Snapshot captures the pointer in O(1).
 //
 // S3 secrets travel in the log sealed with AES-256-GCM (access key as
 // associated data) and are unsealed on apply; snapshots re-seal them. No
@@ -30,19 +49,34 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/s4/s4/iam"
 	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/meta"
 )
 
 // FSM implements raft.FSM for S4's events.
 type FSM struct {
 	sealer *keyring.Sealer
-	meta   *Meta // object metadata; nil when only IAM is needed (tests)
+	meta   *meta.Store // object metadata; nil when only IAM is needed (tests)
 
 	onDropped func(accessKey string)
-	state     atomic.Pointer[State]
+	view      atomic.Pointer[view]
 
 	mu      sync.Mutex    // guards applied notifications
 	advance chan struct{} // closed and replaced whenever the state moves
+}
+
+// view is what the FSM publishes: the IAM state at one applied index.
+// Readers get it with one atomic load; it never changes after that. The
+// state is held by value (a State is a few words over shared immutable
+// tries), so that the auth check follows no pointer more than it must.
+type view struct {
+	iam   iam.State
+	index uint64 // the last log entry applied (or restored)
+	// auth is the index of the last IAM event applied (after a restore:
+	// the snapshot's index), so at most index: a node whose FSM reached a
+	// leader's AuthIndex has every user and key change the leader had.
+	auth uint64
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -51,30 +85,38 @@ var _ raft.FSM = (*FSM)(nil)
 // carried by CredentialIssue events and seals them again in snapshots.
 func New(sealer *keyring.Sealer) *FSM {
 	f := &FSM{sealer: sealer, advance: make(chan struct{})}
-	f.state.Store(newState())
+	f.view.Store(&view{iam: *iam.New()})
 	return f
 }
 
-// State returns the current immutable state.
-func (f *FSM) State() *State { return f.state.Load() }
+// AttachMeta gives the FSM its object-metadata store. Call it before Raft
+// starts applying.
+func (f *FSM) AttachMeta(m *meta.Store) { f.meta = m }
+
+// Meta returns the FSM's object-metadata store (nil if none is attached).
+func (f *FSM) Meta() *meta.Store { return f.meta }
+
+// State returns the current immutable IAM state.
+func (f *FSM) State() *iam.State { return &f.view.Load().iam }
 
 // Lookup is State().Lookup: the principal owning accessKey.
-func (f *FSM) Lookup(accessKey string) (*User, bool) { return f.state.Load().Lookup(accessKey) }
+func (f *FSM) Lookup(accessKey string) (*iam.User, bool) { return f.view.Load().iam.Lookup(accessKey) }
 
 // UserByID is State().UserByID.
-func (f *FSM) UserByID(id string) (*User, bool) { return f.state.Load().UserByID(id) }
+func (f *FSM) UserByID(id string) (*iam.User, bool) { return f.view.Load().iam.UserByID(id) }
 
 // UserByName is State().UserByName.
-func (f *FSM) UserByName(name string) (*User, bool) { return f.state.Load().UserByName(name) }
+func (f *FSM) UserByName(name string) (*iam.User, bool) { return f.view.Load().iam.UserByName(name) }
 
 // Users is State().Users.
-func (f *FSM) Users() []*User { return f.state.Load().Users() }
+func (f *FSM) Users() []*iam.User { return f.view.Load().iam.Users() }
 
 // AppliedIndex returns the index of the last log entry applied (or restored).
-func (f *FSM) AppliedIndex() uint64 { return f.state.Load().index }
+func (f *FSM) AppliedIndex() uint64 { return f.view.Load().index }
 
-// AuthIndex is State().AuthIndex: the index of the last IAM event applied.
-func (f *FSM) AuthIndex() uint64 { return f.state.Load().auth }
+// AuthIndex returns the index of the last IAM event applied (a snapshot's
+// index after a restore): at most AppliedIndex.
+func (f *FSM) AuthIndex() uint64 { return f.view.Load().auth }
 
 // WaitApplied blocks until the FSM has applied index idx or ctx ends.
 func (f *FSM) WaitApplied(ctx context.Context, idx uint64) error {
@@ -93,8 +135,8 @@ func (f *FSM) WaitApplied(ctx context.Context, idx uint64) error {
 	}
 }
 
-func (f *FSM) publish(s *State) {
-	f.state.Store(s)
+func (f *FSM) publish(v *view) {
+	f.view.Store(v)
 	f.mu.Lock()
 	close(f.advance)
 	f.advance = make(chan struct{})
@@ -116,10 +158,10 @@ var _ raft.BatchingFSM = (*FSM)(nil)
 // change of the entries up to that index. Entries other than commands
 // (configuration changes) get a nil response and change nothing.
 //
-// One transaction for several events is sound because every metadata
-// handler validates before it writes: a handler that answers a domain error
-// has changed nothing (TestBatchEqualsOneByOne checks it against
-// one-entry batches).
+// One transaction for several events is sound because every write
+// operation of the metadata store validates before it writes: one that
+// answers a domain error has changed nothing (TestBatchEqualsOneByOne
+// checks it against one-entry batches).
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any { return f.applyLogs(logs, true) }
 
 // applyLogs applies logs in order and publishes the result once. With
@@ -127,8 +169,8 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any { return f.applyLogs(logs, true
 // own, rolled back when it answers an error.
 func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 	resps := make([]any, len(logs))
-	prev := f.state.Load()
-	cur, index, auth := prev, prev.index, prev.auth
+	prev := f.view.Load()
+	cur, index, auth := &prev.iam, prev.index, prev.auth
 	var dropped []string
 	run := func() {
 		for i, l := range logs {
@@ -149,14 +191,12 @@ func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 		}
 	}
 	if shareTx && f.meta != nil {
-		f.meta.batch(run)
+		f.meta.Batch(run)
 	} else {
 		run()
 	}
-	if index != prev.index || cur != prev {
-		next := *cur // cur may be prev, which readers hold: never modify it
-		next.index, next.auth = index, auth
-		f.publish(&next)
+	if index != prev.index || cur != &prev.iam {
+		f.publish(&view{iam: *cur, index: index, auth: auth})
 	}
 	for _, k := range dropped {
 		if f.onDropped != nil {
@@ -176,7 +216,7 @@ func (f *FSM) OnCredentialDropped(fn func(accessKey string)) { f.onDropped = fn 
 // An entry it cannot decode means a corrupt log or a bug, and continuing
 // would let this node diverge: it panics (the leader refuses such entries
 // before they reach the log: CheckEvent).
-func (f *FSM) apply(s *State, data []byte) applied {
+func (f *FSM) apply(s *iam.State, data []byte) applied {
 	if len(data) < 2 {
 		panic(fmt.Errorf("fsm: log entry of %d bytes has no envelope", len(data)))
 	}
@@ -199,9 +239,9 @@ func (f *FSM) apply(s *State, data []byte) applied {
 
 // Snapshot captures the current state; Persist writes it while Apply goes on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	snap := &snapshot{state: f.state.Load(), sealer: f.sealer}
+	snap := &snapshot{view: f.view.Load(), sealer: f.sealer}
 	if f.meta != nil {
-		ms, err := f.meta.snapshot()
+		ms, err := f.meta.Snapshot()
 		if err != nil {
 			return nil, err
 		}
@@ -214,10 +254,10 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 // previous state stays.
 func (f *FSM) Restore(r io.ReadCloser) error {
 	defer r.Close()
-	s, err := readSnapshot(r, f.sealer, f.meta)
+	v, err := readSnapshot(r, f.sealer, f.meta)
 	if err != nil {
 		return err
 	}
-	f.publish(s)
+	f.publish(v)
 	return nil
 }

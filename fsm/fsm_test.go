@@ -2,16 +2,20 @@ package fsm
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand"
+	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/s4/s4/iam"
 	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/meta"
 )
 
 var testSealer = keyring.NewSealer([32]byte{1, 2, 3})
@@ -42,7 +46,7 @@ func (h *harness) mustApply(mt MessageType, msg any) {
 	}
 }
 
-func (h *harness) create(id, name string, role Role) {
+func (h *harness) create(id, name string, role iam.Role) {
 	h.t.Helper()
 	h.mustApply(MsgUserCreate, &UserCreate{ID: id, Username: name, PasswordHash: []byte("hash-" + id), Role: role, At: int64(h.idx)})
 }
@@ -64,146 +68,178 @@ func wantErr(t *testing.T, got any, want error) {
 	}
 }
 
-func TestUserCreate(t *testing.T) {
+func newMetaHarness(t *testing.T) *harness {
 	h := newHarness(t)
-	h.create("u1", "alice", RoleWriter)
-	u, ok := h.f.UserByID("u1")
-	if !ok || u.Username != "alice" || u.Role != RoleWriter || !u.Active || u.Generation != 1 {
+	m, err := meta.Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	h.f.AttachMeta(m)
+	return h
+}
+
+func blobOf(s string) meta.BlobPart {
+	return meta.BlobPart{SHA256: sha256.Sum256([]byte(s)), Size: int64(len(s))}
+}
+
+func objOf(parts ...string) meta.ObjectMeta {
+	o := meta.ObjectMeta{ETag: `"e"`, Owner: "u1"}
+	for _, p := range parts {
+		o.Parts = append(o.Parts, blobOf(p))
+		o.Size += int64(len(p))
+	}
+	return o
+}
+
+// TestIAMEvents: each IAM event reaches its transition, the store's
+// verdicts come back as fsm's errors (an invalid argument as
+// ErrInvalidEvent), a refused event still advances the applied and auth
+// indexes, and a secret that does not unseal is refused after, never
+// before, the checks of the user and the key.
+func TestIAMEvents(t *testing.T) {
+	h := newHarness(t)
+	h.create("u1", "alice", iam.RoleWriter)
+	if u, ok := h.f.UserByID("u1"); !ok || u.Username != "alice" || u.Role != iam.RoleWriter || !u.Active || u.Generation != 1 {
 		t.Fatalf("user = %+v, %v", u, ok)
 	}
-	if byName, ok := h.f.UserByName("alice"); !ok || byName != u {
-		t.Fatal("username index does not point at the user")
+	if u, ok := h.f.UserByName("alice"); !ok || u.ID != "u1" {
+		t.Fatal("username index")
 	}
-	wantErr(t, h.apply(MsgUserCreate, &UserCreate{ID: "u2", Username: "alice", Role: RoleReader}), ErrUsernameTaken)
-	wantErr(t, h.apply(MsgUserCreate, &UserCreate{ID: "u1", Username: "bob", Role: RoleReader}), ErrUserExists)
-	wantErr(t, h.apply(MsgUserCreate, &UserCreate{ID: "u3", Username: "carol", Role: 9}), ErrInvalidEvent)
+	wantErr(t, h.apply(MsgUserCreate, &UserCreate{ID: "u2", Username: "alice", Role: iam.RoleReader}), ErrUsernameTaken)
+	wantErr(t, h.apply(MsgUserCreate, &UserCreate{ID: "u1", Username: "bob", Role: iam.RoleReader}), ErrUserExists)
+	resp := h.apply(MsgUserCreate, &UserCreate{ID: "u3", Username: "carol", Role: 9})
+	wantErr(t, resp, ErrInvalidEvent)
+	if msg := fmt.Sprint(resp); msg != "invalid event: user create needs id, username and a role" {
+		t.Fatalf("invalid create: %q", msg)
+	}
 	if n := h.f.State().NumUsers(); n != 1 {
 		t.Fatalf("%d users after rejected creates, want 1", n)
 	}
-	if h.f.AppliedIndex() != h.idx {
-		t.Fatalf("applied index %d, want %d (rejected events still advance it)", h.f.AppliedIndex(), h.idx)
+	if h.f.AppliedIndex() != h.idx || h.f.AuthIndex() != h.idx {
+		t.Fatalf("applied %d auth %d, want %d (rejected events still advance them)", h.f.AppliedIndex(), h.f.AuthIndex(), h.idx)
 	}
-}
 
-func TestCredentialIssueReplacesPrevious(t *testing.T) {
-	h := newHarness(t)
-	h.create("u1", "alice", RoleWriter)
+	off, bad := false, iam.Role(0)
+	h.mustApply(MsgUserUpdate, &UserUpdate{ID: "u1", Active: &off, At: 99})
+	if u, _ := h.f.UserByID("u1"); u.Active || u.Generation != 2 || u.UpdatedAt != 99 {
+		t.Fatalf("after update: %+v", u)
+	}
+	wantErr(t, h.apply(MsgUserUpdate, &UserUpdate{ID: "u1", Role: &bad}), ErrInvalidEvent)
+	wantErr(t, h.apply(MsgUserUpdate, &UserUpdate{ID: "zz", Active: &off}), ErrNoSuchUser)
+
+	h.create("u2", "bob", iam.RoleWriter)
 	if resp := h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA1", "secret-one"); resp != nil {
 		t.Fatal(resp)
 	}
-	p, ok := h.f.Lookup("S4AKAAAAAAAAAAAAAAAAAAA1")
-	if !ok || p.ID != "u1" || p.Secret() != "secret-one" || p.Role != RoleWriter {
+	if p, ok := h.f.Lookup("S4AKAAAAAAAAAAAAAAAAAAA1"); !ok || p.ID != "u1" || p.Secret() != "secret-one" {
 		t.Fatalf("lookup = %+v, %v", p, ok)
 	}
-	if resp := h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA2", "secret-two"); resp != nil {
-		t.Fatal(resp)
-	}
-	if _, ok := h.f.Lookup("S4AKAAAAAAAAAAAAAAAAAAA1"); ok {
-		t.Fatal("old access key still in the auth index after a new one was issued")
-	}
-	if p, ok := h.f.Lookup("S4AKAAAAAAAAAAAAAAAAAAA2"); !ok || p.Secret() != "secret-two" {
-		t.Fatal("new access key missing")
-	}
-	if u, _ := h.f.UserByID("u1"); u.AccessKey != "S4AKAAAAAAAAAAAAAAAAAAA2" {
-		t.Fatalf("user access key = %q", u.AccessKey)
-	}
-	if n := h.f.State().NumCredentials(); n != 1 {
-		t.Fatalf("%d credentials, want 1", n)
-	}
-}
-
-func TestCredentialIssueRejects(t *testing.T) {
-	h := newHarness(t)
-	h.create("u1", "alice", RoleWriter)
-	h.create("u2", "bob", RoleWriter)
-	wantErr(t, h.issue("nobody", "S4AKAAAAAAAAAAAAAAAAAAA1", "s"), ErrNoSuchUser)
-	if resp := h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA1", "s"); resp != nil {
-		t.Fatal(resp)
-	}
+	wantErr(t, h.issue("nobody", "S4AKAAAAAAAAAAAAAAAAAAA2", "s"), ErrNoSuchUser)
 	wantErr(t, h.issue("u2", "S4AKAAAAAAAAAAAAAAAAAAA1", "other"), ErrAccessKeyTaken)
+	resp = h.issue("u2", "short", "s")
+	wantErr(t, resp, ErrInvalidEvent)
+	if msg := fmt.Sprint(resp); msg != "invalid event: access key must be 24 characters" {
+		t.Fatalf("short key: %q", msg)
+	}
 	// Sealed for another access key: the AAD does not match.
 	sealed, _ := testSealer.Seal("s", "S4AKAAAAAAAAAAAAAAAAAAA9")
-	wantErr(t, h.apply(MsgCredentialIssue, &CredentialIssue{UserID: "u2", AccessKey: "S4AKAAAAAAAAAAAAAAAAAAA8", SealedSecret: sealed}), ErrSecretUnsealing)
+	unsealable := func(userID, ak string) any {
+		return h.apply(MsgCredentialIssue, &CredentialIssue{UserID: userID, AccessKey: ak, SealedSecret: sealed})
+	}
+	wantErr(t, unsealable("u2", "S4AKAAAAAAAAAAAAAAAAAAA8"), ErrSecretUnsealing)
+	wantErr(t, unsealable("nobody", "S4AKAAAAAAAAAAAAAAAAAAA8"), ErrNoSuchUser)
+	wantErr(t, unsealable("u2", "S4AKAAAAAAAAAAAAAAAAAAA1"), ErrAccessKeyTaken)
+	wantErr(t, unsealable("u2", "short"), ErrInvalidEvent)
 	if _, ok := h.f.Lookup("S4AKAAAAAAAAAAAAAAAAAAA8"); ok {
 		t.Fatal("a credential that did not unseal reached the auth index")
 	}
-}
 
-func TestCredentialRevoke(t *testing.T) {
-	h := newHarness(t)
-	h.create("u1", "alice", RoleWriter)
-	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA1", "s")
 	h.mustApply(MsgCredentialRevoke, &CredentialRevoke{UserID: "u1"})
+	h.mustApply(MsgCredentialRevoke, &CredentialRevoke{UserID: "u1"}) // a no-op, not an error
+	wantErr(t, h.apply(MsgCredentialRevoke, &CredentialRevoke{UserID: "nobody"}), ErrNoSuchUser)
 	if _, ok := h.f.Lookup("S4AKAAAAAAAAAAAAAAAAAAA1"); ok {
 		t.Fatal("revoked key still accepted")
 	}
-	if u, _ := h.f.UserByID("u1"); u.AccessKey != "" || u.Secret() != "" {
-		t.Fatalf("user keeps credential after revoke: %q", u.AccessKey)
-	}
-	// A repeated revoke is a no-op, not an error: retries are harmless.
-	h.mustApply(MsgCredentialRevoke, &CredentialRevoke{UserID: "u1"})
-	wantErr(t, h.apply(MsgCredentialRevoke, &CredentialRevoke{UserID: "nobody"}), ErrNoSuchUser)
-}
-
-func TestUserUpdateDeactivateAndGeneration(t *testing.T) {
-	h := newHarness(t)
-	h.create("u1", "alice", RoleWriter)
-	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA1", "s")
-	off := false
-	h.mustApply(MsgUserUpdate, &UserUpdate{ID: "u1", Active: &off, At: 99})
-	p, ok := h.f.Lookup("S4AKAAAAAAAAAAAAAAAAAAA1")
-	if !ok || p.Active {
-		t.Fatalf("deactivated user's principal = %+v, %v; want present and inactive", p, ok)
-	}
-	if p.Generation != 2 || p.UpdatedAt != 99 {
-		t.Fatalf("generation %d updated %d, want 2 and 99", p.Generation, p.UpdatedAt)
-	}
-	// No change: no new generation.
-	h.mustApply(MsgUserUpdate, &UserUpdate{ID: "u1", Active: &off})
-	if u, _ := h.f.UserByID("u1"); u.Generation != 2 {
-		t.Fatalf("no-op update moved the generation to %d", u.Generation)
-	}
-	reader := RoleReader
-	h.mustApply(MsgUserUpdate, &UserUpdate{ID: "u1", Role: &reader, PasswordHash: []byte("new")})
-	u, _ := h.f.UserByID("u1")
-	if u.Role != RoleReader || string(u.PasswordHash) != "new" || u.Generation != 3 {
-		t.Fatalf("after update: %+v", u)
-	}
-	if p, _ := h.f.Lookup("S4AKAAAAAAAAAAAAAAAAAAA1"); p.Role != RoleReader {
-		t.Fatal("auth index did not see the role change")
-	}
-	bad := Role(0)
-	wantErr(t, h.apply(MsgUserUpdate, &UserUpdate{ID: "u1", Role: &bad}), ErrInvalidEvent)
-	wantErr(t, h.apply(MsgUserUpdate, &UserUpdate{ID: "zz", Active: &off}), ErrNoSuchUser)
-}
-
-func TestUserDeleteRemovesKey(t *testing.T) {
-	h := newHarness(t)
-	h.create("u1", "alice", RoleWriter)
-	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA1", "s")
 	h.mustApply(MsgUserDelete, &UserDelete{ID: "u1"})
-	if _, ok := h.f.Lookup("S4AKAAAAAAAAAAAAAAAAAAA1"); ok {
-		t.Fatal("deleted user's key still in the auth index")
-	}
-	if _, ok := h.f.UserByName("alice"); ok {
-		t.Fatal("deleted user's name still indexed")
-	}
-	// The name is free again.
-	h.create("u2", "alice", RoleReader)
 	wantErr(t, h.apply(MsgUserDelete, &UserDelete{ID: "u1"}), ErrNoSuchUser)
+	h.mustApply(MsgUserCreate, &UserCreate{ID: "r", Username: "root", Role: iam.RoleSuperUser, Root: true})
+	wantErr(t, h.apply(MsgUserDelete, &UserDelete{ID: "r"}), ErrRootImmutable)
+	if n := h.f.State().NumUsers(); n != 2 || len(h.f.Users()) != 2 {
+		t.Fatalf("%d users, want 2", n)
+	}
 }
 
-func TestRootIsImmutable(t *testing.T) {
-	h := newHarness(t)
-	h.mustApply(MsgUserCreate, &UserCreate{ID: "r", Username: "root", Role: RoleSuperUser, Root: true})
-	off, writer := false, RoleWriter
-	wantErr(t, h.apply(MsgUserDelete, &UserDelete{ID: "r"}), ErrRootImmutable)
-	wantErr(t, h.apply(MsgUserUpdate, &UserUpdate{ID: "r", Active: &off}), ErrRootImmutable)
-	wantErr(t, h.apply(MsgUserUpdate, &UserUpdate{ID: "r", Role: &writer}), ErrRootImmutable)
-	// A password change is allowed.
-	h.mustApply(MsgUserUpdate, &UserUpdate{ID: "r", PasswordHash: []byte("x")})
-	if u, _ := h.f.UserByID("r"); !u.Active || u.Role != RoleSuperUser {
-		t.Fatalf("root changed: %+v", u)
+// TestMetaEvents: each metadata event reaches its write operation, and the
+// store's verdicts come back as fsm's errors (an invalid argument as
+// ErrInvalidEvent); the applied index moves, the auth index does not.
+func TestMetaEvents(t *testing.T) {
+	h := newMetaHarness(t)
+	h.create("u1", "alice", iam.RoleWriter)
+	auth := h.f.AuthIndex()
+	m := h.f.Meta()
+	h.mustApply(MsgBucketCreate, &BucketCreate{Name: "b", Owner: "u1", At: 5})
+	wantErr(t, h.apply(MsgBucketCreate, &BucketCreate{Name: "b", Owner: "u1"}), ErrBucketOwnedByYou)
+	wantErr(t, h.apply(MsgBucketCreate, &BucketCreate{Name: "b", Owner: "u2"}), ErrBucketExists)
+	resp := h.apply(MsgBucketCreate, &BucketCreate{Owner: "u1"})
+	wantErr(t, resp, ErrInvalidEvent)
+	if msg := fmt.Sprint(resp); msg != "invalid event: bucket name of 0 bytes" {
+		t.Fatalf("empty bucket name: %q", msg)
+	}
+	h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: objOf("x"), If: &meta.WriteCondition{IfNoneMatch: true}})
+	wantErr(t, h.apply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: objOf("y"), If: &meta.WriteCondition{IfNoneMatch: true}}), ErrPreconditionFailed)
+	wantErr(t, h.apply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k2", Object: objOf("y"), If: &meta.WriteCondition{IfMatch: true}}), ErrNoSuchKey)
+	wantErr(t, h.apply(MsgObjectPut, &ObjectPut{Bucket: "nope", Key: "k", Object: objOf("x")}), ErrNoSuchBucket)
+	if o, ok := m.Object("b", "k"); !ok || o.Parts[0] != blobOf("x") {
+		t.Fatalf("object = %+v %v", o, ok)
+	}
+	wantErr(t, h.apply(MsgBucketDelete, &BucketDelete{Name: "b"}), ErrBucketNotEmpty)
+	h.mustApply(MsgUploadCreate, &UploadCreate{Bucket: "b", Key: "mp", UploadID: "up", At: 6})
+	wantErr(t, h.apply(MsgUploadCreate, &UploadCreate{Bucket: "b", Key: "mp", UploadID: "up"}), ErrInvalidEvent)
+	wantErr(t, h.apply(MsgPartPut, &PartPut{UploadID: "up", PartNumber: 0}), ErrInvalidEvent)
+	wantErr(t, h.apply(MsgPartPut, &PartPut{UploadID: "nope", PartNumber: 1}), ErrNoSuchUpload)
+	h.mustApply(MsgPartPut, &PartPut{UploadID: "up", PartNumber: 1, Part: meta.PartMeta{ETag: `"p1"`, Size: 1, Blob: blobOf("p1")}})
+	h.mustApply(MsgPartPut, &PartPut{UploadID: "up", PartNumber: 2, Part: meta.PartMeta{ETag: `"p2"`, Size: 1, Blob: blobOf("p2")}})
+	wantErr(t, h.apply(MsgUploadComplete, &UploadComplete{UploadID: "up", Parts: []meta.CompletePart{{PartNumber: 2, ETag: `"p2"`}, {PartNumber: 1, ETag: `"p1"`}}}), ErrInvalidPartOrder)
+	wantErr(t, h.apply(MsgUploadComplete, &UploadComplete{UploadID: "up", Parts: []meta.CompletePart{{PartNumber: 3, ETag: `"p3"`}}}), ErrInvalidPart)
+	wantErr(t, h.apply(MsgUploadComplete, &UploadComplete{UploadID: "up", Parts: []meta.CompletePart{{PartNumber: 1, ETag: `"p1"`}, {PartNumber: 2, ETag: `"p2"`}}}), ErrEntityTooSmall)
+	h.mustApply(MsgUploadComplete, &UploadComplete{UploadID: "up", At: 7, Parts: []meta.CompletePart{{PartNumber: 1, ETag: `"p1"`}}})
+	if o, ok := m.Object("b", "mp"); !ok || o.LastModified != 7 || o.Size != 1 {
+		t.Fatalf("completed object = %+v %v", o, ok)
+	}
+	wantErr(t, h.apply(MsgUploadAbort, &UploadAbort{UploadID: "up"}), ErrNoSuchUpload)
+	h.mustApply(MsgObjectDelete, &ObjectDelete{Bucket: "b", Keys: []string{"k", "mp", "missing"}})
+	h.mustApply(MsgBucketDelete, &BucketDelete{Name: "b"})
+	wantErr(t, h.apply(MsgBucketDelete, &BucketDelete{Name: "b"}), ErrNoSuchBucket)
+	if len(m.Buckets()) != 0 || len(m.Garbage(10)) != 3 {
+		t.Fatalf("buckets %v, garbage %d", m.Buckets(), len(m.Garbage(10)))
+	}
+	if h.f.AppliedIndex() != h.idx || h.f.AuthIndex() != auth {
+		t.Fatalf("applied %d auth %d, want %d and %d", h.f.AppliedIndex(), h.f.AuthIndex(), h.idx, auth)
+	}
+	// Without a metadata store, a metadata event is a bug: it panics.
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a metadata event applied without a store")
+		}
+	}()
+	newHarness(t).apply(MsgBucketCreate, &BucketCreate{Name: "b", Owner: "u1"})
+}
+
+// TestEventError: only the stores' InvalidErrors become ErrInvalidEvent.
+func TestEventError(t *testing.T) {
+	if eventError(nil) != nil {
+		t.Fatal("nil became an error")
+	}
+	for _, err := range []error{ErrNoSuchUser, ErrNoSuchBucket, fmt.Errorf("%w (If-Match)", ErrNoSuchKey)} {
+		if got := eventError(err); got != err {
+			t.Fatalf("%v became %v", err, got)
+		}
+	}
+	for _, err := range []error{&iam.InvalidError{Reason: "r"}, &meta.InvalidError{Reason: "r"}} {
+		if got := eventError(err); !errors.Is(got, ErrInvalidEvent) || got.Error() != "invalid event: r" {
+			t.Fatalf("%v became %v", err, got)
+		}
 	}
 }
 
@@ -228,31 +264,25 @@ func TestUnknownEventPanicsUnlessIgnorable(t *testing.T) {
 	}
 }
 
-func TestReadersKeepTheirState(t *testing.T) {
-	h := newHarness(t)
-	h.create("u1", "alice", RoleWriter)
-	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA1", "s")
-	before := h.f.State()
-	h.mustApply(MsgCredentialRevoke, &CredentialRevoke{UserID: "u1"})
-	if _, ok := before.Lookup("S4AKAAAAAAAAAAAAAAAAAAA1"); !ok {
-		t.Fatal("an older State value changed under its reader")
-	}
-	if _, ok := h.f.Lookup("S4AKAAAAAAAAAAAAAAAAAAA1"); ok {
-		t.Fatal("current state still has the key")
-	}
-}
-
-// dump renders a state canonically, secrets included, for equality checks.
-func dump(s *State) string {
+// dump renders the FSM's state canonically, secrets included, for
+// equality checks.
+func dump(f *FSM) string {
 	var b bytes.Buffer
+	s := f.State()
 	for _, u := range s.Users() {
 		fmt.Fprintf(&b, "%s %s %x %v %v %v %d %d %d %s %s\n", u.ID, u.Username, u.PasswordHash, u.Role, u.Active,
 			u.Root, u.CreatedAt, u.UpdatedAt, u.Generation, u.AccessKey, u.Secret())
 	}
 	var keys []string
-	s.keys.each(func(u *User) bool { keys = append(keys, u.AccessKey+"->"+u.ID); return true })
+	s.EachCredential(func(u *iam.User) bool { keys = append(keys, u.AccessKey+"->"+u.ID); return true })
 	sort.Strings(keys)
-	fmt.Fprintf(&b, "keys %v\nnames %d index %d\n", keys, s.names.len(), s.index)
+	names := 0
+	for _, u := range s.Users() {
+		if v, ok := s.UserByName(u.Username); ok && v == u {
+			names++
+		}
+	}
+	fmt.Fprintf(&b, "keys %v\nnames %d index %d\n", keys, names, f.AppliedIndex())
 	return b.String()
 }
 
@@ -263,7 +293,8 @@ func snapshotRoundTrip(t testing.TB, f *FSM) *FSM {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := writeSnapshot(&buf, snap.(*snapshot).state, testSealer, snap.(*snapshot).meta); err != nil {
+	sn := snap.(*snapshot)
+	if err := writeSnapshot(&buf, &sn.view.iam, sn.view.index, testSealer, sn.meta); err != nil {
 		t.Fatal(err)
 	}
 	snap.Release()
@@ -292,17 +323,17 @@ func TestSnapshotRestoreEqualsReplay(t *testing.T) {
 			part.Apply(&raft.Log{Index: uint64(i + 1), Data: data})
 		}
 		restored := snapshotRoundTrip(t, part)
-		if got, want := dump(restored.State()), dump(part.State()); got != want {
+		if got, want := dump(restored), dump(part); got != want {
 			t.Fatalf("seed %d: restore differs from the snapshotted state:\n%s\nwant\n%s", seed, got, want)
 		}
 		for i := cut; i < len(log); i++ {
 			restored.Apply(&raft.Log{Index: uint64(i + 1), Data: log[i]})
 		}
-		if got, want := dump(restored.State()), dump(full.State()); got != want {
+		if got, want := dump(restored), dump(full); got != want {
 			t.Fatalf("seed %d cut %d: restore+replay differs from replay:\n%s\nwant\n%s", seed, cut, got, want)
 		}
 		// Every credential in the index resolves and belongs to its user.
-		full.State().keys.each(func(u *User) bool {
+		full.State().EachCredential(func(u *iam.User) bool {
 			if v, ok := full.UserByID(u.ID); !ok || v.AccessKey != u.AccessKey {
 				t.Fatalf("seed %d: index entry %s for %s disagrees with the user table", seed, u.AccessKey, u.ID)
 			}
@@ -327,11 +358,11 @@ func randomLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 		at := int64(i)
 		switch rng.Intn(6) {
 		case 0:
-			enc(MsgUserCreate, &UserCreate{ID: id(), Username: fmt.Sprintf("n%d", rng.Intn(12)), PasswordHash: []byte{byte(i)}, Role: Role(1 + rng.Intn(3)), Root: rng.Intn(10) == 0, At: at})
+			enc(MsgUserCreate, &UserCreate{ID: id(), Username: fmt.Sprintf("n%d", rng.Intn(12)), PasswordHash: []byte{byte(i)}, Role: iam.Role(1 + rng.Intn(3)), Root: rng.Intn(10) == 0, At: at})
 		case 1:
 			ev := &UserUpdate{ID: id(), At: at}
 			if rng.Intn(2) == 0 {
-				r := Role(rng.Intn(4))
+				r := iam.Role(rng.Intn(4))
 				ev.Role = &r
 			}
 			if rng.Intn(2) == 0 {
@@ -361,7 +392,7 @@ func randomLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 
 func TestRestoreRejectsGarbageAndKeepsState(t *testing.T) {
 	h := newHarness(t)
-	h.create("u1", "alice", RoleWriter)
+	h.create("u1", "alice", iam.RoleWriter)
 	for _, in := range [][]byte{nil, []byte("garbage"), {0x85}} {
 		if err := h.f.Restore(io.NopCloser(bytes.NewReader(in))); err == nil {
 			t.Fatalf("Restore(%q) succeeded", in)
@@ -374,11 +405,11 @@ func TestRestoreRejectsGarbageAndKeepsState(t *testing.T) {
 
 func TestSnapshotHasNoPlaintextSecret(t *testing.T) {
 	h := newHarness(t)
-	h.create("u1", "alice", RoleWriter)
+	h.create("u1", "alice", iam.RoleWriter)
 	const secret = "VerySecretValueThatMustNotAppear00000000"
 	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA1", secret)
 	var buf bytes.Buffer
-	if err := writeSnapshot(&buf, h.f.State(), testSealer, nil); err != nil {
+	if err := writeSnapshot(&buf, h.f.State(), h.f.AppliedIndex(), testSealer, nil); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(buf.Bytes(), []byte(secret)) {
@@ -390,7 +421,7 @@ func TestCredentialDroppedHook(t *testing.T) {
 	h := newHarness(t)
 	var dropped []string
 	h.f.OnCredentialDropped(func(ak string) { dropped = append(dropped, ak) })
-	h.create("u1", "alice", RoleWriter)
+	h.create("u1", "alice", iam.RoleWriter)
 	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA1", "s")
 	h.issue("u1", "S4AKAAAAAAAAAAAAAAAAAAA2", "s") // replaces key 1
 	h.mustApply(MsgCredentialRevoke, &CredentialRevoke{UserID: "u1"})

@@ -9,7 +9,9 @@ import (
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
 
+	"github.com/s4/s4/iam"
 	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/meta"
 )
 
 // Snapshot format, kept next to the event format (events.go):
@@ -18,14 +20,24 @@ import (
 //	[record type][record]*        // msgpack values, one after the other
 //	recordEnd
 //
-// A user record carries the secret sealed again with a fresh nonce, never in
+// The records are the IAM state's users (recordUser, in no fixed order),
+// then the metadata store (meta.Snapshot.Walk): every bbolt bucket as a
+// recordMetaBucket followed by its keys as recordMetaKV, in key order. A
+// user record carries the secret sealed again with a fresh nonce, never in
 // plaintext.
+//
+// The metadata comes from one read transaction opened in FSM.Snapshot (on
+// the FSM goroutine, so no Apply runs between it and the IAM state it goes
+// with), and Persist streams it while Apply goes on: bbolt's MVCC keeps the
+// view stable.
 const (
 	snapshotMagic   = "S4FSM"
 	snapshotVersion = 1
 
-	recordUser uint8 = 1
-	recordEnd  uint8 = 0xff
+	recordUser       uint8 = 1
+	recordMetaBucket uint8 = 2
+	recordMetaKV     uint8 = 3
+	recordEnd        uint8 = 0xff
 )
 
 type snapshotHeader struct {
@@ -38,7 +50,7 @@ type userRecord struct {
 	ID           string
 	Username     string
 	PasswordHash []byte
-	Role         Role
+	Role         iam.Role
 	Active       bool
 	Root         bool
 	CreatedAt    int64
@@ -48,32 +60,53 @@ type userRecord struct {
 	SealedSecret []byte
 }
 
+type metaBucketRecord struct{ Name []byte }
+
+type metaKVRecord struct{ K, V []byte }
+
 type snapshot struct {
-	state  *State
+	view   *view
 	sealer *keyring.Sealer
-	meta   *metaSnapshot // nil without a metadata store
+	meta   *meta.Snapshot // nil without a metadata store
 }
 
 var _ raft.FSMSnapshot = (*snapshot)(nil)
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if err := writeSnapshot(sink, s.state, s.sealer, s.meta); err != nil {
+	if err := writeSnapshot(sink, &s.view.iam, s.view.index, s.sealer, s.meta); err != nil {
 		sink.Cancel()
 		return err
 	}
 	return sink.Close()
 }
 
-func (s *snapshot) Release() { s.meta.release() }
+func (s *snapshot) Release() { s.meta.Release() }
 
-func writeSnapshot(w io.Writer, s *State, sealer *keyring.Sealer, meta *metaSnapshot) error {
+// writeSnapshot writes the IAM state s at log index index, and the
+// metadata view ms (nil: none).
+func writeSnapshot(w io.Writer, s *iam.State, index uint64, sealer *keyring.Sealer, ms *meta.Snapshot) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := codec.NewEncoder(bw, msgpackHandle)
-	if err := enc.Encode(snapshotHeader{Magic: snapshotMagic, Version: snapshotVersion, Index: s.index}); err != nil {
+	if err := enc.Encode(snapshotHeader{Magic: snapshotMagic, Version: snapshotVersion, Index: index}); err != nil {
 		return err
 	}
+	if err := writeUsers(enc, s, sealer); err != nil {
+		return fmt.Errorf("fsm: write snapshot: %w", err)
+	}
+	if ms != nil {
+		if err := writeMeta(enc, ms); err != nil {
+			return fmt.Errorf("fsm: write snapshot: %w", err)
+		}
+	}
+	if err := enc.Encode(recordEnd); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func writeUsers(enc *codec.Encoder, s *iam.State, sealer *keyring.Sealer) error {
 	var err error
-	s.users.each(func(u *User) bool {
+	s.EachUser(func(u *iam.User) bool {
 		rec := userRecord{
 			ID: u.ID, Username: u.Username, PasswordHash: u.PasswordHash, Role: u.Role,
 			Active: u.Active, Root: u.Root, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
@@ -89,26 +122,29 @@ func writeSnapshot(w io.Writer, s *State, sealer *keyring.Sealer, meta *metaSnap
 		}
 		return err == nil
 	})
-	if err != nil {
-		return fmt.Errorf("fsm: write snapshot: %w", err)
-	}
-	if meta != nil {
-		if err := meta.write(enc); err != nil {
-			return fmt.Errorf("fsm: write snapshot: %w", err)
+	return err
+}
+
+func writeMeta(enc *codec.Encoder, ms *meta.Snapshot) error {
+	return ms.Walk(func(name []byte) error {
+		if err := enc.Encode(recordMetaBucket); err != nil {
+			return err
 		}
-	}
-	if err := enc.Encode(recordEnd); err != nil {
-		return err
-	}
-	return bw.Flush()
+		return enc.Encode(&metaBucketRecord{Name: name})
+	}, func(k, v []byte) error {
+		if err := enc.Encode(recordMetaKV); err != nil {
+			return err
+		}
+		return enc.Encode(&metaKVRecord{K: k, V: v})
+	})
 }
 
 var errBadSnapshot = errors.New("fsm: bad snapshot")
 
 // readSnapshot decodes a snapshot. With a metadata store, the metadata
 // records replace its content in one transaction, committed only once the
-// IAM records decoded without error; the caller then publishes the State.
-func readSnapshot(r io.Reader, sealer *keyring.Sealer, meta *Meta) (*State, error) {
+// IAM records decoded without error; the caller then publishes the view.
+func readSnapshot(r io.Reader, sealer *keyring.Sealer, m *meta.Store) (*view, error) {
 	dec := codec.NewDecoder(bufio.NewReaderSize(r, 64<<10), msgpackHandle)
 	var h snapshotHeader
 	if err := dec.Decode(&h); err != nil {
@@ -117,7 +153,7 @@ func readSnapshot(r io.Reader, sealer *keyring.Sealer, meta *Meta) (*State, erro
 	if h.Magic != snapshotMagic || h.Version != snapshotVersion {
 		return nil, fmt.Errorf("%w: magic %q version %d", errBadSnapshot, h.Magic, h.Version)
 	}
-	b := newStateBuilder()
+	b := iam.NewBuilder()
 	var rec userRecord // reused: the builder copies what it keeps
 	for {
 		var t uint8
@@ -126,69 +162,84 @@ func readSnapshot(r io.Reader, sealer *keyring.Sealer, meta *Meta) (*State, erro
 		}
 		switch t {
 		case recordEnd, recordMetaBucket, recordMetaKV:
-			s, err := b.state(h.Index)
+			s, err := b.State()
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", errBadSnapshot, err)
 			}
-			if err := restoreMeta(dec, t, meta); err != nil {
+			if err := restoreMeta(dec, t, m); err != nil {
 				return nil, err
 			}
-			return s, nil
+			return &view{iam: *s, index: h.Index, auth: h.Index}, nil
 		case recordUser:
 			rec = userRecord{PasswordHash: rec.PasswordHash[:0], SealedSecret: rec.SealedSecret[:0]}
 			if err := dec.Decode(&rec); err != nil {
 				return nil, fmt.Errorf("%w: user record: %v", errBadSnapshot, err)
 			}
-			u := &User{
-				ID: rec.ID, Username: rec.Username, PasswordHash: rec.PasswordHash, Role: rec.Role,
-				Active: rec.Active, Root: rec.Root, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt,
-				Generation: rec.Generation, AccessKey: rec.AccessKey,
+			if err := addUser(b, &rec, sealer); err != nil {
+				return nil, err
 			}
-			if u.AccessKey != "" {
-				secret, err := sealer.Open(rec.SealedSecret, rec.AccessKey)
-				if err != nil {
-					return nil, fmt.Errorf("%w: user %s: %v", errBadSnapshot, rec.ID, err)
-				}
-				u.setSecret(secret)
-			}
-			b.add(u)
 		default:
 			return nil, fmt.Errorf("%w: unknown record type %d", errBadSnapshot, t)
 		}
 	}
 }
 
+// addUser queues the user of rec, its secret unsealed, in b.
+func addUser(b *iam.Builder, rec *userRecord, sealer *keyring.Sealer) error {
+	u := iam.User{
+		ID: rec.ID, Username: rec.Username, PasswordHash: rec.PasswordHash, Role: rec.Role,
+		Active: rec.Active, Root: rec.Root, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt,
+		Generation: rec.Generation, AccessKey: rec.AccessKey,
+	}
+	var secret string
+	if u.AccessKey != "" {
+		var err error
+		if secret, err = sealer.Open(rec.SealedSecret, rec.AccessKey); err != nil {
+			return fmt.Errorf("%w: user %s: %v", errBadSnapshot, rec.ID, err)
+		}
+	}
+	b.Add(&u, secret)
+	return nil
+}
+
 // restoreMeta reads the metadata records that follow the IAM records, the
-// first of type first, up to recordEnd, into meta (or discards them when
+// first of type first, up to recordEnd, into m (or discards them when
 // there is no metadata store).
-func restoreMeta(dec *codec.Decoder, first uint8, meta *Meta) error {
-	next := func(kv *metaKVRecord, bk *metaBucketRecord) (uint8, error) {
-		t := first
-		if t == 0 {
+func restoreMeta(dec *codec.Decoder, first uint8, m *meta.Store) error {
+	fill := func(r *meta.Restorer) error {
+		for t := first; t != recordEnd; {
+			switch t {
+			case recordMetaBucket:
+				var bk metaBucketRecord
+				if err := dec.Decode(&bk); err != nil {
+					return fmt.Errorf("%w: metadata record: %v", errBadSnapshot, err)
+				}
+				if r != nil {
+					if err := r.Bucket(bk.Name); err != nil {
+						return fmt.Errorf("%w: %v", errBadSnapshot, err)
+					}
+				}
+			case recordMetaKV:
+				var kv metaKVRecord // a new one each time: bbolt keeps K and V until the commit
+				if err := dec.Decode(&kv); err != nil {
+					return fmt.Errorf("%w: metadata record: %v", errBadSnapshot, err)
+				}
+				if r != nil {
+					if err := r.Put(kv.K, kv.V); err != nil {
+						return fmt.Errorf("%w: %v", errBadSnapshot, err)
+					}
+				}
+			default:
+				return fmt.Errorf("%w: unknown record type %d", errBadSnapshot, t)
+			}
 			if err := dec.Decode(&t); err != nil {
-				return 0, fmt.Errorf("%w: record type: %v", errBadSnapshot, err)
+				return fmt.Errorf("%w: record type: %v", errBadSnapshot, err)
 			}
 		}
-		first = 0
-		var err error
-		switch t {
-		case recordMetaBucket:
-			err = dec.Decode(bk)
-		case recordMetaKV:
-			err = dec.Decode(kv)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("%w: metadata record: %v", errBadSnapshot, err)
-		}
-		return t, nil
+		return nil
 	}
-	if meta != nil {
-		return meta.restore(next)
+	if m == nil {
+		return fill(nil)
 	}
-	for {
-		t, err := next(&metaKVRecord{}, &metaBucketRecord{})
-		if err != nil || t == recordEnd {
-			return err
-		}
-	}
+	return m.Restore(fill)
 }

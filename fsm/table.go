@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"reflect"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/s4/s4/iam"
+	"github.com/s4/s4/meta"
 )
 
 // The event table: every event type the log can hold, once. The FSM's
@@ -39,38 +40,38 @@ type eventSpec struct {
 	iam     bool       // changes users or credentials (moves AuthIndex)
 	revokes bool       // may take a credential or a permission away: acknowledged after the revocation barrier
 	body    func() any // a new, empty body to decode into
-	apply   func(f *FSM, s *State, body any) applied
+	apply   func(f *FSM, s *iam.State, body any) applied
 }
 
 // applied is what a handler did: the next IAM state (nil: unchanged), the
 // response the proposer gets (nil or a domain error), and the access key
 // it dropped, whose derived caches (SigV4 signing keys) must go.
 type applied struct {
-	state   *State
+	state   *iam.State
 	resp    any
 	dropped string
 }
 
 // iamEvent is a row for an IAM event: its handler returns the next state.
-func iamEvent[E any](t MessageType, name string, revokes bool, fn func(f *FSM, s *State, ev *E) applied) eventSpec {
+func iamEvent[E any](t MessageType, name string, revokes bool, fn func(f *FSM, s *iam.State, ev *E) applied) eventSpec {
 	return eventSpec{t: t, name: name, version: eventVersion, iam: true, revokes: revokes,
 		body:  func() any { return new(E) },
-		apply: func(f *FSM, s *State, body any) applied { return fn(f, s, body.(*E)) }}
+		apply: func(f *FSM, s *iam.State, body any) applied { return fn(f, s, body.(*E)) }}
 }
 
-// metaEvent is a row for an object-metadata event: its handler runs inside
-// a bbolt write transaction, which the batch Raft committed together
-// shares (ApplyBatch), so it must validate before it writes: one that
-// answers an error must have changed nothing (TestBatchEqualsOneByOne).
-// It leaves the IAM state as it is.
-func metaEvent[E any](t MessageType, name string, fn func(tx *bolt.Tx, ev *E) any) eventSpec {
+// metaEvent is a row for an object-metadata event: its handler is one
+// write operation of the store, which runs in the write transaction that
+// the batch Raft committed together shares (ApplyBatch) and so validates
+// before it writes: one that answers an error has changed nothing
+// (TestBatchEqualsOneByOne). It leaves the IAM state as it is.
+func metaEvent[E any](t MessageType, name string, fn func(m *meta.Store, ev *E) error) eventSpec {
 	return eventSpec{t: t, name: name, version: eventVersion,
 		body: func() any { return new(E) },
-		apply: func(f *FSM, _ *State, body any) applied {
+		apply: func(f *FSM, _ *iam.State, body any) applied {
 			if f.meta == nil {
 				panic(fmt.Errorf("fsm: event type %d needs the metadata store", t))
 			}
-			return applied{resp: f.meta.update(func(tx *bolt.Tx) any { return fn(tx, body.(*E)) })}
+			return applied{resp: eventError(fn(f.meta, body.(*E)))}
 		}}
 }
 

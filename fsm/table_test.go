@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/s4/s4/iam"
 )
 
 // declaredMessageTypes parses this package's sources for its Msg* constants.
@@ -85,13 +87,13 @@ func TestEventTable(t *testing.T) {
 		newMetaHarness(t).apply(mt, spec.body()) // an empty body is refused or a no-op, never a panic
 	}
 	revoking := map[MessageType]bool{MsgUserUpdate: true, MsgUserDelete: true, MsgCredentialIssue: true, MsgCredentialRevoke: true}
-	iam := map[MessageType]bool{MsgUserCreate: true, MsgUserUpdate: true, MsgUserDelete: true, MsgCredentialIssue: true, MsgCredentialRevoke: true}
+	isIAMEvent := map[MessageType]bool{MsgUserCreate: true, MsgUserUpdate: true, MsgUserDelete: true, MsgCredentialIssue: true, MsgCredentialRevoke: true}
 	for _, spec := range eventTable {
 		cmd, _ := Encode(spec.t, spec.body())
 		if Revokes(cmd) != revoking[spec.t] {
 			t.Errorf("%s: Revokes = %t", spec.name, Revokes(cmd))
 		}
-		if isIAM(cmd) != iam[spec.t] {
+		if isIAM(cmd) != isIAMEvent[spec.t] {
 			t.Errorf("%s: isIAM = %t", spec.name, isIAM(cmd))
 		}
 	}
@@ -101,7 +103,7 @@ func TestEventTable(t *testing.T) {
 }
 
 func TestCheckEventRefuses(t *testing.T) {
-	good, err := Encode(MsgUserCreate, &UserCreate{ID: "u1", Username: "alice", Role: RoleReader, At: 1})
+	good, err := Encode(MsgUserCreate, &UserCreate{ID: "u1", Username: "alice", Role: iam.RoleReader, At: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,10 +129,20 @@ func minIndex(grants []Grant) uint64 {
 }
 
 // Serving reports, without waiting, whether a follower whose FSM applied
-// applied may serve now: it holds a valid grant whose index it applied.
+// applied may serve now: it holds a valid grant whose index it applied. It
+// is on every request's path: no allocation.
 func (f *Follower) Serving(applied uint64) bool {
-	grants := f.Valid(f.clock.Now())
-	return len(grants) > 0 && applied >= minIndex(grants)
+	p := f.grants.Load()
+	if p == nil {
+		return false
+	}
+	now := f.clock.Now()
+	for _, g := range *p {
+		if now < g.Until && applied >= g.Index {
+			return true
+		}
+	}
+	return false
 }
 
 // Applied is the FSM as a follower's lease waits on it.

@@ -35,8 +35,10 @@ import (
 	"github.com/s4/s4/blob"
 	"github.com/s4/s4/cluster"
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
 	"github.com/s4/s4/keyring"
 	"github.com/s4/s4/lease"
+	"github.com/s4/s4/meta"
 	"github.com/s4/s4/s3"
 	"github.com/s4/s4/transport"
 )
@@ -86,7 +88,7 @@ type Node struct {
 	rpc        *cluster.Server
 	rpcCli     *cluster.Client
 	statusLine *cluster.StatusLine // lease and read-index questions
-	meta       *fsm.Meta
+	meta       *meta.Store
 	blobs      *blob.Store
 	disk       *diskGuard // free-space reserve, GC kicks (disk.go)
 	s3         *s3.Handler
@@ -127,7 +129,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	n.fsm = fsm.New(sealer)
 	// The metadata store is a cache of the log: Raft refills it from the
 	// last snapshot and the log on every start.
-	if n.meta, err = fsm.OpenMeta(filepath.Join(cfg.DataDir, "meta.db")); err != nil {
+	if n.meta, err = meta.Open(filepath.Join(cfg.DataDir, "meta.db")); err != nil {
 		return nil, err
 	}
 	n.fsm.AttachMeta(n.meta)
@@ -388,7 +390,7 @@ func (n *Node) ensureRoot() error {
 	defer cancel()
 	err = n.prop.Propose(ctx, fsm.MsgUserCreate, &fsm.UserCreate{
 		ID: keyring.NewID(), Username: n.cfg.RootUser, PasswordHash: hash,
-		Role: fsm.RoleSuperUser, Root: true, At: time.Now().UnixNano(),
+		Role: iam.RoleSuperUser, Root: true, At: time.Now().UnixNano(),
 	})
 	if err != nil {
 		return err

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/meta"
 )
 
 // Preconditions are the raw conditional request headers of a GET or HEAD
@@ -84,8 +84,8 @@ func (p Preconditions) evaluate(etag string, lastModified time.Time, notModified
 // and have one of the ETags, else 412; weak ETags never match). nil: no
 // condition. If-None-Match with anything but "*" is 501 NotImplemented, as
 // in S3.
-func writeCondition(ifMatch, ifNoneMatch string) (*fsm.WriteCondition, error) {
-	var c fsm.WriteCondition
+func writeCondition(ifMatch, ifNoneMatch string) (*meta.WriteCondition, error) {
+	var c meta.WriteCondition
 	if v := strings.TrimSpace(ifNoneMatch); v != "" {
 		if v != "*" {
 			return nil, NewError(CodeConditionalWriteNotImplemented)

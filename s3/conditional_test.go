@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/meta"
 )
 
 func TestPreconditionsEvaluate(t *testing.T) {
@@ -64,20 +64,20 @@ func TestWriteCondition(t *testing.T) {
 	cases := []struct {
 		name                 string
 		ifMatch, ifNoneMatch string
-		want                 *fsm.WriteCondition
+		want                 *meta.WriteCondition
 		code                 ErrorCode
 	}{
 		{"unconditional", "", "", nil, ""},
-		{"create only", "", "*", &fsm.WriteCondition{IfNoneMatch: true}, ""},
-		{"create only, spaces", "", " * ", &fsm.WriteCondition{IfNoneMatch: true}, ""},
+		{"create only", "", "*", &meta.WriteCondition{IfNoneMatch: true}, ""},
+		{"create only, spaces", "", " * ", &meta.WriteCondition{IfNoneMatch: true}, ""},
 		{"if-none-match etag", "", `"e"`, nil, CodeConditionalWriteNotImplemented},
-		{"if-match one", `"e"`, "", &fsm.WriteCondition{IfMatch: true, ETags: []string{"e"}}, ""},
-		{"if-match list", `"e", "f"`, "", &fsm.WriteCondition{IfMatch: true, ETags: []string{"e", "f"}}, ""},
-		{"if-match star", "*", "", &fsm.WriteCondition{IfMatch: true}, ""},
-		{"if-match star in a list", `"e", *`, "", &fsm.WriteCondition{IfMatch: true}, ""},
-		{"if-match weak", `W/"e"`, "", &fsm.WriteCondition{IfMatch: true, ETags: []string{`W/"e"`}}, ""},
+		{"if-match one", `"e"`, "", &meta.WriteCondition{IfMatch: true, ETags: []string{"e"}}, ""},
+		{"if-match list", `"e", "f"`, "", &meta.WriteCondition{IfMatch: true, ETags: []string{"e", "f"}}, ""},
+		{"if-match star", "*", "", &meta.WriteCondition{IfMatch: true}, ""},
+		{"if-match star in a list", `"e", *`, "", &meta.WriteCondition{IfMatch: true}, ""},
+		{"if-match weak", `W/"e"`, "", &meta.WriteCondition{IfMatch: true, ETags: []string{`W/"e"`}}, ""},
 		{"if-match empty list", ", ,", "", nil, CodeInvalidArgument},
-		{"both", `"e"`, "*", &fsm.WriteCondition{IfNoneMatch: true, IfMatch: true, ETags: []string{"e"}}, ""},
+		{"both", `"e"`, "*", &meta.WriteCondition{IfNoneMatch: true, IfMatch: true, ETags: []string{"e"}}, ""},
 	}
 	for _, c := range cases {
 		got, err := writeCondition(c.ifMatch, c.ifNoneMatch)

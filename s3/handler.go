@@ -21,13 +21,15 @@ import (
 	"github.com/s4/s4/blob"
 	"github.com/s4/s4/disk"
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
+	"github.com/s4/s4/meta"
 )
 
 // AuthIndex is the FSM's auth index and user table as the S3 API reads them:
 // in memory, no lock, on every request.
 type AuthIndex interface {
-	Lookup(accessKey string) (*fsm.User, bool)
-	UserByID(id string) (*fsm.User, bool)
+	Lookup(accessKey string) (*iam.User, bool)
+	UserByID(id string) (*iam.User, bool)
 }
 
 // Proposer commits an event through the cluster and returns once the local
@@ -114,7 +116,7 @@ type Config struct {
 type Handler struct {
 	cfg      Config
 	auth     AuthIndex
-	meta     *fsm.Meta
+	meta     *meta.Store
 	prop     Proposer
 	blobs    *blob.Store
 	gate     Gate
@@ -126,7 +128,7 @@ type Handler struct {
 }
 
 // New returns a Handler.
-func New(cfg Config, auth AuthIndex, meta *fsm.Meta, prop Proposer, blobs *blob.Store, gate Gate) *Handler {
+func New(cfg Config, auth AuthIndex, store *meta.Store, prop Proposer, blobs *blob.Store, gate Gate) *Handler {
 	if cfg.MaxObjectSize <= 0 {
 		cfg.MaxObjectSize = 5 << 30
 	}
@@ -142,7 +144,7 @@ func New(cfg Config, auth AuthIndex, meta *fsm.Meta, prop Proposer, blobs *blob.
 	var p [4]byte
 	rand.Read(p[:])
 	h := &Handler{
-		cfg: cfg, auth: auth, meta: meta, prop: prop, blobs: blobs, gate: gate,
+		cfg: cfg, auth: auth, meta: store, prop: prop, blobs: blobs, gate: gate,
 		verifier: NewVerifier(VerifierConfig{Region: cfg.Region}),
 		log:      cfg.Logger, reqPfx: strings.ToUpper(hex.EncodeToString(p[:])),
 	}
@@ -167,7 +169,7 @@ type request struct {
 	bucket string
 	key    string
 	query  url.Values
-	user   *fsm.User
+	user   *iam.User
 	auth   RequestAuth
 	v4     V4Result
 }

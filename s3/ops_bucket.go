@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/meta"
 )
 
 // All users share one bucket namespace: ListBuckets lists every bucket, and
@@ -59,7 +60,7 @@ func (h *Handler) deleteBucket(r *request) error {
 	return nil
 }
 
-func (h *Handler) bucket(r *request) (fsm.BucketInfo, error) {
+func (h *Handler) bucket(r *request) (meta.BucketInfo, error) {
 	b, ok := h.meta.Bucket(r.bucket)
 	if !ok {
 		return b, NewError(CodeNoSuchBucket)
@@ -183,7 +184,7 @@ func (p listParams) enc(s string) string {
 	return s
 }
 
-func (h *Handler) list(r *request, p listParams, after string) (fsm.ListResult, error) {
+func (h *Handler) list(r *request, p listParams, after string) (meta.ListResult, error) {
 	res, ok := h.meta.List(r.bucket, p.prefix, after, p.delimiter, p.maxKeys)
 	if !ok {
 		return res, NewError(CodeNoSuchBucket)
@@ -191,7 +192,7 @@ func (h *Handler) list(r *request, p listParams, after string) (fsm.ListResult, 
 	return res, nil
 }
 
-func (h *Handler) contents(p listParams, res fsm.ListResult, withOwner bool) ([]Object, []CommonPrefix) {
+func (h *Handler) contents(p listParams, res meta.ListResult, withOwner bool) ([]Object, []CommonPrefix) {
 	var objs []Object
 	for _, e := range res.Objects {
 		o := Object{Key: p.enc(e.Key), LastModified: XMLTime(unixTime(e.Object.LastModified)), ETag: e.Object.ETag, Size: e.Object.Size, StorageClass: "STANDARD"}

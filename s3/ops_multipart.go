@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/meta"
 )
 
 func newUploadID() string {
@@ -25,7 +26,7 @@ func (h *Handler) createMultipartUpload(r *request) error {
 	if _, err := h.bucket(r); err != nil {
 		return err
 	}
-	obj := fsm.ObjectMeta{Owner: r.user.ID}
+	obj := meta.ObjectMeta{Owner: r.user.ID}
 	if err := objectHeaders(r, &obj); err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func (h *Handler) createMultipartUpload(r *request) error {
 
 // upload loads the upload named by ?uploadId and checks it belongs to the
 // request's bucket and key.
-func (h *Handler) upload(r *request) (fsm.UploadInfo, error) {
+func (h *Handler) upload(r *request) (meta.UploadInfo, error) {
 	u, ok := h.meta.Upload(r.query.Get("uploadId"))
 	if !ok || u.Bucket != r.bucket || u.Key != r.key {
 		return u, NewError(CodeNoSuchUpload)
@@ -56,7 +57,7 @@ func (h *Handler) upload(r *request) (fsm.UploadInfo, error) {
 
 // uploadPartTarget loads the upload and the part number an UploadPart or
 // UploadPartCopy names.
-func (h *Handler) uploadPartTarget(r *request) (fsm.UploadInfo, int, error) {
+func (h *Handler) uploadPartTarget(r *request) (meta.UploadInfo, int, error) {
 	u, err := h.upload(r)
 	if err != nil {
 		return u, 0, err
@@ -78,8 +79,8 @@ func (h *Handler) uploadPart(r *request) error {
 		return err
 	}
 	defer unpin()
-	part := fsm.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
-		Blob: fsm.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano(), Checksum: ck}
+	part := meta.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
+		Blob: meta.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano(), Checksum: ck}
 	if err := h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: u.UploadID, PartNumber: n, Part: part}); err != nil {
 		return err
 	}
@@ -134,8 +135,8 @@ func (h *Handler) uploadPartCopy(r *request) error {
 		return err
 	}
 	defer unpin()
-	part := fsm.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
-		Blob: fsm.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano()}
+	part := meta.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
+		Blob: meta.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano()}
 	if err := h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: u.UploadID, PartNumber: n, Part: part}); err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func (h *Handler) completeMultipartUpload(r *request) error {
 	}
 	ev := &fsm.UploadComplete{UploadID: u.UploadID, At: h.cfg.Now().UnixNano(), If: cond}
 	for _, p := range parts {
-		ev.Parts = append(ev.Parts, fsm.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag})
+		ev.Parts = append(ev.Parts, meta.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag})
 	}
 	if err := h.propose(r, fsm.MsgUploadComplete, ev); err != nil {
 		return err
@@ -233,7 +234,7 @@ func (h *Handler) listParts(r *request) error {
 // checksum, and parts that do not exist (the FSM refuses those), are not
 // checked here.
 func (h *Handler) checkPartChecksums(uploadID string, parts []CompletedPart) error {
-	var stored map[int]fsm.Checksum
+	var stored map[int]meta.Checksum
 	for _, p := range parts {
 		for _, c := range [...]struct{ alg, value string }{
 			{ChecksumCRC32.String(), p.ChecksumCRC32}, {ChecksumCRC32C.String(), p.ChecksumCRC32C},
@@ -244,7 +245,7 @@ func (h *Handler) checkPartChecksums(uploadID string, parts []CompletedPart) err
 				continue
 			}
 			if stored == nil {
-				stored = map[int]fsm.Checksum{}
+				stored = map[int]meta.Checksum{}
 				list, _ := h.meta.Parts(uploadID, 0, MaxPartNumber)
 				for _, e := range list {
 					stored[e.Number] = e.Part.Checksum

@@ -14,6 +14,7 @@ import (
 	"github.com/s4/s4/blob"
 	"github.com/s4/s4/disk"
 	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/meta"
 )
 
 // storedHeaders are the request headers an object keeps and returns.
@@ -22,9 +23,9 @@ var storedHeaders = []string{"Content-Encoding", "Cache-Control", "Content-Dispo
 // maxUserMetadata is S3's limit on the size of x-amz-meta-* headers.
 const maxUserMetadata = 2 << 10
 
-func (h *Handler) object(r *request) (fsm.ObjectMeta, error) {
+func (h *Handler) object(r *request) (meta.ObjectMeta, error) {
 	if v := r.query.Get("versionId"); v != "" && v != "null" {
-		return fsm.ObjectMeta{}, NewError(CodeNoSuchVersion)
+		return meta.ObjectMeta{}, NewError(CodeNoSuchVersion)
 	}
 	obj, ok := h.meta.Object(r.bucket, r.key)
 	if !ok {
@@ -38,7 +39,7 @@ func (h *Handler) object(r *request) (fsm.ObjectMeta, error) {
 
 // objectHeaders collects Content-Type, the stored headers and user
 // metadata from a PUT, CopyObject (REPLACE) or CreateMultipartUpload.
-func objectHeaders(r *request, obj *fsm.ObjectMeta) error {
+func objectHeaders(r *request, obj *meta.ObjectMeta) error {
 	hdr := &r.ctx.Request.Header
 	obj.ContentType = string(hdr.ContentType())
 	if obj.ContentType == "" {
@@ -81,7 +82,7 @@ func objectHeaders(r *request, obj *fsm.ObjectMeta) error {
 }
 
 // setObjectHeaders writes an object's metadata headers to the response.
-func setObjectHeaders(r *request, obj *fsm.ObjectMeta) {
+func setObjectHeaders(r *request, obj *meta.ObjectMeta) {
 	rh := &r.ctx.Response.Header
 	rh.Set("ETag", obj.ETag)
 	rh.Set("Last-Modified", unixTime(obj.LastModified).Format(http1123))
@@ -181,7 +182,7 @@ func (h *Handler) getObject(r *request) error {
 
 // openObject returns a reader of length bytes of obj from offset start,
 // reading its blobs in order. Files are opened as the reader reaches them.
-func (h *Handler) openObject(obj *fsm.ObjectMeta, start, length int64) (io.ReadCloser, error) {
+func (h *Handler) openObject(obj *meta.ObjectMeta, start, length int64) (io.ReadCloser, error) {
 	or := &objectReader{blobs: h.blobs, fetch: h.fetch, stream: h.stream, remaining: length}
 	for _, p := range obj.Parts {
 		if start >= p.Size {
@@ -315,7 +316,7 @@ func (o *objectReader) Close() error {
 // that runs out of space (ENOSPC) is 507 too. Either way nothing is left
 // behind: the temp file is removed, and a blob whose replication failed is
 // removed again unless something else holds or references it.
-func (h *Handler) storeBody(r *request) (ref blob.Ref, ck fsm.Checksum, unpin func(), err error) {
+func (h *Handler) storeBody(r *request) (ref blob.Ref, ck meta.Checksum, unpin func(), err error) {
 	p, err := h.openPayload(r, h.cfg.MaxObjectSize, true)
 	if err != nil {
 		return ref, ck, nil, err
@@ -340,7 +341,7 @@ func (h *Handler) storeBody(r *request) (ref blob.Ref, ck fsm.Checksum, unpin fu
 		return ref, ck, nil, err
 	}
 	if alg != 0 {
-		ck = fsm.Checksum{Algorithm: alg.String(), Value: val}
+		ck = meta.Checksum{Algorithm: alg.String(), Value: val}
 	}
 	ref, unpin, err = w.CommitPinned()
 	if err != nil {
@@ -365,7 +366,7 @@ func (h *Handler) putObject(r *request) error {
 	if _, err := h.bucket(r); err != nil {
 		return err
 	}
-	obj := fsm.ObjectMeta{Owner: r.user.ID}
+	obj := meta.ObjectMeta{Owner: r.user.ID}
 	if err := objectHeaders(r, &obj); err != nil {
 		return err
 	}
@@ -378,7 +379,7 @@ func (h *Handler) putObject(r *request) error {
 	obj.ETag = `"` + ref.MD5Hex() + `"`
 	obj.LastModified = h.cfg.Now().UnixNano()
 	obj.Checksum = ck
-	obj.Parts = []fsm.BlobPart{{SHA256: ref.SHA256, Size: ref.Size}}
+	obj.Parts = []meta.BlobPart{{SHA256: ref.SHA256, Size: ref.Size}}
 	if err := h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj, If: cond}); err != nil {
 		return err
 	}
@@ -404,7 +405,7 @@ func (h *Handler) deleteObject(r *request) error {
 
 // copySource parses x-amz-copy-source ("/bucket/key" or "bucket/key",
 // URL-encoded, optional ?versionId=null) and loads the source object.
-func (h *Handler) copySource(r *request) (bucket, key string, obj fsm.ObjectMeta, err error) {
+func (h *Handler) copySource(r *request) (bucket, key string, obj meta.ObjectMeta, err error) {
 	src := r.header("X-Amz-Copy-Source")
 	if i := strings.IndexByte(src, '?'); i >= 0 {
 		q, qerr := url.ParseQuery(src[i+1:])
@@ -439,7 +440,7 @@ func (h *Handler) copySource(r *request) (bucket, key string, obj fsm.ObjectMeta
 
 // pinAll pins every blob of obj so that the garbage collector keeps them
 // until the new object that shares them is committed.
-func (h *Handler) pinAll(obj *fsm.ObjectMeta) func() {
+func (h *Handler) pinAll(obj *meta.ObjectMeta) func() {
 	var unpins []func()
 	for _, p := range obj.Parts {
 		unpins = append(unpins, h.blobs.Pin(p.SHA256))
@@ -501,13 +502,13 @@ func (h *Handler) copyObject(r *request) error {
 }
 
 // setChecksumHeader sends a stored checksum as its x-amz-checksum-* header.
-func setChecksumHeader(r *request, ck fsm.Checksum) {
+func setChecksumHeader(r *request, ck meta.Checksum) {
 	if alg, ok := ParseChecksumAlgorithm(ck.Algorithm); ok {
 		r.ctx.Response.Header.Set(alg.HeaderName(), ck.Value)
 	}
 }
 
-func setChecksum(c *Checksums, ck fsm.Checksum) {
+func setChecksum(c *Checksums, ck meta.Checksum) {
 	switch ck.Algorithm {
 	case "CRC32":
 		c.ChecksumCRC32 = ck.Value

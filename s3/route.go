@@ -1,7 +1,7 @@
 package s3
 
 import (
-	"github.com/s4/s4/fsm"
+	"github.com/s4/s4/iam"
 )
 
 // operation is one S3 API action and the least role that may call it
@@ -9,41 +9,41 @@ import (
 // and objects, SuperUsers do everything.
 type operation struct {
 	name string
-	role fsm.Role
+	role iam.Role
 	fn   func(*Handler, *request) error
 }
 
-func op(name string, role fsm.Role, fn func(*Handler, *request) error) *operation {
+func op(name string, role iam.Role, fn func(*Handler, *request) error) *operation {
 	return &operation{name: name, role: role, fn: fn}
 }
 
 var (
-	opListBuckets           = op("ListBuckets", fsm.RoleReader, (*Handler).listBuckets)
-	opCreateBucket          = op("CreateBucket", fsm.RoleWriter, (*Handler).createBucket)
-	opDeleteBucket          = op("DeleteBucket", fsm.RoleWriter, (*Handler).deleteBucket)
-	opHeadBucket            = op("HeadBucket", fsm.RoleReader, (*Handler).headBucket)
-	opGetBucketLocation     = op("GetBucketLocation", fsm.RoleReader, (*Handler).getBucketLocation)
-	opGetBucketVersioning   = op("GetBucketVersioning", fsm.RoleReader, (*Handler).getBucketVersioning)
-	opGetBucketACL          = op("GetBucketAcl", fsm.RoleReader, (*Handler).getBucketACL)
-	opPutBucketACL          = op("PutBucketAcl", fsm.RoleWriter, (*Handler).putACL)
-	opListObjects           = op("ListObjects", fsm.RoleReader, (*Handler).listObjects)
-	opListObjectsV2         = op("ListObjectsV2", fsm.RoleReader, (*Handler).listObjectsV2)
-	opListObjectVersions    = op("ListObjectVersions", fsm.RoleReader, (*Handler).listObjectVersions)
-	opListMultipartUploads  = op("ListMultipartUploads", fsm.RoleWriter, (*Handler).listMultipartUploads)
-	opDeleteObjects         = op("DeleteObjects", fsm.RoleWriter, (*Handler).deleteObjects)
-	opGetObject             = op("GetObject", fsm.RoleReader, (*Handler).getObject)
-	opHeadObject            = op("HeadObject", fsm.RoleReader, (*Handler).getObject)
-	opGetObjectACL          = op("GetObjectAcl", fsm.RoleReader, (*Handler).getObjectACL)
-	opPutObjectACL          = op("PutObjectAcl", fsm.RoleWriter, (*Handler).putACL)
-	opPutObject             = op("PutObject", fsm.RoleWriter, (*Handler).putObject)
-	opCopyObject            = op("CopyObject", fsm.RoleWriter, (*Handler).copyObject)
-	opDeleteObject          = op("DeleteObject", fsm.RoleWriter, (*Handler).deleteObject)
-	opCreateMultipartUpload = op("CreateMultipartUpload", fsm.RoleWriter, (*Handler).createMultipartUpload)
-	opUploadPart            = op("UploadPart", fsm.RoleWriter, (*Handler).uploadPart)
-	opUploadPartCopy        = op("UploadPartCopy", fsm.RoleWriter, (*Handler).uploadPartCopy)
-	opCompleteMultipart     = op("CompleteMultipartUpload", fsm.RoleWriter, (*Handler).completeMultipartUpload)
-	opAbortMultipart        = op("AbortMultipartUpload", fsm.RoleWriter, (*Handler).abortMultipartUpload)
-	opListParts             = op("ListParts", fsm.RoleWriter, (*Handler).listParts)
+	opListBuckets           = op("ListBuckets", iam.RoleReader, (*Handler).listBuckets)
+	opCreateBucket          = op("CreateBucket", iam.RoleWriter, (*Handler).createBucket)
+	opDeleteBucket          = op("DeleteBucket", iam.RoleWriter, (*Handler).deleteBucket)
+	opHeadBucket            = op("HeadBucket", iam.RoleReader, (*Handler).headBucket)
+	opGetBucketLocation     = op("GetBucketLocation", iam.RoleReader, (*Handler).getBucketLocation)
+	opGetBucketVersioning   = op("GetBucketVersioning", iam.RoleReader, (*Handler).getBucketVersioning)
+	opGetBucketACL          = op("GetBucketAcl", iam.RoleReader, (*Handler).getBucketACL)
+	opPutBucketACL          = op("PutBucketAcl", iam.RoleWriter, (*Handler).putACL)
+	opListObjects           = op("ListObjects", iam.RoleReader, (*Handler).listObjects)
+	opListObjectsV2         = op("ListObjectsV2", iam.RoleReader, (*Handler).listObjectsV2)
+	opListObjectVersions    = op("ListObjectVersions", iam.RoleReader, (*Handler).listObjectVersions)
+	opListMultipartUploads  = op("ListMultipartUploads", iam.RoleWriter, (*Handler).listMultipartUploads)
+	opDeleteObjects         = op("DeleteObjects", iam.RoleWriter, (*Handler).deleteObjects)
+	opGetObject             = op("GetObject", iam.RoleReader, (*Handler).getObject)
+	opHeadObject            = op("HeadObject", iam.RoleReader, (*Handler).getObject)
+	opGetObjectACL          = op("GetObjectAcl", iam.RoleReader, (*Handler).getObjectACL)
+	opPutObjectACL          = op("PutObjectAcl", iam.RoleWriter, (*Handler).putACL)
+	opPutObject             = op("PutObject", iam.RoleWriter, (*Handler).putObject)
+	opCopyObject            = op("CopyObject", iam.RoleWriter, (*Handler).copyObject)
+	opDeleteObject          = op("DeleteObject", iam.RoleWriter, (*Handler).deleteObject)
+	opCreateMultipartUpload = op("CreateMultipartUpload", iam.RoleWriter, (*Handler).createMultipartUpload)
+	opUploadPart            = op("UploadPart", iam.RoleWriter, (*Handler).uploadPart)
+	opUploadPartCopy        = op("UploadPartCopy", iam.RoleWriter, (*Handler).uploadPartCopy)
+	opCompleteMultipart     = op("CompleteMultipartUpload", iam.RoleWriter, (*Handler).completeMultipartUpload)
+	opAbortMultipart        = op("AbortMultipartUpload", iam.RoleWriter, (*Handler).abortMultipartUpload)
+	opListParts             = op("ListParts", iam.RoleWriter, (*Handler).listParts)
 )
 
 // unsupported are S3 sub-resources S4 does not implement: any request

@@ -1,4 +1,4 @@
-package fsm
+package meta
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 )
 
 // walkReferenced pages through ReferencedBlobs with pages of limit sums.
-func walkReferenced(t *testing.T, m *Meta, limit int) (all [][32]byte, pages int) {
+func walkReferenced(t *testing.T, m *Store, limit int) (all [][32]byte, pages int) {
 	t.Helper()
 	var after *[32]byte
 	for {
@@ -36,8 +36,7 @@ func walkReferenced(t *testing.T, m *Meta, limit int) (all [][32]byte, pages int
 }
 
 func TestReferencedBlobsPaging(t *testing.T) {
-	h := newMetaHarness(t)
-	m := h.f.Meta()
+	m := newStore(t)
 	if sums, more, err := m.ReferencedBlobs(nil, 10); err != nil || len(sums) != 0 || more {
 		t.Fatalf("empty store: %x, %v, %v", sums, more, err)
 	}
@@ -45,7 +44,7 @@ func TestReferencedBlobsPaging(t *testing.T) {
 		t.Fatal("limit 0 accepted")
 	}
 
-	h.mustApply(MsgBucketCreate, &BucketCreate{Name: "b", Owner: "u1"})
+	ok(t, m.CreateBucket("b", "u1", 1))
 	want := map[[32]byte]bool{}
 	// 40 objects, two of them sharing content, one with two parts.
 	for i := range 40 {
@@ -57,22 +56,22 @@ func TestReferencedBlobsPaging(t *testing.T) {
 		if i == 7 {
 			obj = objOf(body, "second part of 7")
 		}
-		h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: fmt.Sprintf("k%02d", i), Object: obj})
+		ok(t, m.PutObject("b", fmt.Sprintf("k%02d", i), obj, nil))
 		for _, p := range obj.Parts {
 			want[p.SHA256] = true
 		}
 	}
 	// A multipart upload in progress: its parts are referenced too.
-	h.mustApply(MsgUploadCreate, &UploadCreate{Bucket: "b", Key: "mp", UploadID: "up1"})
+	ok(t, m.CreateUpload("b", "mp", "up1", &ObjectMeta{}, 2))
 	for i := 1; i <= 5; i++ {
 		p := blobOf(fmt.Sprintf("part %d", i))
-		h.mustApply(MsgPartPut, &PartPut{UploadID: "up1", PartNumber: i, Part: PartMeta{Blob: p}})
+		ok(t, m.PutPart("up1", i, &PartMeta{Blob: p}))
 		want[p.SHA256] = true
 	}
 	// Released blobs are not listed: a deleted object, an overwritten one.
-	h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "gone", Object: objOf("deleted content")})
-	h.mustApply(MsgObjectDelete, &ObjectDelete{Bucket: "b", Keys: []string{"gone"}})
-	h.mustApply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k05", Object: objOf("new content of 5")})
+	ok(t, m.PutObject("b", "gone", objOf("deleted content"), nil))
+	ok(t, m.DeleteObjects("b", []string{"gone"}))
+	ok(t, m.PutObject("b", "k05", objOf("new content of 5"), nil))
 	delete(want, blobOf("object 5").SHA256)
 	want[blobOf("new content of 5").SHA256] = true
 	if len(m.Garbage(100)) != 2 {
@@ -130,7 +129,7 @@ func TestReferencedBlobsPaging(t *testing.T) {
 	}
 
 	// Aborting the upload releases its parts.
-	h.mustApply(MsgUploadAbort, &UploadAbort{UploadID: "up1"})
+	ok(t, m.AbortUpload("up1"))
 	got, _ := walkReferenced(t, m, 10)
 	if len(got) != 40 {
 		t.Fatalf("after the abort: %d referenced blobs, want 40", len(got))

@@ -1,4 +1,4 @@
-package fsm
+package iam
 
 import (
 	"errors"
@@ -129,10 +129,10 @@ func TestStateBuilderRejectsDuplicates(t *testing.T) {
 		{{ID: "a", Username: "x"}, {ID: "b", Username: "x"}},
 		{{ID: "a", Username: "x", AccessKey: "S4AKAAAAAAAAAAAAAAAAAAA1"}, {ID: "b", Username: "y", AccessKey: "S4AKAAAAAAAAAAAAAAAAAAA1"}},
 	} {
-		b := newStateBuilder()
-		b.add(&users[0])
-		b.add(&users[1])
-		if _, err := b.state(1); !errors.Is(err, errDuplicate) {
+		b := NewBuilder()
+		b.Add(&users[0], "")
+		b.Add(&users[1], "")
+		if _, err := b.State(); !errors.Is(err, errDuplicate) {
 			t.Fatalf("%v: err %v", users, err)
 		}
 	}

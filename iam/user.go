@@ -1,9 +1,9 @@
-package fsm
+package iam
 
 import "unsafe"
 
-// User is one IAM user as the FSM knows it. A *User reachable from a State is
-// immutable: Apply replaces users, it never changes one in place, so the S3
+// User is one IAM user. A *User reachable from a State is immutable: a
+// transition replaces users, it never changes one in place, so the S3
 // handler may keep a *User for the length of a request without a lock. Do
 // not write through PasswordHash either: its bytes share a block with the
 // user's other fields.

@@ -1,4 +1,4 @@
-package fsm
+package iam
 
 import (
 	"encoding/binary"
@@ -25,7 +25,8 @@ import (
 // The two leaf shapes trade memory against misses:
 //   - index (by ID, by username) stores only the user pointers, 8 bytes an
 //     entry; a probe hashes the key of the user it points at, so a lookup
-//     dereferences a handful of users. Apply and the admin API use it.
+//     dereferences a handful of users. The transitions and the admin API
+//     use it.
 //   - keyIndex (the per-request auth check) stores tags and pointers in
 //     128-byte groups, ~12 bytes an entry, laid out so that a lookup reads
 //     one group and dereferences only the user it returns.
@@ -384,7 +385,7 @@ func equalKeys(a, b string) bool {
 // key, or is added. The key must have accessKeyLen bytes.
 func (x keyIndex) with(u *User) keyIndex {
 	if len(u.AccessKey) != accessKeyLen {
-		panic(fmt.Sprintf("fsm: access key of %d bytes in the auth index", len(u.AccessKey)))
+		panic(fmt.Sprintf("iam: access key of %d bytes in the auth index", len(u.AccessKey)))
 	}
 	b, tag := slot(u.AccessKey)
 	l := x.mutable(b)
@@ -502,7 +503,7 @@ func buildIndex(f field, users []*User) (index, error) {
 func buildKeyIndex(users []*User) (keyIndex, error) {
 	for _, u := range users {
 		if len(u.AccessKey) != accessKeyLen {
-			panic(fmt.Sprintf("fsm: access key of %d bytes in the auth index", len(u.AccessKey)))
+			panic(fmt.Sprintf("iam: access key of %d bytes in the auth index", len(u.AccessKey)))
 		}
 	}
 	all, start, err := sortLeaves(byAccessKey, users)

@@ -1,4 +1,4 @@
-package fsm
+package iam
 
 import (
 	"errors"
@@ -9,28 +9,21 @@ import (
 // accessKeyLen is the length of every S4 access key ("S4AK" + 20).
 const accessKeyLen = 24
 
-// State is an immutable view of the IAM tables at one applied index. Readers
-// get it from FSM.State with one atomic load; a State never changes after
-// that, whatever Apply does next. Its three indexes are persistent hash
-// tries (index.go) over packed users (user.go): a million users with a
-// credential take about 297 MiB, and an index write about 2 KiB of new
-// memory.
+// State is an immutable view of the IAM tables. Package fsm publishes one
+// per applied log index behind an atomic pointer; a State never changes
+// after that, whatever the transitions do next. Its three indexes are
+// persistent hash tries (index.go) over packed users (user.go): a million
+// users with a credential take about 297 MiB, and an index write about
+// 2 KiB of new memory. A State may be copied: the copy is the same
+// immutable value.
 type State struct {
 	users index    // by ID
 	names index    // by Username
 	keys  keyIndex // the auth index, by AccessKey (only keys of accessKeyLen)
-	index uint64
-	// auth is the index of the last IAM event applied (after a restore:
-	// the snapshot's index), so at most index: a node whose FSM reached a
-	// leader's AuthIndex has every user and key change the leader had.
-	auth uint64
 }
 
-// AuthIndex returns the index of the last IAM event applied (a snapshot's
-// index after a restore).
-func (s *State) AuthIndex() uint64 { return s.auth }
-
-func newState() *State {
+// New returns the empty state.
+func New() *State {
 	return &State{users: index{field: byID}, names: index{field: byName}}
 }
 
@@ -56,9 +49,6 @@ func (s *State) UserByName(name string) (*User, bool) {
 	return u, u != nil
 }
 
-// Index returns the log index of the last event this state includes.
-func (s *State) Index() uint64 { return s.index }
-
 // NumUsers returns the number of users.
 func (s *State) NumUsers() int { return s.users.len() }
 
@@ -77,6 +67,15 @@ func (s *State) Users() []*User {
 	})
 	return out
 }
+
+// EachUser calls fn for every user until fn returns false. The order
+// depends on the process's hash seed (use Users for a fixed one): it is
+// for snapshots, which Builder reads back in any order.
+func (s *State) EachUser(fn func(*User) bool) { s.users.each(fn) }
+
+// EachCredential calls fn for every user in the auth index until fn
+// returns false, in no fixed order.
+func (s *State) EachCredential(fn func(*User) bool) { s.keys.each(fn) }
 
 // putUser returns a state in which a packed copy of u replaces the user
 // with the same ID, keeping the username and access-key indexes in step
@@ -110,27 +109,35 @@ func (s *State) deleteUser(u *User) *State {
 	return &n
 }
 
-// stateBuilder assembles a State from many users at once (restore, and the
-// benchmarks): it packs them into shared chunks and builds each index in one
-// pass, so a million users take about a second instead of a million writes.
-type stateBuilder struct {
+// Builder assembles a State from many users at once (a snapshot's restore,
+// and the benchmarks): it packs them into shared chunks and builds each
+// index in one pass, so a million users take about a second instead of a
+// million transitions.
+type Builder struct {
 	users []*User
 	arena arena
 }
 
-func newStateBuilder() *stateBuilder { return &stateBuilder{} }
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder { return &Builder{} }
 
-// add queues a packed copy of u.
-func (b *stateBuilder) add(u *User) {
-	b.users = append(b.users, u.packed(&b.arena))
+// Add queues a packed copy of u, with secret as its S3 secret key ("" for
+// none). u itself is not kept.
+func (b *Builder) Add(u *User, secret string) {
+	v := *u
+	v.setSecret(secret)
+	b.users = append(b.users, v.packed(&b.arena))
 }
 
-var errDuplicate = errors.New("fsm: duplicate user")
+// errDuplicate is Builder.State's refusal of users that share an ID, a
+// username or an access key.
+var errDuplicate = errors.New("iam: duplicate user")
 
-// state returns the state of all added users at the given log index. It
-// fails (errDuplicate) if two users share an ID, a username or an access key.
-func (b *stateBuilder) state(index uint64) (*State, error) {
-	s := &State{index: index, auth: index}
+// State returns the state of all added users and empties the Builder. It
+// fails (wrapping errDuplicate) if two users share an ID, a username or an
+// access key.
+func (b *Builder) State() (*State, error) {
+	s := &State{}
 	var err error
 	if s.users, err = buildIndex(byID, b.users); err != nil {
 		return nil, fmt.Errorf("%w: %v", errDuplicate, err)

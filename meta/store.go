@@ -1,0 +1,168 @@
+// Package meta is S4's object-metadata store: buckets, objects, multipart
+// uploads and the reference counts of the blobs they name, in one bbolt
+// file, so that a million objects do not live in RAM and a listing is a
+// key-ordered walk. Package fsm applies the metadata events of the Raft log
+// to it, one write operation per event; the S3 handler and the node read it.
+//
+// Files:
+//   - store.go: Store, its bbolt layout, the write transactions (each
+//     operation's own, or one that a batch of operations shares);
+//   - records.go: the records (ObjectMeta, PartMeta, ...) and the domain
+//     errors;
+//   - read.go: buckets, objects, listings and uploads;
+//   - write.go: the write operations (CreateBucket, PutObject, ...);
+//   - blobs.go: blob reference counts and the garbage list;
+//   - snapshot.go: a consistent view to snapshot, and restoring one.
+//
+// Invariants:
+//   - The write operations are deterministic: they read nothing but their
+//     arguments and the store (never the clock, a random source or the
+//     network); the caller supplies names, IDs and timestamps.
+//   - A write operation validates before it writes: one that returns an
+//     error has changed nothing, not even inside a transaction that other
+//     operations share (Batch). That is what makes one transaction for a
+//     batch of events sound.
+//   - A blob's reference count is the number of objects and uploaded parts
+//     that name it; a blob whose count drops to zero is on the garbage list
+//     until it is referenced again or the blob store forgets it.
+//   - The file is a cache of the log: Open starts it empty, and Raft
+//     rebuilds it from the last snapshot and the log after it. Nothing is
+//     fsynced (bolt NoSync): durability comes from the Raft log.
+package meta
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Store is the object-metadata store.
+//
+// Layout (bbolt buckets):
+//
+//	buckets              name -> BucketInfo
+//	o/<bucket>           key -> ObjectMeta           (one bbolt bucket per S3 bucket)
+//	uploads              uploadID -> uploadRecord
+//	p/<uploadID>         partNumber (4 bytes BE) -> PartMeta
+//	refs                 sha256 -> count (8 bytes BE)
+//	garbage              sha256 -> "" (blobs whose count dropped to 0)
+//
+// The write operations run on one goroutine (the FSM's); the reads run on
+// any, concurrently with them. ForgetGarbage, node-local bookkeeping of the
+// blob store's collector, may run on any goroutine too: it takes a write
+// transaction of its own, never the batch's.
+type Store struct {
+	db *bolt.DB
+	tx *bolt.Tx // the batch's write transaction while Batch runs (the writer's goroutine only)
+}
+
+var (
+	bktBuckets = []byte("buckets")
+	bktUploads = []byte("uploads")
+	bktRefs    = []byte("refs")
+	bktGarbage = []byte("garbage")
+)
+
+func objectsBucket(name string) []byte { return []byte("o/" + name) }
+func partsBucket(id string) []byte     { return []byte("p/" + id) }
+
+// Open creates a fresh, empty store at path (an existing file is removed
+// first: the log rebuilds it).
+func Open(path string) (*Store, error) {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("meta: open: %w", err)
+	}
+	s := &Store{db: db}
+	if err := s.db.Update(initBuckets); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// initBuckets creates the top-level bbolt buckets that are missing.
+func initBuckets(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bktBuckets, bktUploads, bktRefs, bktGarbage} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// msgpackHandle encodes the records, as package fsm encodes its events.
+var msgpackHandle = &codec.MsgpackHandle{}
+
+func encodeMsg(v any) []byte {
+	var buf bytes.Buffer
+	if err := codec.NewEncoder(&buf, msgpackHandle).Encode(v); err != nil {
+		panic(fmt.Errorf("meta: encode record: %w", err))
+	}
+	return buf.Bytes()
+}
+
+func decodeMsg(b []byte, v any) {
+	if err := codec.NewDecoderBytes(b, msgpackHandle).Decode(v); err != nil {
+		panic(fmt.Errorf("meta: corrupt record: %w", err))
+	}
+}
+
+// Batch runs fn with one write transaction that every write operation
+// inside it shares, and commits it once fn returns. fn runs on the
+// writer's goroutine and calls the write operations itself (package fsm's
+// ApplyBatch: the events Raft committed together). Since an operation
+// that fails has written nothing, the transaction holds exactly the
+// operations that succeeded. An I/O error of the commit panics (see
+// update).
+func (s *Store) Batch(fn func()) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		s.tx = tx
+		defer func() { s.tx = nil }()
+		fn()
+		return nil
+	})
+	if err != nil {
+		panic(fmt.Errorf("meta: store: %w", err))
+	}
+}
+
+// update runs fn in a write transaction: the batch's inside Batch (fn must
+// then not write before it returns an error), its own otherwise, rolled
+// back when fn returns an error. An I/O error here means the node's own
+// disk failed under the FSM; it panics rather than let the node diverge.
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
+	var verdict error
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if verdict = fn(tx); verdict != nil {
+			return errRollback
+		}
+		return nil
+	})
+	if err != nil && err != errRollback {
+		panic(fmt.Errorf("meta: store: %w", err))
+	}
+	return verdict
+}
+
+var errRollback = errors.New("rollback")
+
+// must panics on a bbolt error inside a write operation (see update).
+func must(err error) {
+	if err != nil {
+		panic(fmt.Errorf("meta: store: %w", err))
+	}
+}
