@@ -25,14 +25,22 @@ const DefaultRPCTimeout = 10 * time.Second
 // use. Every call is bounded by its context (DefaultRPCTimeout if the
 // context has no deadline).
 type Client struct {
-	tr *http.Transport
-	hc *http.Client
+	tr   *http.Transport
+	hc   *http.Client
+	self string // the asking node's ID, sent with status questions
 }
+
+// ClientOption configures a Client.
+type ClientOption func(*Client)
+
+// AskingAs makes the Client name the node self in its status questions (a
+// serving leader remembers whom it gave a grant).
+func AskingAs(self string) ClientOption { return func(c *Client) { c.self = self } }
 
 // NewClient returns a Client that opens connections with dial, which
 // returns an authenticated connection to the internal RPC at addr (a
 // cluster address "host:port"), for example MuxDialer.
-func NewClient(dial func(ctx context.Context, addr string) (net.Conn, error)) *Client {
+func NewClient(dial func(ctx context.Context, addr string) (net.Conn, error), opts ...ClientOption) *Client {
 	tr := &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
@@ -53,7 +61,11 @@ func NewClient(dial func(ctx context.Context, addr string) (net.Conn, error)) *C
 		ExpectContinueTimeout:  time.Second, // PutBlob: a peer that has the blob answers at once
 		ForceAttemptHTTP2:      false,
 	}
-	return &Client{tr: tr, hc: &http.Client{Transport: tr}}
+	c := &Client{tr: tr, hc: &http.Client{Transport: tr}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // MuxDialer returns a dial function for NewClient that reaches the internal
@@ -145,7 +157,11 @@ func (c *Client) Status(ctx context.Context, addr string) (Status, error) {
 	ctx, cancel := withDefaultTimeout(ctx, DefaultRPCTimeout)
 	defer cancel()
 	var out Status
-	err := c.do(ctx, http.MethodGet, addr, pathStatus, nil, nil, &out)
+	var q url.Values
+	if c.self != "" {
+		q = url.Values{"from": {c.self}}
+	}
+	err := c.do(ctx, http.MethodGet, addr, pathStatus, q, nil, &out)
 	return out, err
 }
 

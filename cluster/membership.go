@@ -99,7 +99,9 @@ type Membership interface {
 // acknowledged so far" only when read after it found itself caught up
 // (Serving). A Local without it reports the Local fields and not serving.
 type StatusReporter interface {
-	LocalStatus() Status
+	// LocalStatus answers a status question from the node asker ("" if it
+	// did not say).
+	LocalStatus(asker string) Status
 }
 
 // membershipResponse answers a successful POST /v1/membership.

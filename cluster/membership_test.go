@@ -27,7 +27,7 @@ type memberConfig struct {
 	servers map[string]string
 }
 
-func (m *memberNode) LocalStatus() Status {
+func (m *memberNode) LocalStatus(string) Status {
 	id, addr := m.Leader()
 	return Status{ID: m.ID(), LeaderID: id, LeaderAddr: addr, IsLeader: m.IsLeader(), Applied: m.AppliedIndex(), API: m.api}
 }

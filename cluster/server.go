@@ -244,13 +244,14 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, wireError{Message: "cluster: method not allowed"})
 		return
 	}
-	writeJSON(w, http.StatusOK, statusOf(s.local))
+	writeJSON(w, http.StatusOK, statusOf(s.local, r.URL.Query().Get("from")))
 }
 
-// statusOf is local's Status (StatusReporter, or the Local fields).
-func statusOf(local Local) Status {
+// statusOf is local's Status as it answers the node asker (StatusReporter,
+// or the Local fields).
+func statusOf(local Local, asker string) Status {
 	if r, ok := local.(StatusReporter); ok {
-		return r.LocalStatus()
+		return r.LocalStatus(asker)
 	}
 	id, addr := local.Leader()
 	return Status{

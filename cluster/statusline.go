@@ -19,14 +19,17 @@ import (
 // CPU on the two nodes (HTTP framing, goroutine hand-offs, JSON); here it
 // is one small TLS record each way.
 //
-// On a connection of its own, the asking node sends one byte, 'T', per
-// question and reads the answer before it asks again:
+// On a connection of its own, the asking node sends a question and reads
+// the answer before it asks again:
 //
+//	question = 'T' idLen(1) id(idLen)     the asking node's ID
 //	answer = flags(1) applied(8) authIndex(8) term(8) leaseLeft(8) olderAge(8) idLen(1) id(idLen)
 //	flags:   1 the node leads, 2 it serves (Status.Serving)
 //
 // with big-endian integers (leaseLeft and olderAge, Status.OlderAnswerAge,
-// in nanoseconds). The answering node
+// in nanoseconds). A serving leader remembers until when its answer to
+// each node may serve as a grant (node/lease.go: the revocation barrier
+// waits no longer for a silent node than that). The answering node
 // keeps a connection until it idles for StatusIdleTimeout, it sends
 // anything but a question, or the node closes. It also answers 'S', the
 // question of earlier releases, without term and leaseLeft, so that a
@@ -80,14 +83,25 @@ func (s *Server) answerStatus(c net.Conn) {
 		delete(s.statusConns, c)
 		s.mu.Unlock()
 	}()
-	var q [1]byte
+	var q [2]byte
+	asker := make([]byte, maxStatusIDLen)
 	buf := make([]byte, 0, statusHeaderLen+maxStatusIDLen)
 	for {
 		c.SetDeadline(time.Now().Add(StatusIdleTimeout))
-		if _, err := io.ReadFull(c, q[:]); err != nil || q[0] != statusQuestion && q[0] != statusQuestionV1 {
+		if _, err := io.ReadFull(c, q[:1]); err != nil || q[0] != statusQuestion && q[0] != statusQuestionV1 {
 			return
 		}
-		b, err := appendStatusAnswer(buf[:0], statusOf(s.local), q[0] == statusQuestionV1)
+		from := ""
+		if q[0] == statusQuestion {
+			if _, err := io.ReadFull(c, q[1:2]); err != nil {
+				return
+			}
+			if _, err := io.ReadFull(c, asker[:q[1]]); err != nil {
+				return
+			}
+			from = string(asker[:q[1]])
+		}
+		b, err := appendStatusAnswer(buf[:0], statusOf(s.local, from), q[0] == statusQuestionV1)
 		if err != nil {
 			s.log.Warn("status line: cannot answer", "err", err)
 			return
@@ -172,7 +186,8 @@ func readStatusAnswer(r io.Reader) (Status, error) {
 // one connection per address; questions to one address go one at a time.
 // It is safe for concurrent use.
 type StatusLine struct {
-	dial func(ctx context.Context, addr string) (net.Conn, error)
+	dial     func(ctx context.Context, addr string) (net.Conn, error)
+	question []byte // 'T' and the asking node's ID
 
 	mu     sync.Mutex
 	lines  map[string]*statusConn
@@ -185,9 +200,12 @@ type statusConn struct {
 }
 
 // NewStatusLine returns a StatusLine that connects with dial (for example
-// MuxServiceDialer(id, transport.ServiceStatus)).
-func NewStatusLine(dial func(ctx context.Context, addr string) (net.Conn, error)) *StatusLine {
-	return &StatusLine{dial: dial, lines: map[string]*statusConn{}}
+// MuxServiceDialer(id, transport.ServiceStatus)) and asks as the node self
+// (at most 255 bytes; longer IDs are cut).
+func NewStatusLine(dial func(ctx context.Context, addr string) (net.Conn, error), self string) *StatusLine {
+	self = self[:min(len(self), maxStatusIDLen)]
+	q := append([]byte{statusQuestion, byte(len(self))}, self...)
+	return &StatusLine{dial: dial, question: q, lines: map[string]*statusConn{}}
 }
 
 var errStatusLineClosed = errors.New("cluster: status line closed")
@@ -235,7 +253,7 @@ func (l *StatusLine) Status(ctx context.Context, addr string) (Status, error) {
 			}
 			sc.c = c
 		}
-		st, err := sc.ask(ctx)
+		st, err := sc.ask(ctx, l.question)
 		if err == nil {
 			return st, nil
 		}
@@ -247,11 +265,11 @@ func (l *StatusLine) Status(ctx context.Context, addr string) (Status, error) {
 	}
 }
 
-func (sc *statusConn) ask(ctx context.Context) (Status, error) {
+func (sc *statusConn) ask(ctx context.Context, question []byte) (Status, error) {
 	if dl, ok := ctx.Deadline(); ok { // it has one: see Status
 		sc.c.SetDeadline(dl)
 	}
-	if _, err := sc.c.Write([]byte{statusQuestion}); err != nil {
+	if _, err := sc.c.Write(question); err != nil {
 		return Status{}, err
 	}
 	return readStatusAnswer(sc.c)

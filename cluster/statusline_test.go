@@ -3,7 +3,9 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -15,10 +17,13 @@ type statusLocal struct {
 	*fakeNode
 	serving atomic.Bool
 	auth    atomic.Uint64
+	asker   atomic.Pointer[string] // who asked last
 }
 
-func (l *statusLocal) LocalStatus() Status {
-	return Status{ID: l.ID(), IsLeader: l.IsLeader(), Serving: l.serving.Load(), Applied: l.AppliedIndex(), AuthIndex: l.auth.Load()}
+func (l *statusLocal) LocalStatus(asker string) Status {
+	l.asker.Store(&asker)
+	return Status{ID: l.ID(), IsLeader: l.IsLeader(), Serving: l.serving.Load(), Applied: l.AppliedIndex(), AuthIndex: l.auth.Load(),
+		Term: 9, LeaseLeft: 800 * time.Millisecond, OlderAnswerAge: 2 * time.Second}
 }
 
 // statusLineServer serves the status line of a fake leader "n1" on a
@@ -48,7 +53,7 @@ func countingDial(dials *atomic.Int64) func(ctx context.Context, addr string) (n
 func TestStatusLine(t *testing.T) {
 	local, _, addr := statusLineServer(t)
 	var dials atomic.Int64
-	line := NewStatusLine(countingDial(&dials))
+	line := NewStatusLine(countingDial(&dials), "n2")
 	defer line.Close()
 	ctx := testCtx(t, 5*time.Second)
 
@@ -63,9 +68,13 @@ func TestStatusLine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := statusOf(local)
-		if st.ID != "n1" || st.IsLeader != want.IsLeader || st.Serving != want.Serving || st.Applied != want.Applied || st.AuthIndex != want.AuthIndex {
+		want := statusOf(local, "n2")
+		if st.ID != "n1" || st.IsLeader != want.IsLeader || st.Serving != want.Serving || st.Applied != want.Applied || st.AuthIndex != want.AuthIndex ||
+			st.Term != want.Term || st.LeaseLeft != want.LeaseLeft || st.OlderAnswerAge != want.OlderAnswerAge {
 			t.Fatalf("question %d: status line %+v, the node's status %+v", i, st, want)
+		}
+		if a := local.asker.Load(); a == nil || *a != "n2" {
+			t.Fatalf("question %d: the node saw the asker %v, want n2", i, a)
 		}
 		if st.IsLeader != (i < 10) {
 			t.Fatalf("question %d: is_leader %v", i, st.IsLeader)
@@ -73,6 +82,40 @@ func TestStatusLine(t *testing.T) {
 	}
 	if n := dials.Load(); n != 1 {
 		t.Fatalf("%d dials for 20 questions, want 1", n)
+	}
+}
+
+// TestStatusLineV1: the question of earlier releases ('S', no asker) is
+// still answered, in its layout (no term, lease or age), on the same
+// connection as the new one.
+func TestStatusLineV1(t *testing.T) {
+	local, _, addr := statusLineServer(t)
+	local.setApplied(77)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte{statusQuestionV1}); err != nil {
+		t.Fatal(err)
+	}
+	old := make([]byte, 1+8+8+1+2)
+	if _, err := io.ReadFull(c, old); err != nil {
+		t.Fatal(err)
+	}
+	if got := binary.BigEndian.Uint64(old[1:9]); got != 77 || old[17] != 2 || string(old[18:]) != "n1" {
+		t.Fatalf("v1 answer %x", old)
+	}
+	if a := local.asker.Load(); a == nil || *a != "" {
+		t.Fatalf("a v1 question names the asker %v", a)
+	}
+	if _, err := c.Write([]byte{statusQuestion, 2, 'n', '3'}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := readStatusAnswer(c)
+	if err != nil || st.Applied != 77 || st.Term != 9 || *local.asker.Load() != "n3" {
+		t.Fatalf("new question after a v1 one: %+v, %v", st, err)
 	}
 }
 
@@ -96,7 +139,7 @@ func TestStatusLineFailures(t *testing.T) {
 	c.Close()
 
 	var dials atomic.Int64
-	line := NewStatusLine(countingDial(&dials))
+	line := NewStatusLine(countingDial(&dials), "n2")
 	ctx := testCtx(t, 5*time.Second)
 	if _, err := line.Status(ctx, addr); err != nil {
 		t.Fatal(err)
@@ -125,7 +168,7 @@ func TestStatusLineFailures(t *testing.T) {
 	if _, err := line.Status(ctx, addr); err == nil {
 		t.Fatal("a question to a closed server was answered")
 	}
-	fresh := NewStatusLine(countingDial(new(atomic.Int64)))
+	fresh := NewStatusLine(countingDial(new(atomic.Int64)), "n2")
 	if _, err := fresh.Status(ctx, addr); err == nil {
 		t.Fatal("a closed server answered on a new connection")
 	}
@@ -150,7 +193,7 @@ func TestStatusLineTimeout(t *testing.T) {
 			defer c.Close() // silent
 		}
 	}()
-	line := NewStatusLine(countingDial(new(atomic.Int64)))
+	line := NewStatusLine(countingDial(new(atomic.Int64)), "n2")
 	defer line.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -207,7 +250,7 @@ func BenchmarkStatusQuestion(b *testing.B) {
 		}
 	})
 	b.Run("line", func(b *testing.B) {
-		line := NewStatusLine(countingDial(new(atomic.Int64)))
+		line := NewStatusLine(countingDial(new(atomic.Int64)), "n2")
 		defer line.Close()
 		b.ReportAllocs()
 		for b.Loop() {

@@ -192,18 +192,27 @@ func (l *Leader) handedOver(s *leaderState, now Time) bool {
 // most its length; 0 otherwise. A follower's grant lasts no longer than
 // this, on the follower's clock counted from before its question left.
 func (l *Leader) Left(term uint64) time.Duration {
+	left, _ := l.Grant(term)
+	return left
+}
+
+// Grant is Left together with the time, on this node's clock, at which
+// the lease it gives out ends: a grant given now holds until then at the
+// latest (its follower counts left from before it asked).
+func (l *Leader) Grant(term uint64) (left time.Duration, until Time) {
 	s := l.state.Load()
 	if s == nil || s.term != term {
-		return 0
+		return 0, 0
 	}
 	now := l.clock.Now()
 	if now >= s.expiry || !l.handedOver(s, now) {
-		return 0
+		return 0, 0
 	}
-	if s.expiry == never {
-		return l.length
+	left = l.length
+	if s.expiry != never {
+		left = min(s.expiry.Sub(now), l.length)
 	}
-	return min(s.expiry.Sub(now), l.length)
+	return left, now.Add(left)
 }
 
 // WaitHandover returns once no leader of a term before term can still

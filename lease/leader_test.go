@@ -261,3 +261,29 @@ func TestLeaderQuorums(t *testing.T) {
 		t.Fatal("not serving once the added server acknowledged")
 	}
 }
+
+// TestLeaderGrantEnds: a grant given now ends when the leader's lease does,
+// never later than the lease length from now.
+func TestLeaderGrantEnds(t *testing.T) {
+	l, clk := newTestLeader(three())
+	l.Ack(7, "n2", 0, 0)
+	l.Ack(7, "n3", 0, 0)
+	clk.Advance(300 * time.Millisecond)
+	left, until := l.Grant(7)
+	if left != 700*time.Millisecond || until != Time(testLease) {
+		t.Fatalf("grant: left %v until %v, want 700ms and the lease's end", left, until)
+	}
+	if left, until := l.Grant(8); left != 0 || until != 0 {
+		t.Fatalf("grant of another term: %v %v", left, until)
+	}
+	var g Given
+	g.Record("n2", 5)
+	g.Record("n2", 3)
+	if g.Until("n2") != 5 || g.Until("n3") != 0 {
+		t.Fatalf("given: n2 %v n3 %v", g.Until("n2"), g.Until("n3"))
+	}
+	g.Record("", 9) // a node that did not say who it is: counts for all
+	if g.Until("n3") != 9 {
+		t.Fatalf("an anonymous grant does not count for n3: %v", g.Until("n3"))
+	}
+}

@@ -29,7 +29,7 @@ func (n *Node) ClusterStatus(ctx context.Context) admin.ClusterStatus {
 			node.APIAddress = n.APIAddress()
 			node.Role = strings.ToLower(n.raft.State().String())
 			node.AppliedIndex = n.fsm.AppliedIndex()
-			node.Ready = n.LocalStatus().Serving
+			node.Ready = n.LocalStatus(string(n.id)).Serving
 			if node.Role != "leader" {
 				if lc := n.raft.LastContact(); !lc.IsZero() {
 					node.LastContact = time.Since(lc).Round(time.Millisecond).String()

@@ -321,6 +321,29 @@ func TestClusterRevocationBarrier(t *testing.T) {
 		t.Fatalf("revoke with a node down took %v (lease %v)", took, lease)
 	}
 	t.Logf("revoke with a node down acknowledged after %v (auth lease %v)", took, lease)
+
+	// Down for longer than a lease: the last grant the leader gave it ended
+	// long ago, so the barrier does not wait for it at all.
+	leader := waitLeader(t, nodes)
+	for deadline := time.Now().Add(3 * lease); leader.given.Until(down.ID()).Add(leader.leaseMargin()) > leader.clock.Now(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the down node's last grant does not run out within %v", 3*lease)
+		}
+	}
+	if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
+		t.Fatalf("issue: %d", code)
+	}
+	confirmedBy(t, c, follower, 2, down.ID())
+	start = time.Now()
+	if code := c.do("DELETE", "/api/admin/users/"+u.ID+"/credentials", nil, nil); code != 204 {
+		t.Fatalf("revoke with a node down for a lease: %d", code)
+	}
+	took = time.Since(start)
+	confirmedBy(t, c, follower, 2, down.ID())
+	if took > lease/2 {
+		t.Fatalf("revoke with a node down for over a lease took %v: it waited for a lease that had run out", took)
+	}
+	t.Logf("revoke with a node down for over a lease acknowledged after %v", took)
 }
 
 // TestFollowerFencesWithoutLeader: a follower that stops hearing real
@@ -373,7 +396,7 @@ func TestIdleClusterKeepsLeases(t *testing.T) {
 		err := func() error {
 			for end := time.Now().Add(3 * lease); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 				for i, n := range nodes {
-					st := n.LocalStatus()
+					st := n.LocalStatus("test")
 					if !st.Serving {
 						return fmt.Errorf("n%d not serving on an idle, healthy cluster: %v", i+1, n.ServeS3())
 					}

@@ -43,7 +43,10 @@ var ErrFenced = lease.ErrExpired
 //   - A revocation-class event is acknowledged once every other voter
 //     confirmed it applied it, or AuthLease plus the margin passed since it
 //     was applied on the leader (barrier): a grant asked for before then
-//     has run out, one asked for after carries the event's index.
+//     has run out, one asked for after carries the event's index. A voter
+//     this leader gave no grant that still holds (it is stopped, dead or
+//     cut off since before the event) is waited out only until the last
+//     grant it got ends (lease.Given) plus the margin.
 //
 // Every wait before an answer ends with the check itself (ServeS3,
 // FreshRead), so a process stopped in the middle of one re-checks when it
@@ -391,7 +394,8 @@ func (n *Node) barrier(idx uint64, appliedAt lease.Time) *cluster.Barrier {
 	if future.Error() != nil {
 		return b
 	}
-	deadline := appliedAt.Add(n.cfg.AuthLease + n.leaseMargin())
+	margin := n.leaseMargin()
+	deadline := appliedAt.Add(n.cfg.AuthLease + margin)
 	var others []raft.Server
 	for _, srv := range future.Configuration().Servers {
 		if srv.ID != n.id && srv.Suffrage == raft.Voter {
@@ -409,8 +413,12 @@ func (n *Node) barrier(idx uint64, appliedAt lease.Time) *cluster.Barrier {
 		go func() {
 			defer wg.Done()
 			// Not confirmed: wait returned at the deadline, when its
-			// lease has run out.
-			ok[i] = n.confirmer(srv).wait(idx, deadline, n.closing)
+			// lease has run out. Grants this leader gave it before the
+			// event end by n.given's record (asked for before the event:
+			// recorded before the barrier read it); earlier leaders'
+			// grants ended before the hand-over.
+			end := min(deadline, n.given.Until(string(srv.ID)).Add(margin))
+			ok[i] = n.confirmer(srv).wait(idx, end, n.closing)
 		}()
 	}
 	wg.Wait()

@@ -70,6 +70,7 @@ type Node struct {
 	follower *lease.Follower
 	lead     *lease.Leader
 	answers  *lease.Answers // when this node answered status questions, by term
+	given    lease.Given    // until when this node's grants to each node hold
 	// leaderTerm: the term in which this node, leading, caught up
 	// (leaderterm.go).
 	leaderTerm *leaderTerm
@@ -151,8 +152,8 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := n.openRaft(raftDir); err != nil {
 		return nil, err
 	}
-	n.rpcCli = cluster.NewClient(cluster.MuxDialer(n.ident))
-	n.statusLine = cluster.NewStatusLine(cluster.MuxServiceDialer(n.ident, transport.ServiceStatus))
+	n.rpcCli = cluster.NewClient(cluster.MuxDialer(n.ident), cluster.AskingAs(string(n.id)))
+	n.statusLine = cluster.NewStatusLine(cluster.MuxServiceDialer(n.ident, transport.ServiceStatus), string(n.id))
 	n.rpc = cluster.NewServer(n.layer.Mux().Listener(transport.ServiceRPC), n, n.log.With("component", "rpc"),
 		cluster.WithBlobStore(guardedBlobs{n.blobs, n.disk}), cluster.WithStatusLine(n.layer.Mux().Listener(transport.ServiceStatus)))
 	n.prop = cluster.NewProposer(n, n.rpcCli)
@@ -459,21 +460,24 @@ func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 // both ready. A leader reads its applied index after finding itself
 // serving and reports itself leading and serving only if it still leads
 // in the same term afterwards, so that such an answer carries an index at
-// or past every write acknowledged before the question (a read index).
-func (n *Node) LocalStatus() cluster.Status {
+// or past every write acknowledged before the question (a read index). A
+// serving leader records until when its answer may serve asker as a grant
+// (lease.Given) before it reads the auth index the grant requires.
+func (n *Node) LocalStatus(asker string) cluster.Status {
 	st := cluster.Status{ID: string(n.id), API: n.APIAddress()}
 	st.Term, st.OlderAnswerAge = n.answers.Answer(n.raft.CurrentTerm)
 	st.LeaderID, st.LeaderAddr = n.Leader()
 	ready := n.ready.Load()
 	if term, ok := n.leadingTerm(); ok && term == st.Term {
 		caughtUp := n.leaderTerm.term.Load() == term
-		left := n.lead.Left(term)
+		left, until := n.lead.Grant(term)
 		st.Applied = n.fsm.AppliedIndex()
 		again, ok := n.leadingTerm()
 		st.IsLeader = ok && again == term
 		st.Serving = ready && caughtUp && left > 0 && st.IsLeader
 		if st.Serving {
 			st.LeaseLeft = left
+			n.given.Record(asker, until)
 		}
 	} else {
 		st.Applied = n.fsm.AppliedIndex()
