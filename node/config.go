@@ -99,6 +99,10 @@ type Config struct {
 	// cluster link (Raft and the internal RPC). Tests route the links through
 	// a fault-injecting proxy with it; production leaves it nil.
 	ClusterDialer transport.Dialer
+	// ClusterSource is the local IP every outgoing cluster connection
+	// (Raft, internal RPC, status line, blob copies) is made from. Default
+	// empty: the OS chooses. Not used with ClusterDialer.
+	ClusterSource string
 	// Logger for the node (raft logs through it at warn level and above).
 	Logger *slog.Logger
 	// RootPasswordOut receives the one-time message with a generated root

@@ -230,6 +230,9 @@ func (n *Node) openRaft(dir string) error {
 		return err
 	}
 	ident, err := transport.NewIdentity(n.keys.ClusterTLS)
+	if err == nil {
+		ident, err = ident.WithSource(cfg.ClusterSource) // --cluster-source
+	}
 	if err != nil {
 		ln.Close()
 		return err

@@ -41,6 +41,9 @@ echo "== aws cli end-to-end test of a three-node cluster (scripts/cluster.sh)"
 scripts/cluster-e2e.sh
 scripts/cluster-kill.sh
 
+echo "== fault suite of real processes: one seed, one minute, all faults (scripts/faults.sh)"
+scripts/faults.sh -s "${FAULTS_SEED:-1}" -d "${FAULTS_DURATION:-60s}" -f all
+
 # Every step above stops the script on failure, so reaching here means all passed.
-echo "$packages test packages, $fuzzed fuzz targets and 4 end-to-end scripts passed"
-echo "summary: $((packages + fuzzed + 4)) passed, 0 failed"
+echo "$packages test packages, $fuzzed fuzz targets and 5 end-to-end scripts passed"
+echo "summary: $((packages + fuzzed + 5)) passed, 0 failed"

@@ -71,6 +71,9 @@ type Identity struct {
 	server *tls.Config
 	client *tls.Config
 	dialer Dialer // nil: a plain TCP dial
+	// source is the local address of outgoing connections (IP only, port
+	// 0); nil: the OS chooses.
+	source *net.TCPAddr
 }
 
 // Dialer opens the TCP connection under an outgoing cluster link; the TLS
@@ -83,6 +86,25 @@ func (id *Identity) WithDialer(d Dialer) *Identity {
 	c := *id
 	c.dialer = d
 	return &c
+}
+
+// WithSource returns a copy of id whose outgoing connections are made from
+// the local IP ip (a port the OS chooses), so that a peer, or a proxy in
+// between, sees which node a cluster connection comes from. An empty ip
+// means the OS chooses, as without WithSource. A dialer set with WithDialer
+// makes its own connections and is not affected.
+func (id *Identity) WithSource(ip string) (*Identity, error) {
+	c := *id
+	c.source = nil
+	if ip == "" {
+		return &c, nil
+	}
+	addr := net.ParseIP(ip)
+	if addr == nil {
+		return nil, fmt.Errorf("transport: cluster source %q is not an IP address", ip)
+	}
+	c.source = &net.TCPAddr{IP: addr}
+	return &c, nil
 }
 
 // NewIdentity builds the cluster identity from key (keyring.Keys.ClusterTLS).

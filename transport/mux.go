@@ -234,7 +234,8 @@ func (l *muxListener) Addr() net.Addr { return l.m.ln.Addr() }
 // selects service. timeout bounds all of it (HandshakeTimeout if <= 0). A
 // server without the cluster key fails the handshake. A server that refuses
 // this client's certificate closes the connection after Dial returned, so the
-// first read fails.
+// first read fails. The connection is made from the local IP given with
+// WithSource, if any.
 func (id *Identity) Dial(service byte, address string, timeout time.Duration) (*tls.Conn, error) {
 	if timeout <= 0 {
 		timeout = HandshakeTimeout
@@ -247,7 +248,11 @@ func (id *Identity) Dial(service byte, address string, timeout time.Duration) (*
 	if id.dialer != nil {
 		c, err = id.dialer(ctx, address)
 	} else {
-		c, err = (&net.Dialer{}).DialContext(ctx, "tcp", address)
+		d := net.Dialer{}
+		if id.source != nil { // not a nil *TCPAddr in a non-nil net.Addr
+			d.LocalAddr = id.source
+		}
+		c, err = d.DialContext(ctx, "tcp", address)
 	}
 	if err != nil {
 		return nil, err

@@ -158,6 +158,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&cfg.Listen, "listen", "S4_LISTEN", cfg.Listen, "S3 and admin API address")
 	sf.str(&cfg.ClusterListen, "cluster-listen", "S4_CLUSTER_LISTEN", cfg.ClusterListen, "cluster (Raft, mTLS) address")
 	sf.str(&cfg.Advertise, "advertise", "S4_ADVERTISE", "", "cluster address peers reach this node at (default: from --cluster-listen)")
+	sf.str(&cfg.ClusterSource, "cluster-source", "S4_CLUSTER_SOURCE", "", "local IP that outgoing cluster connections are made from (default: chosen by the OS)")
 	sf.str(&cfg.APIAdvertise, "api-advertise", "S4_API_ADVERTISE", "", "S3/admin API address clients reach this node at, as the cluster reports it (default: from --listen, with the --advertise host for an empty host)")
 	sf.str(&cfg.Join, "join", "S4_JOIN", "", "cluster address (host:port of the cluster port) of any running node: on the first start, join its cluster instead of bootstrapping (needs the cluster's key; ignored once the data dir has Raft state)")
 	sf.str(&peers, "peers", "S4_PEERS", "", "static cluster of a new cluster: id1=host:port,id2=...,id3=... (the same on every node; experimental, see README)")
