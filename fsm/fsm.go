@@ -170,9 +170,15 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any { return f.applyLogs(logs, true
 func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 	resps := make([]any, len(logs))
 	prev := f.view.Load()
-	cur, index, auth := &prev.iam, prev.index, prev.auth
+	var cur *iam.State
+	var index, auth uint64
 	var dropped []string
+	// run may run more than once: the store retries a batch whose commit
+	// failed for lack of space (meta.Store.Batch), so it starts over from
+	// prev each time.
 	run := func() {
+		cur, index, auth, dropped = &prev.iam, prev.index, prev.auth, nil
+		clear(resps)
 		for i, l := range logs {
 			if l.Type != raft.LogCommand {
 				continue

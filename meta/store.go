@@ -34,7 +34,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	bolt "go.etcd.io/bbolt"
@@ -56,8 +59,9 @@ import (
 // blob store's collector, may run on any goroutine too: it takes a write
 // transaction of its own, never the batch's.
 type Store struct {
-	db *bolt.DB
-	tx *bolt.Tx // the batch's write transaction while Batch runs (the writer's goroutine only)
+	db  *bolt.DB
+	tx  *bolt.Tx // the batch's write transaction while Batch runs (the writer's goroutine only)
+	log *slog.Logger
 }
 
 var (
@@ -80,7 +84,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meta: open: %w", err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, log: slog.New(slog.DiscardHandler)}
 	if err := s.db.Update(initBuckets); err != nil {
 		db.Close()
 		return nil, err
@@ -97,6 +101,9 @@ func initBuckets(tx *bolt.Tx) error {
 	}
 	return nil
 }
+
+// SetLogger makes the store log through l (call it before writes start).
+func (s *Store) SetLogger(l *slog.Logger) { s.log = l }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
@@ -123,40 +130,65 @@ func decodeMsg(b []byte, v any) {
 // writer's goroutine and calls the write operations itself (package fsm's
 // ApplyBatch: the events Raft committed together). Since an operation
 // that fails has written nothing, the transaction holds exactly the
-// operations that succeeded. An I/O error of the commit panics (see
-// update).
+// operations that succeeded. A commit that fails for lack of space is
+// retried (commit); fn must therefore be able to run again from the start.
 func (s *Store) Batch(fn func()) {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	s.commit(func(tx *bolt.Tx) error {
 		s.tx = tx
 		defer func() { s.tx = nil }()
 		fn()
 		return nil
 	})
-	if err != nil {
-		panic(fmt.Errorf("meta: store: %w", err))
-	}
 }
 
 // update runs fn in a write transaction: the batch's inside Batch (fn must
 // then not write before it returns an error), its own otherwise, rolled
-// back when fn returns an error. An I/O error here means the node's own
-// disk failed under the FSM; it panics rather than let the node diverge.
+// back when fn returns an error.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	if s.tx != nil {
 		return fn(s.tx)
 	}
 	var verdict error
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	s.commit(func(tx *bolt.Tx) error {
 		if verdict = fn(tx); verdict != nil {
 			return errRollback
 		}
 		return nil
 	})
-	if err != nil && err != errRollback {
-		panic(fmt.Errorf("meta: store: %w", err))
-	}
 	return verdict
 }
+
+// commit runs fn in a write transaction until its commit succeeds. The
+// writer is the FSM, which must apply every committed event, in order,
+// and cannot skip one: when the disk is full (the free-space reserve keeps
+// room for this, but another process may take it) the commit is retried
+// every retryNoSpace until space is back, with one warning; the node's
+// FSM stands still meanwhile, so its lease lapses (it fences) rather than
+// serve a state it could not record. Any other I/O error means the disk
+// failed under the FSM: it panics rather than let the node diverge.
+func (s *Store) commit(fn func(tx *bolt.Tx) error) {
+	warned := false
+	for {
+		err := s.db.Update(fn)
+		if err == nil || err == errRollback {
+			if warned {
+				s.log.Info("metadata store: writing again, space is back")
+			}
+			return
+		}
+		if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
+			panic(fmt.Errorf("meta: store: %w", err))
+		}
+		if !warned {
+			s.log.Warn("metadata store: no space left to apply the log; waiting for space (the node refuses requests meanwhile)", "err", err)
+			warned = true
+		}
+		time.Sleep(retryNoSpace)
+	}
+}
+
+// retryNoSpace is how often commit retries a write that found no space.
+const retryNoSpace = 100 * time.Millisecond
 
 var errRollback = errors.New("rollback")
 

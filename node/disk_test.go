@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -30,87 +29,15 @@ import (
 
 	"github.com/s4/s4/blob"
 	"github.com/s4/s4/disk"
+	"github.com/s4/s4/internal/testfs"
 )
 
 const MiB = 1 << 20
 
-// mountTmpfs mounts a tmpfs of size bytes on a new directory and returns
-// it; it is unmounted when the test ends (after the nodes closed, which
-// register their cleanups later). Without root, or where mounting fails,
-// the test is skipped.
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("needs Linux to mount a tmpfs for a small data dir")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs for a small data dir (run the tests as root to cover the disk reserve)")
-	}
-	dir := filepath.Join(t.TempDir(), "fs")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v): the disk reserve tests need it", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Logf("unmount %s: %v; detaching it", dir, err)
-			syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-	})
-	return dir
-}
+// mountTmpfs and fill: see package testfs.
+func mountTmpfs(t *testing.T, size int64) string { return testfs.Mount(t, size) }
 
-// filler is a file that takes space on a file system.
-type filler struct {
-	t    *testing.T
-	path string
-}
-
-var fillers atomic.Int64
-
-// fill writes a new filler file in dir until the file system has at most
-// free bytes available (free 0: until the write fails with ENOSPC).
-func fill(t *testing.T, dir string, free uint64) *filler {
-	t.Helper()
-	path := filepath.Join(dir, fmt.Sprintf("filler-%d", fillers.Add(1)))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := bytes.Repeat([]byte{0xf1}, MiB)
-	for {
-		u, err := disk.Statfs(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if free > 0 && u.Free <= free {
-			break
-		}
-		n := uint64(len(buf))
-		if free > 0 {
-			n = min(n, u.Free-free)
-		}
-		if _, err := f.Write(buf[:n]); err != nil {
-			if errors.Is(err, syscall.ENOSPC) && free == 0 {
-				break
-			}
-			t.Fatalf("filling %s: %v", dir, err)
-		}
-	}
-	u, _ := disk.Statfs(dir)
-	t.Logf("filled %s: %s available of %s", dir, disk.FormatBytes(u.Free), disk.FormatBytes(u.Total))
-	return &filler{t: t, path: path}
-}
-
-func (f *filler) remove() {
-	f.t.Helper()
-	if err := os.Remove(f.path); err != nil {
-		f.t.Fatal(err)
-	}
-}
+func fill(t *testing.T, dir string, free uint64) *testfs.Filler { return testfs.Fill(t, dir, free) }
 
 // waitFor polls cond every 20 ms until it holds or timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -345,8 +272,8 @@ func TestDiskReserveSingleNode(t *testing.T) {
 	again := fill(t, mnt, n.DiskStatus().Reserve-MiB)
 	waitFor(t, 10*time.Second, "the node at its reserve again", func() bool { return n.DiskStatus().AtReserve })
 	wantStorageFull(t, "PutObject, again", putBytes(cl, "bkt", "new2", body[:1000]))
-	filled.remove()
-	again.remove()
+	filled.Remove()
+	again.Remove()
 	waitFor(t, 10*time.Second, "the node to leave its reserve", func() bool { return !n.DiskStatus().AtReserve })
 	if err := putBytes(cl, "bkt", "new2", body[:1000]); err != nil {
 		t.Fatalf("PUT with the filler removed: %v", err)
@@ -395,7 +322,7 @@ func TestDiskFullWithoutReserve(t *testing.T) {
 		t.Fatal("a blob of the refused PUT is stored")
 	}
 	noTempFiles(t, n, "PutObject on a full disk")
-	full.remove()
+	full.Remove()
 	if err := putBytes(cl, "bkt", "k", body); err != nil {
 		t.Fatalf("PUT with space back: %v", err)
 	}
@@ -540,7 +467,7 @@ func TestDiskReserveOneOfThree(t *testing.T) {
 	wantNoObject(t, cl[leader], "bkt", "to-delete")
 
 	// Space back: the node catches up by itself and takes PUTs.
-	filled.remove()
+	filled.Remove()
 	waitFor(t, 10*time.Second, "the node to leave its reserve", func() bool { return !full.DiskStatus().AtReserve })
 	for key, body := range objs {
 		sum := sha256.Sum256(body)
@@ -643,7 +570,7 @@ func TestDiskFullFollowerFences(t *testing.T) {
 
 	// Space back: the node catches up, serves, refuses the old key and has
 	// every acknowledged write.
-	filled.remove()
+	filled.Remove()
 	waitFor(t, 10*time.Second, "the node to leave its reserve", func() bool { return !full.DiskStatus().AtReserve })
 	waitFor(t, 60*time.Second, "the node to catch up with the log and serve", func() bool {
 		return full.FSM().AppliedIndex() >= leader.FSM().AppliedIndex() && full.ServeS3() == nil

@@ -133,6 +133,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	if n.meta, err = meta.Open(filepath.Join(cfg.DataDir, "meta.db")); err != nil {
 		return nil, err
 	}
+	n.meta.SetLogger(n.log.With("component", "meta"))
 	n.fsm.AttachMeta(n.meta)
 	// Before Raft starts (it may apply entries at once): the S3 handler,
 	// created below, caches signing keys that a dropped key must leave.

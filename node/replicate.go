@@ -170,6 +170,13 @@ func (n *Node) Fetch(ctx context.Context, sum [32]byte) error {
 	if len(errs) == 0 {
 		return fmt.Errorf("node: fetch %x: %w (no peers)", sum[:8], blob.ErrNotFound)
 	}
+	for _, err := range errs {
+		if !errors.Is(err, blob.ErrNotFound) {
+			// A peer that did not answer may have it: the caller may
+			// retry (not ErrNotFound, which says every peer lacks it).
+			return fmt.Errorf("node: fetch %x: %v", sum[:8], errors.Join(errs...))
+		}
+	}
 	return fmt.Errorf("node: fetch %x: %w", sum[:8], errors.Join(errs...))
 }
 

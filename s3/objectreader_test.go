@@ -15,7 +15,8 @@ import (
 // TestObjectReaderStreamsAtReserve: a part whose blob is missing here is
 // fetched and kept when the node has room; when the fetch is refused for
 // space it is streamed from a peer instead (from the right offset, not
-// kept); a stream that fails is 503, any other fetch failure 500.
+// kept); a stream that fails is 503, and so is a fetch that found no
+// peer to answer; one that every peer answered with not found is 500.
 func TestObjectReaderStreamsAtReserve(t *testing.T) {
 	bs, err := blob.Open(t.TempDir())
 	if err != nil {
@@ -84,8 +85,15 @@ func TestObjectReaderStreamsAtReserve(t *testing.T) {
 	if err := o.next(); !IsCode(err, CodeServiceUnavailable) {
 		t.Fatalf("stream failure: %v, want ServiceUnavailable", err)
 	}
-	// Any other fetch failure: 500 as before.
+	// Peers that did not answer may have it: 503, the client retries.
 	fetchErr, streamErr = errors.New("peers down"), nil
+	o = or(0)
+	o.parts = o.parts[1:]
+	if err := o.next(); !IsCode(err, CodeServiceUnavailable) {
+		t.Fatalf("fetch failure: %v, want ServiceUnavailable", err)
+	}
+	// Every peer answered that it lacks it: the data is lost, 500.
+	fetchErr = fmt.Errorf("node: fetch: %w", blob.ErrNotFound)
 	o = or(0)
 	o.parts = o.parts[1:]
 	if err := o.next(); !IsCode(err, CodeInternalError) {

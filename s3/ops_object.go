@@ -239,6 +239,11 @@ func (o *objectReader) next() error {
 			f, size, err = o.blobs.Open(p.sum)
 		case disk.IsNoSpace(ferr) && o.stream != nil:
 			return o.streamPart(p, ferr)
+		case !errors.Is(ferr, blob.ErrNotFound):
+			// Not here, and the peers that may have it did not answer
+			// (cut off, stopped, busy): the client may retry.
+			return Errorf(CodeServiceUnavailable, "The object data is not on this node and no other node could provide it now; please retry.").
+				WithCause(fmt.Errorf("%w; fetching it from a peer: %v", err, ferr))
 		default:
 			err = fmt.Errorf("%w; fetching it from a peer: %v", err, ferr)
 		}
