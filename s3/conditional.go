@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/s4/s4/meta"
+	"github.com/s4/s4/s3/s3err"
 )
 
 // Preconditions are the raw conditional request headers of a GET or HEAD
@@ -26,7 +27,7 @@ func (p Preconditions) Empty() bool {
 
 // Evaluate checks the preconditions of a GET or HEAD against an existing
 // object (a missing object is NoSuchKey before any precondition). It returns
-// nil to serve the object, CodePreconditionFailed (412) or CodeNotModified
+// nil to serve the object, s3err.PreconditionFailed (412) or s3err.NotModified
 // (304; the handler sends ETag/Last-Modified and no body).
 //
 // Order and precedence are RFC 9110 §13.2.2, which is what the GetObject
@@ -46,7 +47,7 @@ func (p Preconditions) Empty() bool {
 // asctime, per net/http.ParseTime) makes its header ignored, as RFC 9110
 // §13.1.3/§13.1.4 require.
 func (p Preconditions) Evaluate(etag string, lastModified time.Time) error {
-	return p.evaluate(etag, lastModified, CodeNotModified)
+	return p.evaluate(etag, lastModified, s3err.NotModified)
 }
 
 // EvaluateCopySource checks x-amz-copy-source-if-* against the copy source.
@@ -54,24 +55,24 @@ func (p Preconditions) Evaluate(etag string, lastModified time.Time) error {
 // (the CopyObject reference: x-amz-copy-source-if-none-match false or
 // x-amz-copy-source-if-modified-since false → "412 Precondition Failed").
 func (p Preconditions) EvaluateCopySource(etag string, lastModified time.Time) error {
-	return p.evaluate(etag, lastModified, CodePreconditionFailed)
+	return p.evaluate(etag, lastModified, s3err.PreconditionFailed)
 }
 
-func (p Preconditions) evaluate(etag string, lastModified time.Time, notModified ErrorCode) error {
+func (p Preconditions) evaluate(etag string, lastModified time.Time, notModified s3err.Code) error {
 	lm := lastModified.Truncate(time.Second)
 	if p.IfMatch != "" {
 		if !etagListMatches(p.IfMatch, etag, false) {
-			return NewError(CodePreconditionFailed)
+			return s3err.New(s3err.PreconditionFailed)
 		}
 	} else if t, ok := parseHTTPDate(p.IfUnmodifiedSince); ok && lm.After(t) {
-		return NewError(CodePreconditionFailed)
+		return s3err.New(s3err.PreconditionFailed)
 	}
 	if p.IfNoneMatch != "" {
 		if etagListMatches(p.IfNoneMatch, etag, true) {
-			return NewError(notModified)
+			return s3err.New(notModified)
 		}
 	} else if t, ok := parseHTTPDate(p.IfModifiedSince); ok && !lm.After(t) {
-		return NewError(notModified)
+		return s3err.New(notModified)
 	}
 	return nil
 }
@@ -88,7 +89,7 @@ func writeCondition(ifMatch, ifNoneMatch string) (*meta.WriteCondition, error) {
 	var c meta.WriteCondition
 	if v := strings.TrimSpace(ifNoneMatch); v != "" {
 		if v != "*" {
-			return nil, NewError(CodeConditionalWriteNotImplemented)
+			return nil, s3err.New(s3err.ConditionalWriteNotImplemented)
 		}
 		c.IfNoneMatch = true
 	}
@@ -97,7 +98,7 @@ func writeCondition(ifMatch, ifNoneMatch string) (*meta.WriteCondition, error) {
 		tags, star := etagList(v) // weak tags keep "W/": never equal to a stored ETag
 		if !star {
 			if len(tags) == 0 {
-				return nil, Errorf(CodeInvalidArgument, "The If-Match header names no ETag.")
+				return nil, s3err.Errorf(s3err.InvalidArgument, "The If-Match header names no ETag.")
 			}
 			c.ETags = tags
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/s4/s4/meta"
+	"github.com/s4/s4/s3/s3err"
 )
 
 func TestPreconditionsEvaluate(t *testing.T) {
@@ -16,39 +17,39 @@ func TestPreconditionsEvaluate(t *testing.T) {
 	cases := []struct {
 		name    string
 		p       Preconditions
-		get     ErrorCode // "" = 200
-		copySrc ErrorCode
+		get     s3err.Code // "" = 200
+		copySrc s3err.Code
 	}{
 		{"none", Preconditions{}, "", ""},
 		{"if-match quoted", Preconditions{IfMatch: `"` + etag + `"`}, "", ""},
 		{"if-match unquoted", Preconditions{IfMatch: etag}, "", ""},
 		{"if-match star", Preconditions{IfMatch: "*"}, "", ""},
 		{"if-match list", Preconditions{IfMatch: `"x", "` + etag + `"`}, "", ""},
-		{"if-match miss", Preconditions{IfMatch: `"x"`}, CodePreconditionFailed, CodePreconditionFailed},
-		{"if-match weak never matches", Preconditions{IfMatch: `W/"` + etag + `"`}, CodePreconditionFailed, CodePreconditionFailed},
-		{"if-none-match hit", Preconditions{IfNoneMatch: `"` + etag + `"`}, CodeNotModified, CodePreconditionFailed},
-		{"if-none-match weak hit", Preconditions{IfNoneMatch: `W/"` + etag + `"`}, CodeNotModified, CodePreconditionFailed},
-		{"if-none-match star", Preconditions{IfNoneMatch: "*"}, CodeNotModified, CodePreconditionFailed},
+		{"if-match miss", Preconditions{IfMatch: `"x"`}, s3err.PreconditionFailed, s3err.PreconditionFailed},
+		{"if-match weak never matches", Preconditions{IfMatch: `W/"` + etag + `"`}, s3err.PreconditionFailed, s3err.PreconditionFailed},
+		{"if-none-match hit", Preconditions{IfNoneMatch: `"` + etag + `"`}, s3err.NotModified, s3err.PreconditionFailed},
+		{"if-none-match weak hit", Preconditions{IfNoneMatch: `W/"` + etag + `"`}, s3err.NotModified, s3err.PreconditionFailed},
+		{"if-none-match star", Preconditions{IfNoneMatch: "*"}, s3err.NotModified, s3err.PreconditionFailed},
 		{"if-none-match miss", Preconditions{IfNoneMatch: `"x","y"`}, "", ""},
 		{"ims older", Preconditions{IfModifiedSince: at(-time.Hour)}, "", ""},
-		{"ims same second", Preconditions{IfModifiedSince: at(0)}, CodeNotModified, CodePreconditionFailed},
-		{"ims later", Preconditions{IfModifiedSince: at(time.Hour)}, CodeNotModified, CodePreconditionFailed},
+		{"ims same second", Preconditions{IfModifiedSince: at(0)}, s3err.NotModified, s3err.PreconditionFailed},
+		{"ims later", Preconditions{IfModifiedSince: at(time.Hour)}, s3err.NotModified, s3err.PreconditionFailed},
 		{"ims invalid ignored", Preconditions{IfModifiedSince: "yesterday"}, "", ""},
-		{"ims rfc850", Preconditions{IfModifiedSince: lm.Add(time.Hour).Format(time.RFC850)}, CodeNotModified, CodePreconditionFailed},
-		{"ims asctime", Preconditions{IfModifiedSince: lm.Add(time.Hour).Format(time.ANSIC)}, CodeNotModified, CodePreconditionFailed},
-		{"ius older", Preconditions{IfUnmodifiedSince: at(-time.Second)}, CodePreconditionFailed, CodePreconditionFailed},
+		{"ims rfc850", Preconditions{IfModifiedSince: lm.Add(time.Hour).Format(time.RFC850)}, s3err.NotModified, s3err.PreconditionFailed},
+		{"ims asctime", Preconditions{IfModifiedSince: lm.Add(time.Hour).Format(time.ANSIC)}, s3err.NotModified, s3err.PreconditionFailed},
+		{"ius older", Preconditions{IfUnmodifiedSince: at(-time.Second)}, s3err.PreconditionFailed, s3err.PreconditionFailed},
 		{"ius same second", Preconditions{IfUnmodifiedSince: at(0)}, "", ""},
 		{"ius 2100", Preconditions{IfUnmodifiedSince: "Fri, 29 Oct 2100 19:43:31 GMT"}, "", ""},
-		{"ius 1994", Preconditions{IfUnmodifiedSince: "Sat, 29 Oct 1994 19:43:31 GMT"}, CodePreconditionFailed, CodePreconditionFailed},
+		{"ius 1994", Preconditions{IfUnmodifiedSince: "Sat, 29 Oct 1994 19:43:31 GMT"}, s3err.PreconditionFailed, s3err.PreconditionFailed},
 		{"ius invalid ignored", Preconditions{IfUnmodifiedSince: "garbage"}, "", ""},
 		// S3 GetObject: If-Match true + If-Unmodified-Since false → 200.
 		{"if-match wins over ius", Preconditions{IfMatch: etag, IfUnmodifiedSince: at(-time.Hour)}, "", ""},
-		{"if-match fails first", Preconditions{IfMatch: "x", IfNoneMatch: etag}, CodePreconditionFailed, CodePreconditionFailed},
+		{"if-match fails first", Preconditions{IfMatch: "x", IfNoneMatch: etag}, s3err.PreconditionFailed, s3err.PreconditionFailed},
 		// S3 GetObject: If-None-Match false + If-Modified-Since true → 304.
-		{"inm false beats ims true", Preconditions{IfNoneMatch: etag, IfModifiedSince: at(-time.Hour)}, CodeNotModified, CodePreconditionFailed},
+		{"inm false beats ims true", Preconditions{IfNoneMatch: etag, IfModifiedSince: at(-time.Hour)}, s3err.NotModified, s3err.PreconditionFailed},
 		// RFC 9110: If-None-Match present and true → If-Modified-Since ignored.
 		{"inm true ignores ims", Preconditions{IfNoneMatch: "x", IfModifiedSince: at(time.Hour)}, "", ""},
-		{"ius fail before inm", Preconditions{IfUnmodifiedSince: at(-time.Hour), IfNoneMatch: etag}, CodePreconditionFailed, CodePreconditionFailed},
+		{"ius fail before inm", Preconditions{IfUnmodifiedSince: at(-time.Hour), IfNoneMatch: etag}, s3err.PreconditionFailed, s3err.PreconditionFailed},
 		{"all pass", Preconditions{IfMatch: etag, IfUnmodifiedSince: at(0), IfNoneMatch: "x", IfModifiedSince: at(-time.Hour)}, "", ""},
 	}
 	for _, c := range cases {
@@ -65,18 +66,18 @@ func TestWriteCondition(t *testing.T) {
 		name                 string
 		ifMatch, ifNoneMatch string
 		want                 *meta.WriteCondition
-		code                 ErrorCode
+		code                 s3err.Code
 	}{
 		{"unconditional", "", "", nil, ""},
 		{"create only", "", "*", &meta.WriteCondition{IfNoneMatch: true}, ""},
 		{"create only, spaces", "", " * ", &meta.WriteCondition{IfNoneMatch: true}, ""},
-		{"if-none-match etag", "", `"e"`, nil, CodeConditionalWriteNotImplemented},
+		{"if-none-match etag", "", `"e"`, nil, s3err.ConditionalWriteNotImplemented},
 		{"if-match one", `"e"`, "", &meta.WriteCondition{IfMatch: true, ETags: []string{"e"}}, ""},
 		{"if-match list", `"e", "f"`, "", &meta.WriteCondition{IfMatch: true, ETags: []string{"e", "f"}}, ""},
 		{"if-match star", "*", "", &meta.WriteCondition{IfMatch: true}, ""},
 		{"if-match star in a list", `"e", *`, "", &meta.WriteCondition{IfMatch: true}, ""},
 		{"if-match weak", `W/"e"`, "", &meta.WriteCondition{IfMatch: true, ETags: []string{`W/"e"`}}, ""},
-		{"if-match empty list", ", ,", "", nil, CodeInvalidArgument},
+		{"if-match empty list", ", ,", "", nil, s3err.InvalidArgument},
 		{"both", `"e"`, "*", &meta.WriteCondition{IfNoneMatch: true, IfMatch: true, ETags: []string{"e"}}, ""},
 	}
 	for _, c := range cases {

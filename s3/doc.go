@@ -1,58 +1,80 @@
-// Package s3 is S4's S3 API: request authentication, the error table, XML bodies and
-// the fasthttp handler.
+// Package s3 is S4's S3 API on fasthttp: the operations (buckets, objects,
+// multipart uploads, listings, ACLs), which request is which operation and
+// which role may run it, the XML bodies, and the Handler that serves them.
+// Two packages below it hold the rest: s3/sig checks what proves who sent
+// a request and that its body is what they sent (signatures, aws-chunked
+// bodies, checksums), and s3/s3err is the S3 error table and its XML
+// document.
 //
-// # Authentication model
+// # A request
 //
-// Every S3 request is authenticated against the node's in-memory auth index (access
-// key → principal and secret), which the Raft FSM keeps current. Authentication is a
-// pure function of the request and the index entry, split in three steps so the
-// handler can look the key up in between:
+// Handler.ServeFastHTTP serves one request (handler.go), in this order:
 //
-//  1. Parse. ParseRequestAuth finds the credential: the Authorization header
-//     (ParseAuthorization: SigV4 "AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…,
-//     Signature=…" or SigV2 "AWS AK:sig") or presigned-URL parameters
-//     (ParsePresignedQuery: X-Amz-* for SigV4, AWSAccessKeyId/Expires/Signature for
-//     SigV2). Malformed input fails here, before any lookup, with the S3 error S3
-//     gives (AuthorizationHeaderMalformed, AuthorizationQueryParametersError, …).
-//     A request with no credential is AuthAnonymous; S4 answers it AccessDenied.
-//  2. Look up. The handler looks RequestAuth.AccessKey up in the auth index. An
-//     unknown, revoked or replaced key is InvalidAccessKeyId; a deactivated user
-//     AccessDenied. This is where revocation takes effect: once the index no longer
-//     holds a key, nothing below can accept it.
-//  3. Verify. Verifier.VerifyV4 / VerifyV2 recompute the signature with the secret
-//     from the index and compare in constant time (hmac.Equal). They check the time
-//     (RequestTimeTooSkewed past 15 minutes for header-signed requests; AccessDenied
-//     "Request has expired" for a presigned URL past X-Amz-Expires, at most 7 days, or
-//     past Expires for SigV2) and the payload mode (x-amz-content-sha256).
+//  1. Gate. A node that must not serve now (starting, catching up, fenced,
+//     out of its auth lease) answers 503 ServiceUnavailable before it reads
+//     anything else (Gate; docs/DESIGN.md "Leases").
+//  2. Authenticate. The path splits into bucket and key, decoded once and
+//     never normalised (keys are data, not paths). The credential is parsed
+//     (sig.ParseRequestAuth), looked up in the auth index (an unknown,
+//     revoked or replaced key is InvalidAccessKeyId, a deactivated user
+//     AccessDenied) and its signature verified with the secret found there
+//     (sig.Verifier). Anonymous requests are AccessDenied.
+//  3. Role. The request's method, sub-resource and x-amz-copy-source pick
+//     the operation (route.go; an unknown sub-resource is NotImplemented),
+//     and the user's role must reach the operation's: Readers list and
+//     read, Writers also change buckets and objects, SuperUsers do
+//     everything (docs/DESIGN.md "Roles").
+//  4. Fresh read. On a node that may not have applied every acknowledged
+//     write yet (a follower), FreshReader.FreshRead waits until it has:
+//     S3's read-after-write, through any node.
+//  5. Operation. It reads the metadata store, and changes it only by
+//     proposing an event (the FSM's domain errors become S3 errors); object
+//     bytes go to blobs, copied to a majority of the nodes before their
+//     metadata is proposed, and refused at the free-space reserve. A body
+//     is verified as it was signed before anything is committed.
 //
-// Then the role decides what the principal may do (DESIGN.md "Roles").
+// Any failure is an *s3err.Error rendered as S3's XML error document (no
+// body for HEAD, validators kept on a 304); a panic is InternalError.
 //
-// What is signed is taken from the request exactly as it arrived: the path as sent
-// (fasthttp URI().PathOriginal(); S3 neither decodes nor normalises it, and does not
-// double-encode), the raw query string parsed here (never fasthttp QueryArgs, which
-// turns '+' into a space) and re-encoded per RFC 3986, and exactly the headers named
-// in SignedHeaders, which must include host. Nothing is normalised before
-// verification, so "//", "../" and %2F in object keys reach the handler as signed.
+// # What it depends on
 //
-// A verified request is authentic up to its body. V4Result says how the body is
-// protected: PayloadSHA256 (the handler hashes the body and compares before it
-// commits anything), PayloadUnsigned (UNSIGNED-PAYLOAD, presigned URLs), or
-// PayloadChunked (aws-chunked; the ChunkedReader checks chunk signatures with
-// V4Result.SignChunk/SignTrailer, which chain from the request signature with the
-// scope's signing key, and the trailer checksum).
+// The handler sees the rest of the node through interfaces it declares
+// (interfaces.go), each satisfied by the node's own part as it is:
 //
-// Cost. Verification is on every request's path, so it allocates nothing in the
-// steady state beyond the parsed credential: the canonical request is built in a
-// pooled buffer, the query is sorted in place, headers are read through
-// HeaderSource (which *fasthttp.RequestHeader implements) without copying, and
-// signing keys come from a bounded, lock-free cache keyed by (access key, scope).
-// A cache entry holds the SHA-256 states after the HMAC pads, so signing the string
-// to sign costs four block compressions. Entries are bound to the secret they were
-// derived from, so a stale entry can never authenticate a request: the cache is an
-// optimisation only, and Verifier.Forget merely drops a revoked key's material early.
+//   - AuthIndex: the auth index and user table (*fsm.FSM), read on every
+//     request without a lock.
+//   - Metadata: reads of the object-metadata store (*meta.Store): buckets,
+//     objects, listings, uploads, parts, blob reference counts.
+//   - Blobs: the local blob store (*blob.Store): create, open, pin, has,
+//     remove.
+//   - Proposer: commits an event through the cluster and returns once this
+//     node's FSM applied it.
+//   - Gate and FreshReader: whether the node may serve now, and the wait
+//     for a fresh read (the node; nil Gate: always).
+//   - Replicator: blobs to and from the peers (nil on a single node).
+//   - Space: the free-space reserve of the data dir (nil: no reserve).
 //
-// SigV2 is supported because `aws s3 presign` and boto3 generate_presigned_url
-// produce SigV2 URLs by default in us-east-1 and the other legacy regions. Its
-// canonical resource follows botocore (HmacV1Auth): the raw path plus the
-// sub-resources botocore signs, sorted, values decoded.
+// # Files
+//
+//   - handler.go: Handler, New, the request flow above, errors, proposing.
+//   - interfaces.go: the interfaces above.
+//   - route.go: the operations, their roles, the routing rules.
+//   - ops_bucket.go: bucket operations, ACLs, listings, DeleteObjects,
+//     ListMultipartUploads.
+//   - ops_object.go: PutObject, GetObject and HeadObject, CopyObject,
+//     DeleteObject; object headers and checksums on the wire.
+//   - ops_multipart.go: the multipart upload operations.
+//   - objectreader.go: an object's bytes, part by part, from the local
+//     blobs or a peer.
+//   - payload.go: request bodies as signed: into a blob or into memory.
+//   - data.go: object data around an operation: replication, fetches
+//     from peers, the free-space reserve.
+//   - conditional.go, range.go, validate.go: conditional headers, ranges,
+//     names, keys, canned ACLs, ETags.
+//   - xml.go: the XML request and response bodies.
+//
+// Its tests of the operations (api_*_test.go) run aws-sdk-go-v2 and
+// minio-go against a Handler over a temporary metadata store and blob
+// store, its events applied to a real FSM (harness_test.go); package node
+// tests the S3 API through a real node.
 package s3

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -18,80 +17,16 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/s4/s4/blob"
-	"github.com/s4/s4/disk"
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/iam"
-	"github.com/s4/s4/meta"
+	"github.com/s4/s4/s3/s3err"
+	"github.com/s4/s4/s3/sig"
 )
-
-// AuthIndex is the FSM's auth index and user table as the S3 API reads them:
-// in memory, no lock, on every request.
-type AuthIndex interface {
-	Lookup(accessKey string) (*iam.User, bool)
-	UserByID(id string) (*iam.User, bool)
-}
-
-// Proposer commits an event through the cluster and returns once the local
-// FSM applied it (so the next read on this node sees it).
-type Proposer interface {
-	Propose(ctx context.Context, t fsm.MessageType, msg any) error
-}
-
-// Gate says whether this node may serve S3 requests now (ready, and, in a
-// cluster, within its auth lease). A non-nil error answers 503.
-type Gate interface {
-	ServeS3() error
-}
 
 // errNodeUnavailable answers requests this node must not serve now (not
 // ready, fenced, or unable to confirm it has the latest writes); the cause,
 // which may name internal addresses, goes to the log only.
-var errNodeUnavailable = Errorf(CodeServiceUnavailable, "This node cannot serve requests now (it is starting, catching up, or out of contact with the cluster's leader). Please retry.")
-
-// FreshReader is implemented by a Gate whose node may not have applied
-// every write the cluster acknowledged yet (a follower). FreshRead returns
-// once it has applied every write acknowledged before the call; the handler
-// calls it before every operation of an authenticated request, so that a
-// request sees what any node acknowledged before it arrived.
-type FreshReader interface {
-	FreshRead() error
-}
-
-// Replicator copies blobs between the nodes of a cluster (node implements
-// it; nil on a single node).
-type Replicator interface {
-	// Replicate returns once a majority of the voters (counting this node,
-	// which holds the blob) hold the blob durably. ref is what this node's
-	// blob.Writer computed (the peers check their copies by its CRC32C).
-	Replicate(ctx context.Context, ref blob.Ref) error
-	// Fetch copies a blob this node lacks from a peer into the local store.
-	// It fails with an error wrapping disk.ErrFull when this node has no
-	// room for it (at its free-space reserve).
-	Fetch(ctx context.Context, sum [32]byte) error
-	// Stream reads a blob from a peer without keeping it (a GET on a node
-	// at its reserve): the caller reads size bytes from rc and closes it.
-	// rc fails with an error, instead of the last bytes or EOF, if the
-	// content does not hash to sum or ends early.
-	Stream(ctx context.Context, sum [32]byte) (rc io.ReadCloser, size int64, err error)
-}
-
-// Space guards this node's disk (package disk; the node implements it).
-// Object data stops at the free-space reserve: PutObject, UploadPart,
-// UploadPartCopy, CopyObject and CompleteMultipartUpload answer 507
-// XS4StorageFull. Deletes and everything else go on.
-type Space interface {
-	// Check returns nil if size more bytes of object data (size < 0:
-	// unknown) may be stored now, or an error wrapping disk.ErrFull. It is
-	// cheap (no system call).
-	Check(size int64) error
-	// NoSpace tells the node that a write failed for lack of space
-	// (ENOSPC): it reads its free space again at once.
-	NoSpace()
-	// Released tells the node that a delete (objects, an upload) was
-	// applied: at its reserve it collects the freed blobs soon.
-	Released()
-}
+var errNodeUnavailable = s3err.Errorf(s3err.ServiceUnavailable, "This node cannot serve requests now (it is starting, catching up, or out of contact with the cluster's leader). Please retry.")
 
 // Config configures a Handler.
 type Config struct {
@@ -116,19 +51,21 @@ type Config struct {
 type Handler struct {
 	cfg      Config
 	auth     AuthIndex
-	meta     *meta.Store
+	meta     Metadata
 	prop     Proposer
-	blobs    *blob.Store
+	blobs    Blobs
 	gate     Gate
 	fresh    FreshReader // gate, if it is one
-	verifier *Verifier
+	verifier *sig.Verifier
 	log      *slog.Logger
 	reqPfx   string
 	reqSeq   atomic.Uint64
 }
 
-// New returns a Handler.
-func New(cfg Config, auth AuthIndex, store *meta.Store, prop Proposer, blobs *blob.Store, gate Gate) *Handler {
+// New returns a Handler that authenticates against auth, reads store and
+// blobs, writes through prop, and serves only while gate allows (nil:
+// always). node.Open hands it the node's own parts (interfaces.go).
+func New(cfg Config, auth AuthIndex, store Metadata, prop Proposer, blobs Blobs, gate Gate) *Handler {
 	if cfg.MaxObjectSize <= 0 {
 		cfg.MaxObjectSize = 5 << 30
 	}
@@ -145,7 +82,7 @@ func New(cfg Config, auth AuthIndex, store *meta.Store, prop Proposer, blobs *bl
 	rand.Read(p[:])
 	h := &Handler{
 		cfg: cfg, auth: auth, meta: store, prop: prop, blobs: blobs, gate: gate,
-		verifier: NewVerifier(VerifierConfig{Region: cfg.Region}),
+		verifier: sig.NewVerifier(sig.VerifierConfig{Region: cfg.Region}),
 		log:      cfg.Logger, reqPfx: strings.ToUpper(hex.EncodeToString(p[:])),
 	}
 	h.fresh, _ = gate.(FreshReader)
@@ -153,7 +90,7 @@ func New(cfg Config, auth AuthIndex, store *meta.Store, prop Proposer, blobs *bl
 }
 
 // Verifier returns the handler's signature verifier (to Forget revoked keys).
-func (h *Handler) Verifier() *Verifier { return h.verifier }
+func (h *Handler) Verifier() *sig.Verifier { return h.verifier }
 
 func (h *Handler) region() string {
 	if h.cfg.Region == "" {
@@ -170,8 +107,8 @@ type request struct {
 	key    string
 	query  url.Values
 	user   *iam.User
-	auth   RequestAuth
-	v4     V4Result
+	auth   sig.RequestAuth
+	v4     sig.V4Result
 }
 
 func (r *request) resource() string {
@@ -195,7 +132,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.Error("panic serving S3 request", "panic", p, "request_id", r.id, "stack", string(debug.Stack()))
-			h.writeError(r, NewError(CodeInternalError))
+			h.writeError(r, s3err.New(s3err.InternalError))
 		}
 	}()
 	if err := h.serve(r); err != nil {
@@ -214,7 +151,7 @@ func (h *Handler) serve(r *request) error {
 	}
 	q, err := url.ParseQuery(string(r.ctx.URI().QueryString()))
 	if err != nil {
-		return Errorf(CodeInvalidArgument, "The query string is malformed.")
+		return s3err.Errorf(s3err.InvalidArgument, "The query string is malformed.")
 	}
 	r.query = q
 	if err := h.authenticate(r); err != nil {
@@ -222,10 +159,10 @@ func (h *Handler) serve(r *request) error {
 	}
 	op := route(r)
 	if op == nil {
-		return NewError(CodeNotImplemented)
+		return s3err.New(s3err.NotImplemented)
 	}
 	if r.user.Role < op.role {
-		return NewError(CodeAccessDenied)
+		return s3err.New(s3err.AccessDenied)
 	}
 	if h.fresh != nil {
 		if err := h.fresh.FreshRead(); err != nil {
@@ -243,22 +180,22 @@ func (r *request) parsePath() error {
 		raw = raw[:i]
 	}
 	if len(raw) == 0 || raw[0] != '/' {
-		return NewError(CodeInvalidURI)
+		return s3err.New(s3err.InvalidURI)
 	}
 	rest := string(raw[1:])
 	bucket, key, _ := strings.Cut(rest, "/")
 	b, err := url.PathUnescape(bucket)
 	if err != nil {
-		return NewError(CodeInvalidURI)
+		return s3err.New(s3err.InvalidURI)
 	}
 	k, err := url.PathUnescape(key)
 	if err != nil {
-		return NewError(CodeInvalidURI)
+		return s3err.New(s3err.InvalidURI)
 	}
 	r.bucket, r.key = b, k
 	if r.bucket != "" && !ValidBucketName(r.bucket) {
 		// A bucket that cannot exist: answer as S3 does.
-		return NewError(CodeInvalidBucketName).WithResource("/" + r.bucket)
+		return s3err.New(s3err.InvalidBucketName).WithResource("/" + r.bucket)
 	}
 	if r.key != "" {
 		if err := ValidObjectKey(r.key); err != nil {
@@ -281,26 +218,26 @@ func (f fasthttpHeaders) VisitAll(fn func(name, value []byte)) {
 // authenticate finds the credential, looks it up in the auth index and
 // verifies the signature. Anonymous requests are denied.
 func (h *Handler) authenticate(r *request) error {
-	sr := &SignedRequest{
+	sr := &sig.SignedRequest{
 		Method:   r.ctx.Method(),
 		RawPath:  r.ctx.URI().PathOriginal(),
 		RawQuery: r.ctx.URI().QueryString(),
 		Header:   fasthttpHeaders{&r.ctx.Request.Header},
 		Now:      h.cfg.Now(),
 	}
-	a, err := ParseRequestAuth(sr)
+	a, err := sig.ParseRequestAuth(sr)
 	if err != nil {
 		return err
 	}
-	if a.Kind == AuthAnonymous {
-		return Errorf(CodeAccessDenied, "Anonymous access is not allowed.")
+	if a.Kind == sig.AuthAnonymous {
+		return s3err.Errorf(s3err.AccessDenied, "Anonymous access is not allowed.")
 	}
 	u, ok := h.auth.Lookup(a.AccessKey)
 	if !ok {
-		return NewError(CodeInvalidAccessKeyID)
+		return s3err.New(s3err.InvalidAccessKeyID)
 	}
 	if !u.Active {
-		return NewError(CodeAccessDenied)
+		return s3err.New(s3err.AccessDenied)
 	}
 	if a.Kind.IsV4() {
 		res, err := h.verifier.VerifyV4(sr, &a, u.Secret())
@@ -312,7 +249,7 @@ func (h *Handler) authenticate(r *request) error {
 		if err := h.verifier.VerifyV2(sr, &a, u.Secret()); err != nil {
 			return err
 		}
-		r.v4 = V4Result{AccessKey: a.AccessKey, Payload: PayloadUnsigned}
+		r.v4 = sig.V4Result{AccessKey: a.AccessKey, Payload: sig.PayloadUnsigned}
 	}
 	r.auth, r.user = a, u
 	return nil
@@ -320,8 +257,8 @@ func (h *Handler) authenticate(r *request) error {
 
 // writeError renders err as S3's XML error document (no body for HEAD).
 func (h *Handler) writeError(r *request, err error) {
-	e := AsError(err)
-	if e.Code == CodeInternalError {
+	e := s3err.As(err)
+	if e.Code == s3err.InternalError {
 		h.log.Error("S3 request failed", "request_id", r.id, "method", string(r.ctx.Method()), "err", err)
 	} else {
 		h.log.Debug("S3 request refused", "request_id", r.id, "method", string(r.ctx.Method()), "err", err)
@@ -339,7 +276,7 @@ func (h *Handler) writeError(r *request, err error) {
 	}
 	ctx.Response.Header.Del("ETag")
 	ctx.Response.Header.Del("Last-Modified")
-	if e.Code == CodeServiceUnavailable || e.Code == CodeSlowDown {
+	if e.Code == s3err.ServiceUnavailable || e.Code == s3err.SlowDown {
 		ctx.Response.Header.Set("Retry-After", "1")
 	}
 	if ctx.IsHead() {
@@ -369,124 +306,28 @@ func (h *Handler) propose(r *request, t fsm.MessageType, msg any) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, fsm.ErrNoSuchBucket):
-		return NewError(CodeNoSuchBucket)
+		return s3err.New(s3err.NoSuchBucket)
 	case errors.Is(err, fsm.ErrNoSuchKey):
-		return NewError(CodeNoSuchKey)
+		return s3err.New(s3err.NoSuchKey)
 	case errors.Is(err, fsm.ErrPreconditionFailed):
-		return NewError(CodePreconditionFailed)
+		return s3err.New(s3err.PreconditionFailed)
 	case errors.Is(err, fsm.ErrBucketExists):
-		return NewError(CodeBucketAlreadyExists)
+		return s3err.New(s3err.BucketAlreadyExists)
 	case errors.Is(err, fsm.ErrBucketOwnedByYou):
-		return NewError(CodeBucketAlreadyOwnedByYou)
+		return s3err.New(s3err.BucketAlreadyOwnedByYou)
 	case errors.Is(err, fsm.ErrBucketNotEmpty):
-		return NewError(CodeBucketNotEmpty)
+		return s3err.New(s3err.BucketNotEmpty)
 	case errors.Is(err, fsm.ErrNoSuchUpload):
-		return NewError(CodeNoSuchUpload)
+		return s3err.New(s3err.NoSuchUpload)
 	case errors.Is(err, fsm.ErrInvalidPartOrder):
-		return NewError(CodeInvalidPartOrder)
+		return s3err.New(s3err.InvalidPartOrder)
 	case errors.Is(err, fsm.ErrInvalidPart):
-		return NewError(CodeInvalidPart)
+		return s3err.New(s3err.InvalidPart)
 	case errors.Is(err, fsm.ErrEntityTooSmall):
-		return NewError(CodeEntityTooSmall)
+		return s3err.New(s3err.EntityTooSmall)
 	}
 	h.log.Warn("metadata write failed", "request_id", r.id, "err", err)
-	return Errorf(CodeServiceUnavailable, "The metadata log is unavailable; please retry.").WithCause(err)
-}
-
-// transferTimeout bounds copying a blob of size bytes between nodes.
-func (h *Handler) transferTimeout(size int64) time.Duration {
-	return h.cfg.ProposeTimeout + time.Duration(max(size, 0)>>20)*time.Second
-}
-
-// replicate copies a committed blob to a majority of the nodes before its
-// metadata is proposed.
-func (h *Handler) replicate(r *request, ref blob.Ref) error {
-	if h.cfg.Replicator == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.transferTimeout(ref.Size))
-	defer cancel()
-	if err := h.cfg.Replicator.Replicate(ctx, ref); err != nil {
-		h.log.Warn("blob replication failed", "request_id", r.id, "err", err)
-		if disk.IsNoSpace(err) { // every copy that failed failed for space
-			return Errorf(CodeStorageFull, "Too few nodes of the cluster have room for the object data: the others are at their free-space reserve. Free space by deleting objects, or grow the disks; writes are accepted again once enough nodes have space.").WithCause(err)
-		}
-		return Errorf(CodeServiceUnavailable, "The object data could not be stored on enough nodes; please retry.").WithCause(err)
-	}
-	return nil
-}
-
-// checkSpace refuses a write of size bytes of object data (size < 0:
-// unknown) with 507 XS4StorageFull when the node is at its free-space
-// reserve or the write would take it there.
-func (h *Handler) checkSpace(size int64) error {
-	if h.cfg.Space == nil {
-		return nil
-	}
-	if err := h.cfg.Space.Check(size); err != nil {
-		return NewError(CodeStorageFull).WithCause(err)
-	}
-	return nil
-}
-
-// writeFailed maps a failed blob write: lack of space (ENOSPC, EDQUOT, the
-// reserve) is 507 XS4StorageFull, and the node reads its free space again;
-// anything else is InternalError with the message what.
-func (h *Handler) writeFailed(r *request, err error, what string) error {
-	if !disk.IsNoSpace(err) {
-		return Errorf(CodeInternalError, "%s", what).WithCause(err)
-	}
-	if !errors.Is(err, disk.ErrFull) {
-		h.log.Warn("object data not stored: the disk is full", "request_id", r.id, "err", err)
-		if h.cfg.Space != nil {
-			h.cfg.Space.NoSpace()
-		}
-	}
-	return NewError(CodeStorageFull).WithCause(err)
-}
-
-// released tells the node that a delete was applied (see Space.Released).
-func (h *Handler) released() {
-	if h.cfg.Space != nil {
-		h.cfg.Space.Released()
-	}
-}
-
-// discardBlob removes a blob this request committed but whose object will
-// never exist (its replication failed), unless a pin or a reference keeps
-// it: the garbage collector's own protocol (package blob).
-func (h *Handler) discardBlob(sum [32]byte) {
-	if _, err := h.blobs.Remove(sum, func() bool { return h.meta.BlobRefs(sum) == 0 }); err != nil {
-		h.log.Warn("removing the blob of a failed write", "err", err)
-	}
-}
-
-// fetch copies a blob this node lacks from a peer.
-func (h *Handler) fetch(sum [32]byte, size int64) error {
-	if h.cfg.Replicator == nil {
-		return blob.ErrNotFound
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.transferTimeout(size))
-	defer cancel()
-	return h.cfg.Replicator.Fetch(ctx, sum)
-}
-
-// stream reads a blob of size bytes from a peer without keeping it (its
-// transfer is bounded by the cluster client's default: a timeout that grows
-// with the size).
-func (h *Handler) stream(sum [32]byte, size int64) (io.ReadCloser, error) {
-	if h.cfg.Replicator == nil {
-		return nil, blob.ErrNotFound
-	}
-	rc, n, err := h.cfg.Replicator.Stream(context.Background(), sum)
-	if err != nil {
-		return nil, err
-	}
-	if n != size {
-		rc.Close()
-		return nil, fmt.Errorf("s3: blob %x has %d bytes on the peer, not %d", sum[:8], n, size)
-	}
-	return rc, nil
+	return s3err.Errorf(s3err.ServiceUnavailable, "The metadata log is unavailable; please retry.").WithCause(err)
 }
 
 // owner names a user as S3's Owner element does.

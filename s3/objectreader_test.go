@@ -10,6 +10,7 @@ import (
 
 	"github.com/s4/s4/blob"
 	"github.com/s4/s4/disk"
+	"github.com/s4/s4/s3/s3err"
 )
 
 // TestObjectReaderStreamsAtReserve: a part whose blob is missing here is
@@ -82,21 +83,21 @@ func TestObjectReaderStreamsAtReserve(t *testing.T) {
 	streamErr = errors.New("no peer")
 	o = or(0)
 	o.parts = o.parts[1:]
-	if err := o.next(); !IsCode(err, CodeServiceUnavailable) {
+	if err := o.next(); !s3err.IsCode(err, s3err.ServiceUnavailable) {
 		t.Fatalf("stream failure: %v, want ServiceUnavailable", err)
 	}
 	// Peers that did not answer may have it: 503, the client retries.
 	fetchErr, streamErr = errors.New("peers down"), nil
 	o = or(0)
 	o.parts = o.parts[1:]
-	if err := o.next(); !IsCode(err, CodeServiceUnavailable) {
+	if err := o.next(); !s3err.IsCode(err, s3err.ServiceUnavailable) {
 		t.Fatalf("fetch failure: %v, want ServiceUnavailable", err)
 	}
 	// Every peer answered that it lacks it: the data is lost, 500.
 	fetchErr = fmt.Errorf("node: fetch: %w", blob.ErrNotFound)
 	o = or(0)
 	o.parts = o.parts[1:]
-	if err := o.next(); !IsCode(err, CodeInternalError) {
+	if err := o.next(); !s3err.IsCode(err, s3err.InternalError) {
 		t.Fatalf("fetch failure: %v, want InternalError", err)
 	}
 	// With room: fetched and kept.

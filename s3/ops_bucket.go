@@ -10,11 +10,12 @@ import (
 
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/meta"
+	"github.com/s4/s4/s3/s3err"
 )
 
 // All users share one bucket namespace: ListBuckets lists every bucket, and
 // a bucket's Owner is the user who created it. Roles, not ownership, decide
-// what a user may do (DESIGN.md "Roles").
+// what a user may do (docs/DESIGN.md "Roles").
 
 func (h *Handler) listBuckets(r *request) error {
 	res := ListAllMyBucketsResult{Owner: h.owner(r.user.ID)}
@@ -25,24 +26,21 @@ func (h *Handler) listBuckets(r *request) error {
 }
 
 func (h *Handler) createBucket(r *request) error {
-	if err := checkACLHeaders(r); err != nil {
-		return err
-	}
-	body, err := h.readSmallBody(r, MaxXMLBodySize)
+	body, err := h.aclBody(r)
 	if err != nil {
 		return err
 	}
-	if len(bytes.TrimSpace(body)) > 0 {
+	if body != nil {
 		loc, err := DecodeCreateBucketConfiguration(bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
 		if loc != "" && loc != h.region() {
-			return Errorf(CodeInvalidLocationConstraint, "The specified location-constraint is not valid.")
+			return s3err.Errorf(s3err.InvalidLocationConstraint, "The specified location-constraint is not valid.")
 		}
 	}
 	err = h.propose(r, fsm.MsgBucketCreate, &fsm.BucketCreate{Name: r.bucket, Owner: r.user.ID, At: h.cfg.Now().UnixNano()})
-	if IsCode(err, CodeBucketAlreadyOwnedByYou) && h.region() == "us-east-1" {
+	if s3err.IsCode(err, s3err.BucketAlreadyOwnedByYou) && h.region() == "us-east-1" {
 		err = nil // us-east-1 answers 200 to the owner re-creating a bucket
 	}
 	if err != nil {
@@ -63,7 +61,7 @@ func (h *Handler) deleteBucket(r *request) error {
 func (h *Handler) bucket(r *request) (meta.BucketInfo, error) {
 	b, ok := h.meta.Bucket(r.bucket)
 	if !ok {
-		return b, NewError(CodeNoSuchBucket)
+		return b, s3err.New(s3err.NoSuchBucket)
 	}
 	return b, nil
 }
@@ -94,53 +92,57 @@ func (h *Handler) getBucketVersioning(r *request) error {
 	return writeXML(r, fasthttp.StatusOK, &VersioningConfiguration{})
 }
 
-func (h *Handler) getBucketACL(r *request) error {
-	b, err := h.bucket(r)
-	if err != nil {
-		return err
+// aclOwner returns the owner of the bucket, or of the object, that an ACL
+// request names.
+func (h *Handler) aclOwner(r *request) (string, error) {
+	if r.key == "" {
+		b, err := h.bucket(r)
+		return b.Owner, err
 	}
-	p := OwnerFullControlPolicy(h.owner(b.Owner))
-	return writeXML(r, fasthttp.StatusOK, &p)
+	obj, err := h.object(r)
+	return obj.Owner, err
 }
 
-func (h *Handler) getObjectACL(r *request) error {
-	obj, err := h.object(r)
+// getACL serves GetBucketAcl and GetObjectAcl: the owner has full control,
+// and that is all an ACL can say in S4.
+func (h *Handler) getACL(r *request) error {
+	owner, err := h.aclOwner(r)
 	if err != nil {
 		return err
 	}
-	p := OwnerFullControlPolicy(h.owner(obj.Owner))
+	p := OwnerFullControlPolicy(h.owner(owner))
 	return writeXML(r, fasthttp.StatusOK, &p)
 }
 
 // putACL accepts only what leaves the resource private to its owner.
 func (h *Handler) putACL(r *request) error {
-	owner := ""
-	if r.key == "" {
-		b, err := h.bucket(r)
-		if err != nil {
-			return err
-		}
-		owner = b.Owner
-	} else {
-		obj, err := h.object(r)
-		if err != nil {
-			return err
-		}
-		owner = obj.Owner
-	}
-	if err := checkACLHeaders(r); err != nil {
-		return err
-	}
-	body, err := h.readSmallBody(r, MaxXMLBodySize)
+	owner, err := h.aclOwner(r)
 	if err != nil {
 		return err
 	}
-	if len(bytes.TrimSpace(body)) > 0 {
+	body, err := h.aclBody(r)
+	if err != nil {
+		return err
+	}
+	if body != nil {
 		if _, err := DecodeAccessControlPolicy(bytes.NewReader(body), owner); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// aclBody checks the ACL headers of a CreateBucket or a Put*Acl and reads
+// its XML body, which may be empty (nil).
+func (h *Handler) aclBody(r *request) ([]byte, error) {
+	if err := checkACLHeaders(r); err != nil {
+		return nil, err
+	}
+	body, err := h.readSmallBody(r, MaxXMLBodySize)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return nil, err
+	}
+	return body, nil
 }
 
 // checkACLHeaders accepts x-amz-acl private (or none) and no grants.
@@ -150,7 +152,7 @@ func checkACLHeaders(r *request) error {
 	}
 	for k := range r.ctx.Request.Header.All() {
 		if len(k) > 12 && strings.EqualFold(string(k[:12]), "x-amz-grant-") {
-			return NewError(CodeAccessControlListNotSupported)
+			return s3err.New(s3err.AccessControlListNotSupported)
 		}
 	}
 	return nil
@@ -165,12 +167,12 @@ type listParams struct {
 func parseListParams(r *request, maxName string) (listParams, error) {
 	p := listParams{prefix: r.query.Get("prefix"), delimiter: r.query.Get("delimiter"), encoding: r.query.Get("encoding-type"), maxKeys: 1000}
 	if p.encoding != "" && p.encoding != "url" {
-		return p, Errorf(CodeInvalidArgument, "Invalid Encoding Method specified in Request")
+		return p, s3err.Errorf(s3err.InvalidArgument, "Invalid Encoding Method specified in Request")
 	}
 	if v, ok := r.query[maxName]; ok {
 		n, err := strconv.Atoi(v[0])
 		if err != nil || n < 0 {
-			return p, Errorf(CodeInvalidArgument, "Provided %s not an integer or within integer range", maxName)
+			return p, s3err.Errorf(s3err.InvalidArgument, "Provided %s not an integer or within integer range", maxName)
 		}
 		p.maxKeys = min(n, 1000)
 	}
@@ -187,9 +189,21 @@ func (p listParams) enc(s string) string {
 func (h *Handler) list(r *request, p listParams, after string) (meta.ListResult, error) {
 	res, ok := h.meta.List(r.bucket, p.prefix, after, p.delimiter, p.maxKeys)
 	if !ok {
-		return res, NewError(CodeNoSuchBucket)
+		return res, s3err.New(s3err.NoSuchBucket)
 	}
 	return res, nil
+}
+
+// listAfter lists the objects of a ListObjects or ListObjectVersions: its
+// parameters, and the keys after the marker that the query parameter
+// markerName gives.
+func (h *Handler) listAfter(r *request, markerName string) (p listParams, marker string, res meta.ListResult, err error) {
+	if p, err = parseListParams(r, "max-keys"); err != nil {
+		return p, "", res, err
+	}
+	marker = r.query.Get(markerName)
+	res, err = h.list(r, p, marker)
+	return p, marker, res, err
 }
 
 func (h *Handler) contents(p listParams, res meta.ListResult, withOwner bool) ([]Object, []CommonPrefix) {
@@ -213,12 +227,7 @@ func (h *Handler) contents(p listParams, res meta.ListResult, withOwner bool) ([
 }
 
 func (h *Handler) listObjects(r *request) error {
-	p, err := parseListParams(r, "max-keys")
-	if err != nil {
-		return err
-	}
-	marker := r.query.Get("marker")
-	res, err := h.list(r, p, marker)
+	p, marker, res, err := h.listAfter(r, "marker")
 	if err != nil {
 		return err
 	}
@@ -238,7 +247,7 @@ func encodeToken(key string) string { return base64.RawURLEncoding.EncodeToStrin
 func decodeToken(t string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(t)
 	if err != nil {
-		return "", Errorf(CodeInvalidArgument, "The continuation token provided is incorrect")
+		return "", s3err.Errorf(s3err.InvalidArgument, "The continuation token provided is incorrect")
 	}
 	return string(b), nil
 }
@@ -276,12 +285,7 @@ func (h *Handler) listObjectsV2(r *request) error {
 // listObjectVersions lists the current objects as versions "null": S4 has
 // no versioning yet, and cleanup tools page through this by key-marker.
 func (h *Handler) listObjectVersions(r *request) error {
-	p, err := parseListParams(r, "max-keys")
-	if err != nil {
-		return err
-	}
-	keyMarker := r.query.Get("key-marker")
-	res, err := h.list(r, p, keyMarker)
+	p, keyMarker, res, err := h.listAfter(r, "key-marker")
 	if err != nil {
 		return err
 	}
@@ -318,11 +322,11 @@ func (h *Handler) deleteObjects(r *request) error {
 	var keys []string
 	for _, o := range objs {
 		if err := ValidObjectKey(o.Key); err != nil {
-			res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, AsError(err)))
+			res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, s3err.As(err)))
 			continue
 		}
 		if o.VersionID != "" && o.VersionID != "null" {
-			res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, NewError(CodeNoSuchVersion)))
+			res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, s3err.New(s3err.NoSuchVersion)))
 			continue
 		}
 		keys = append(keys, o.Key)

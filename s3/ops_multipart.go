@@ -9,8 +9,11 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/s4/s4/blob"
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/meta"
+	"github.com/s4/s4/s3/s3err"
+	"github.com/s4/s4/s3/sig"
 )
 
 func newUploadID() string {
@@ -20,20 +23,14 @@ func newUploadID() string {
 }
 
 func (h *Handler) createMultipartUpload(r *request) error {
-	if err := checkACLHeaders(r); err != nil {
-		return err
-	}
-	if _, err := h.bucket(r); err != nil {
-		return err
-	}
-	obj := meta.ObjectMeta{Owner: r.user.ID}
-	if err := objectHeaders(r, &obj); err != nil {
+	obj, err := h.newObject(r)
+	if err != nil {
 		return err
 	}
 	if v := r.header("X-Amz-Checksum-Algorithm"); v != "" {
-		alg, ok := ParseChecksumAlgorithm(v)
+		alg, ok := sig.ParseChecksumAlgorithm(v)
 		if !ok {
-			return Errorf(CodeInvalidRequest, "Checksum algorithm provided is unsupported.")
+			return s3err.Errorf(s3err.InvalidRequest, "Checksum algorithm provided is unsupported.")
 		}
 		obj.Checksum.Algorithm = alg.String()
 		r.ctx.Response.Header.Set("x-amz-checksum-algorithm", alg.String())
@@ -50,7 +47,7 @@ func (h *Handler) createMultipartUpload(r *request) error {
 func (h *Handler) upload(r *request) (meta.UploadInfo, error) {
 	u, ok := h.meta.Upload(r.query.Get("uploadId"))
 	if !ok || u.Bucket != r.bucket || u.Key != r.key {
-		return u, NewError(CodeNoSuchUpload)
+		return u, s3err.New(s3err.NoSuchUpload)
 	}
 	return u, nil
 }
@@ -64,7 +61,7 @@ func (h *Handler) uploadPartTarget(r *request) (meta.UploadInfo, int, error) {
 	}
 	n, err := strconv.Atoi(r.query.Get("partNumber"))
 	if err != nil || n < 1 || n > 10000 {
-		return u, 0, NewError(CodeInvalidPartNumber)
+		return u, 0, s3err.New(s3err.InvalidPartNumber)
 	}
 	return u, n, nil
 }
@@ -74,19 +71,10 @@ func (h *Handler) uploadPart(r *request) error {
 	if err != nil {
 		return err
 	}
-	ref, ck, unpin, err := h.storeBody(r)
-	if err != nil {
-		return err
-	}
-	defer unpin()
-	part := meta.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
-		Blob: meta.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano(), Checksum: ck}
-	if err := h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: u.UploadID, PartNumber: n, Part: part}); err != nil {
-		return err
-	}
-	r.ctx.Response.Header.Set("ETag", part.ETag)
-	setChecksumHeader(r, ck)
-	return nil
+	return h.putBody(r, func(ref blob.Ref, ck meta.Checksum) (string, error) {
+		part, err := h.putPart(r, u.UploadID, n, ref, ck)
+		return part.ETag, err
+	})
 }
 
 // uploadPartCopy copies a source object, or a byte range of it, into a new
@@ -109,7 +97,7 @@ func (h *Handler) uploadPartCopy(r *request) error {
 		start, length = s, l
 	}
 	if length > h.cfg.MaxObjectSize {
-		return NewError(CodeEntityTooLarge)
+		return s3err.New(s3err.EntityTooLarge)
 	}
 	if err := h.checkSpace(length); err != nil {
 		return err
@@ -123,24 +111,29 @@ func (h *Handler) uploadPartCopy(r *request) error {
 	defer body.Close()
 	ref, unpin, err := h.blobs.PutPinned(body, length)
 	if err != nil {
-		var se *Error
+		var se *s3err.Error
 		if errors.As(err, &se) { // reading the source failed
 			return se
 		}
 		return h.writeFailed(r, err, "cannot copy the part")
 	}
-	if err := h.replicate(r, ref); err != nil {
-		unpin()
-		h.discardBlob(ref.SHA256)
+	if err := h.replicateNew(r, ref, unpin); err != nil {
 		return err
 	}
 	defer unpin()
-	part := meta.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
-		Blob: meta.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano()}
-	if err := h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: u.UploadID, PartNumber: n, Part: part}); err != nil {
+	part, err := h.putPart(r, u.UploadID, n, ref, meta.Checksum{})
+	if err != nil {
 		return err
 	}
 	return writeXML(r, fasthttp.StatusOK, &CopyPartResult{ETag: part.ETag, LastModified: XMLTime(unixTime(part.LastModified))})
+}
+
+// putPart commits the stored blob ref (its checksum ck) as part n of the
+// upload.
+func (h *Handler) putPart(r *request, uploadID string, n int, ref blob.Ref, ck meta.Checksum) (meta.PartMeta, error) {
+	part := meta.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
+		Blob: meta.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano(), Checksum: ck}
+	return part, h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: uploadID, PartNumber: n, Part: part})
 }
 
 func (h *Handler) completeMultipartUpload(r *request) error {
@@ -202,7 +195,7 @@ func (h *Handler) listParts(r *request) error {
 	if v := r.query.Get("max-parts"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return Errorf(CodeInvalidArgument, "Provided max-parts not an integer or within integer range")
+			return s3err.Errorf(s3err.InvalidArgument, "Provided max-parts not an integer or within integer range")
 		}
 		maxParts = min(n, 1000)
 	}
@@ -210,7 +203,7 @@ func (h *Handler) listParts(r *request) error {
 	if v := r.query.Get("part-number-marker"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return Errorf(CodeInvalidArgument, "Provided part-number-marker not an integer or within integer range")
+			return s3err.Errorf(s3err.InvalidArgument, "Provided part-number-marker not an integer or within integer range")
 		}
 		marker = n
 	}
@@ -237,9 +230,9 @@ func (h *Handler) checkPartChecksums(uploadID string, parts []CompletedPart) err
 	var stored map[int]meta.Checksum
 	for _, p := range parts {
 		for _, c := range [...]struct{ alg, value string }{
-			{ChecksumCRC32.String(), p.ChecksumCRC32}, {ChecksumCRC32C.String(), p.ChecksumCRC32C},
-			{ChecksumCRC64NVME.String(), p.ChecksumCRC64NVME}, {ChecksumSHA1.String(), p.ChecksumSHA1},
-			{ChecksumSHA256.String(), p.ChecksumSHA256},
+			{sig.ChecksumCRC32.String(), p.ChecksumCRC32}, {sig.ChecksumCRC32C.String(), p.ChecksumCRC32C},
+			{sig.ChecksumCRC64NVME.String(), p.ChecksumCRC64NVME}, {sig.ChecksumSHA1.String(), p.ChecksumSHA1},
+			{sig.ChecksumSHA256.String(), p.ChecksumSHA256},
 		} {
 			if c.value == "" {
 				continue
@@ -252,7 +245,7 @@ func (h *Handler) checkPartChecksums(uploadID string, parts []CompletedPart) err
 				}
 			}
 			if ck, ok := stored[p.PartNumber]; ok && (ck.Algorithm != c.alg || ck.Value != c.value) {
-				return NewError(CodeInvalidPart)
+				return s3err.New(s3err.InvalidPart)
 			}
 		}
 	}

@@ -1,10 +1,6 @@
 package s3
 
 import (
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,9 +8,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/s4/s4/blob"
-	"github.com/s4/s4/disk"
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/meta"
+	"github.com/s4/s4/s3/s3err"
+	"github.com/s4/s4/s3/sig"
 )
 
 // storedHeaders are the request headers an object keeps and returns.
@@ -25,14 +22,20 @@ const maxUserMetadata = 2 << 10
 
 func (h *Handler) object(r *request) (meta.ObjectMeta, error) {
 	if v := r.query.Get("versionId"); v != "" && v != "null" {
-		return meta.ObjectMeta{}, NewError(CodeNoSuchVersion)
+		return meta.ObjectMeta{}, s3err.New(s3err.NoSuchVersion)
 	}
-	obj, ok := h.meta.Object(r.bucket, r.key)
+	return h.lookObject(r.bucket, r.key)
+}
+
+// lookObject loads an object: NoSuchKey if it does not exist, NoSuchBucket
+// if its bucket does not either.
+func (h *Handler) lookObject(bucket, key string) (meta.ObjectMeta, error) {
+	obj, ok := h.meta.Object(bucket, key)
 	if !ok {
-		if _, bok := h.meta.Bucket(r.bucket); !bok {
-			return obj, NewError(CodeNoSuchBucket)
+		if _, bok := h.meta.Bucket(bucket); !bok {
+			return obj, s3err.New(s3err.NoSuchBucket)
 		}
-		return obj, NewError(CodeNoSuchKey)
+		return obj, s3err.New(s3err.NoSuchKey)
 	}
 	return obj, nil
 }
@@ -56,7 +59,7 @@ func objectHeaders(r *request, obj *meta.ObjectMeta) error {
 	}
 	if ce := obj.Headers["Content-Encoding"]; ce != "" {
 		// aws-chunked is transfer framing, not a property of the object.
-		if rest, found := ChunkedStripContentEncoding(ce); found {
+		if rest, found := sig.ChunkedStripContentEncoding(ce); found {
 			if rest == "" {
 				delete(obj.Headers, "Content-Encoding")
 			} else {
@@ -76,9 +79,26 @@ func objectHeaders(r *request, obj *meta.ObjectMeta) error {
 		}
 	}
 	if size > maxUserMetadata {
-		return NewError(CodeMetadataTooLarge)
+		return s3err.New(s3err.MetadataTooLarge)
 	}
 	return nil
+}
+
+// newObject starts the object a PutObject or CreateMultipartUpload
+// creates: it refuses ACLs other than private and a missing bucket, then
+// takes the object's metadata from the request headers.
+func (h *Handler) newObject(r *request) (meta.ObjectMeta, error) {
+	if err := checkACLHeaders(r); err != nil {
+		return meta.ObjectMeta{}, err
+	}
+	if _, err := h.bucket(r); err != nil {
+		return meta.ObjectMeta{}, err
+	}
+	obj := meta.ObjectMeta{Owner: r.user.ID}
+	if err := objectHeaders(r, &obj); err != nil {
+		return meta.ObjectMeta{}, err
+	}
+	return obj, nil
 }
 
 // setObjectHeaders writes an object's metadata headers to the response.
@@ -119,7 +139,7 @@ func (h *Handler) getObject(r *request) error {
 		IfModifiedSince: r.header("If-Modified-Since"), IfUnmodifiedSince: r.header("If-Unmodified-Since")}
 	if !pre.Empty() {
 		if err := pre.Evaluate(TrimETag(obj.ETag), unixTime(obj.LastModified)); err != nil {
-			if IsCode(err, CodeNotModified) {
+			if s3err.IsCode(err, s3err.NotModified) {
 				r.ctx.Response.Header.Set("ETag", obj.ETag)
 				r.ctx.Response.Header.Set("Last-Modified", unixTime(obj.LastModified).Format(http1123))
 			}
@@ -130,14 +150,14 @@ func (h *Handler) getObject(r *request) error {
 	if pn := r.query.Get("partNumber"); pn != "" {
 		n, err := strconv.Atoi(pn)
 		if err != nil || n < 1 || n > 10000 {
-			return NewError(CodeInvalidPartNumber)
+			return s3err.New(s3err.InvalidPartNumber)
 		}
 		sizes := obj.PartSizes
 		if len(sizes) == 0 {
 			sizes = []int64{obj.Size}
 		}
 		if n > len(sizes) {
-			return NewError(CodeInvalidPartNumber)
+			return s3err.New(s3err.InvalidPartNumber)
 		}
 		for i := 0; i < n-1; i++ {
 			start += sizes[i]
@@ -180,222 +200,28 @@ func (h *Handler) getObject(r *request) error {
 	return nil
 }
 
-// openObject returns a reader of length bytes of obj from offset start,
-// reading its blobs in order. Files are opened as the reader reaches them.
-func (h *Handler) openObject(obj *meta.ObjectMeta, start, length int64) (io.ReadCloser, error) {
-	or := &objectReader{blobs: h.blobs, fetch: h.fetch, stream: h.stream, remaining: length}
-	for _, p := range obj.Parts {
-		if start >= p.Size {
-			start -= p.Size
-			continue
-		}
-		or.parts = append(or.parts, partRange{sum: p.SHA256, size: p.Size, off: start})
-		start = 0
-	}
-	// Fail before the status line if the first blob is missing.
-	if length > 0 {
-		if err := or.next(); err != nil {
-			return nil, err
-		}
-	}
-	return or, nil
-}
-
-type partRange struct {
-	sum  [32]byte
-	size int64
-	off  int64
-}
-
-// objectReader reads an object's parts in order: each from the local blob
-// store, or, when a blob is missing here, from a peer: fetched into the
-// store (fetch), or, when this node has no room for it (at its free-space
-// reserve), streamed from a peer without keeping it (stream).
-type objectReader struct {
-	blobs     *blob.Store
-	fetch     func(sum [32]byte, size int64) error                  // from a peer, kept
-	stream    func(sum [32]byte, size int64) (io.ReadCloser, error) // from a peer, not kept
-	parts     []partRange
-	cur       io.Reader
-	c         io.Closer // what cur reads from
-	remaining int64
-}
-
-func (o *objectReader) next() error {
-	if o.c != nil {
-		o.c.Close()
-		o.c = nil
-	}
-	if len(o.parts) == 0 {
-		return io.ErrUnexpectedEOF
-	}
-	p := o.parts[0]
-	o.parts = o.parts[1:]
-	f, size, err := o.blobs.Open(p.sum)
-	if errors.Is(err, blob.ErrNotFound) && o.fetch != nil {
-		ferr := o.fetch(p.sum, p.size)
-		switch {
-		case ferr == nil:
-			f, size, err = o.blobs.Open(p.sum)
-		case disk.IsNoSpace(ferr) && o.stream != nil:
-			return o.streamPart(p, ferr)
-		case !errors.Is(ferr, blob.ErrNotFound):
-			// Not here, and the peers that may have it did not answer
-			// (cut off, stopped, busy): the client may retry.
-			return Errorf(CodeServiceUnavailable, "The object data is not on this node and no other node could provide it now; please retry.").
-				WithCause(fmt.Errorf("%w; fetching it from a peer: %v", err, ferr))
-		default:
-			err = fmt.Errorf("%w; fetching it from a peer: %v", err, ferr)
-		}
-	}
-	if err != nil {
-		return Errorf(CodeInternalError, "object data %s is missing on this node", hex.EncodeToString(p.sum[:8])).WithCause(err)
-	}
-	o.c = f
-	o.cur = io.NewSectionReader(f, p.off, size-p.off)
-	return nil
-}
-
-// streamPart reads part p from a peer without keeping it: this node could
-// not fetch it for lack of space (why). The bytes before p.off are read
-// and dropped (the peer hashes the whole blob as it streams; see
-// Replicator.Stream).
-func (o *objectReader) streamPart(p partRange, why error) error {
-	rc, err := o.stream(p.sum, p.size)
-	if err == nil && p.off > 0 {
-		if _, err = io.CopyN(io.Discard, rc, p.off); err != nil {
-			rc.Close()
-		}
-	}
-	if err != nil {
-		return Errorf(CodeServiceUnavailable, "This node is at its free-space reserve and could not read the object data from another node; please retry.").
-			WithCause(fmt.Errorf("%w; streaming it from a peer: %v", why, err))
-	}
-	o.c = rc
-	o.cur = io.LimitReader(rc, p.size-p.off)
-	return nil
-}
-
-func (o *objectReader) Read(b []byte) (int, error) {
-	if o.remaining <= 0 {
-		return 0, io.EOF
-	}
-	for {
-		if o.cur == nil {
-			if err := o.next(); err != nil {
-				return 0, err
-			}
-		}
-		if int64(len(b)) > o.remaining {
-			b = b[:o.remaining]
-		}
-		n, err := o.cur.Read(b)
-		o.remaining -= int64(n)
-		if err == io.EOF {
-			o.cur = nil
-			err = nil
-			if n == 0 {
-				continue
-			}
-		}
-		return n, err
-	}
-}
-
-func (o *objectReader) Close() error {
-	if o.c != nil {
-		err := o.c.Close()
-		o.c = nil
-		return err
-	}
-	return nil
-}
-
-// storeBody streams the request body into a new blob, checks it against
-// what the client declared and signed, commits it pinned and replicates it
-// to a majority of the nodes (503 if it cannot). The caller
-// must call unpin once the metadata event is applied or has failed.
-//
-// At the free-space reserve, or when the declared size would take the node
-// there, it answers 507 XS4StorageFull before reading the body; a write
-// that runs out of space (ENOSPC) is 507 too. Either way nothing is left
-// behind: the temp file is removed, and a blob whose replication failed is
-// removed again unless something else holds or references it.
-func (h *Handler) storeBody(r *request) (ref blob.Ref, ck meta.Checksum, unpin func(), err error) {
-	p, err := h.openPayload(r, h.cfg.MaxObjectSize, true)
-	if err != nil {
-		return ref, ck, nil, err
-	}
-	if err := h.checkSpace(p.size); err != nil {
-		return ref, ck, nil, err
-	}
-	w, err := h.blobs.Create()
-	if err != nil {
-		return ref, ck, nil, h.writeFailed(r, err, "cannot store the object")
-	}
-	defer w.Abort()
-	if _, err := p.copyTo(w, h.cfg.MaxObjectSize); err != nil {
-		if disk.IsNoSpace(err) { // the blob file's write; read errors are S3 errors
-			return ref, ck, nil, h.writeFailed(r, err, "cannot store the object")
-		}
-		return ref, ck, nil, err
-	}
-	sum := w.Sum()
-	alg, val, err := p.verify(&sum.SHA256, sum.MD5)
-	if err != nil {
-		return ref, ck, nil, err
-	}
-	if alg != 0 {
-		ck = meta.Checksum{Algorithm: alg.String(), Value: val}
-	}
-	ref, unpin, err = w.CommitPinned()
-	if err != nil {
-		return ref, ck, nil, h.writeFailed(r, err, "cannot store the object")
-	}
-	if err := h.replicate(r, ref); err != nil {
-		unpin()
-		h.discardBlob(ref.SHA256)
-		return ref, ck, nil, err
-	}
-	return ref, ck, unpin, nil
-}
-
 func (h *Handler) putObject(r *request) error {
 	cond, err := writeCondition(r.header("If-Match"), r.header("If-None-Match"))
 	if err != nil {
 		return err
 	}
-	if err := checkACLHeaders(r); err != nil {
-		return err
-	}
-	if _, err := h.bucket(r); err != nil {
-		return err
-	}
-	obj := meta.ObjectMeta{Owner: r.user.ID}
-	if err := objectHeaders(r, &obj); err != nil {
-		return err
-	}
-	ref, ck, unpin, err := h.storeBody(r)
+	obj, err := h.newObject(r)
 	if err != nil {
 		return err
 	}
-	defer unpin()
-	obj.Size = ref.Size
-	obj.ETag = `"` + ref.MD5Hex() + `"`
-	obj.LastModified = h.cfg.Now().UnixNano()
-	obj.Checksum = ck
-	obj.Parts = []meta.BlobPart{{SHA256: ref.SHA256, Size: ref.Size}}
-	if err := h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj, If: cond}); err != nil {
-		return err
-	}
-	r.ctx.Response.Header.Set("ETag", obj.ETag)
-	setChecksumHeader(r, ck)
-	return nil
+	return h.putBody(r, func(ref blob.Ref, ck meta.Checksum) (string, error) {
+		obj.Size = ref.Size
+		obj.ETag = `"` + ref.MD5Hex() + `"`
+		obj.LastModified = h.cfg.Now().UnixNano()
+		obj.Checksum = ck
+		obj.Parts = []meta.BlobPart{{SHA256: ref.SHA256, Size: ref.Size}}
+		return obj.ETag, h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj, If: cond})
+	})
 }
 
 func (h *Handler) deleteObject(r *request) error {
 	if v := r.query.Get("versionId"); v != "" && v != "null" {
-		return NewError(CodeNoSuchVersion)
+		return s3err.New(s3err.NoSuchVersion)
 	}
 	if _, err := h.bucket(r); err != nil {
 		return err
@@ -415,25 +241,22 @@ func (h *Handler) copySource(r *request) (bucket, key string, obj meta.ObjectMet
 	if i := strings.IndexByte(src, '?'); i >= 0 {
 		q, qerr := url.ParseQuery(src[i+1:])
 		if qerr != nil || (q.Get("versionId") != "" && q.Get("versionId") != "null") {
-			return "", "", obj, NewError(CodeNoSuchVersion)
+			return "", "", obj, s3err.New(s3err.NoSuchVersion)
 		}
 		src = src[:i]
 	}
 	src, uerr := url.PathUnescape(src)
 	if uerr != nil {
-		return "", "", obj, NewError(CodeInvalidCopySource)
+		return "", "", obj, s3err.New(s3err.InvalidCopySource)
 	}
 	src = strings.TrimPrefix(src, "/")
 	bucket, key, ok := strings.Cut(src, "/")
 	if !ok || !ValidBucketName(bucket) || ValidObjectKey(key) != nil {
-		return "", "", obj, NewError(CodeInvalidCopySource)
+		return "", "", obj, s3err.New(s3err.InvalidCopySource)
 	}
-	o, found := h.meta.Object(bucket, key)
-	if !found {
-		if _, bok := h.meta.Bucket(bucket); !bok {
-			return "", "", obj, NewError(CodeNoSuchBucket)
-		}
-		return "", "", obj, NewError(CodeNoSuchKey)
+	o, err := h.lookObject(bucket, key)
+	if err != nil {
+		return "", "", obj, err
 	}
 	pre := Preconditions{IfMatch: r.header("X-Amz-Copy-Source-If-Match"), IfNoneMatch: r.header("X-Amz-Copy-Source-If-None-Match"),
 		IfModifiedSince: r.header("X-Amz-Copy-Source-If-Modified-Since"), IfUnmodifiedSince: r.header("X-Amz-Copy-Source-If-Unmodified-Since")}
@@ -489,14 +312,14 @@ func (h *Handler) copyObject(r *request) error {
 	switch strings.ToUpper(r.header("X-Amz-Metadata-Directive")) {
 	case "", "COPY":
 		if sb == r.bucket && sk == r.key {
-			return Errorf(CodeInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+			return s3err.Errorf(s3err.InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 		}
 	case "REPLACE":
 		if err := objectHeaders(r, &obj); err != nil {
 			return err
 		}
 	default:
-		return Errorf(CodeInvalidArgument, "Unknown metadata directive.")
+		return s3err.Errorf(s3err.InvalidArgument, "Unknown metadata directive.")
 	}
 	if err := h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj}); err != nil {
 		return err
@@ -508,7 +331,7 @@ func (h *Handler) copyObject(r *request) error {
 
 // setChecksumHeader sends a stored checksum as its x-amz-checksum-* header.
 func setChecksumHeader(r *request, ck meta.Checksum) {
-	if alg, ok := ParseChecksumAlgorithm(ck.Algorithm); ok {
+	if alg, ok := sig.ParseChecksumAlgorithm(ck.Algorithm); ok {
 		r.ctx.Response.Header.Set(alg.HeaderName(), ck.Value)
 	}
 }

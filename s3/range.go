@@ -3,6 +3,8 @@ package s3
 import (
 	"strconv"
 	"strings"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 // ParseRange interprets a GET/HEAD Range header for an object of size bytes.
@@ -21,7 +23,7 @@ import (
 // RFC 9110 §14.2 lets a server ignore Range. Answering NotImplemented
 // instead would break clients that send multi-range optimistically.
 //
-// It returns an *Error with CodeInvalidRange (416) when the single range is
+// It returns an *s3err.Error with s3err.InvalidRange (416) when the single range is
 // syntactically valid but unsatisfiable: first byte at or past size (so any
 // range of an empty object), or a zero-length suffix "bytes=-0". The caller
 // then sends Content-Range: UnsatisfiedContentRange(size). The error carries
@@ -44,7 +46,7 @@ func ParseRange(header string, size int64) (start, length int64, partial bool, e
 		return whole()
 	}
 	unsatisfiable := func() (int64, int64, bool, error) {
-		return 0, 0, false, &Error{Code: CodeInvalidRange, Extra: []ErrorField{
+		return 0, 0, false, &s3err.Error{Code: s3err.InvalidRange, Extra: []s3err.Field{
 			{Name: "RangeRequested", Value: strings.TrimSpace(header)},
 			{Name: "ActualObjectSize", Value: strconv.FormatInt(size, 10)},
 		}}
@@ -147,10 +149,10 @@ func ParseCopySourceRange(v string, size int64) (start, length int64, err error)
 	a, ofa, oka := parseRangeInt(first)
 	b, ofb, okb := parseRangeInt(last)
 	if !ok || !ok2 || !oka || !okb || a > b && !ofa && !ofb {
-		return 0, 0, Errorf(CodeInvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+		return 0, 0, s3err.Errorf(s3err.InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
 	}
 	if ofa || ofb || b >= size {
-		return 0, 0, Errorf(CodeInvalidArgument, "Range specified is not valid for source object of size: %d", size)
+		return 0, 0, s3err.Errorf(s3err.InvalidArgument, "Range specified is not valid for source object of size: %d", size)
 	}
 	return a, b - a + 1, nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 func TestParseRange(t *testing.T) {
@@ -64,8 +66,8 @@ func TestParseRange(t *testing.T) {
 				t.Errorf("%q/%d: got %d,%d,%v,%v; want whole object", c.header, c.size, start, length, partial, err)
 			}
 		case bad:
-			var e *Error
-			if !errors.As(err, &e) || e.Code != CodeInvalidRange || partial || e.Status() != 416 {
+			var e *s3err.Error
+			if !errors.As(err, &e) || e.Code != s3err.InvalidRange || partial || e.Status() != 416 {
 				t.Errorf("%q/%d: got %d,%d,%v,%v; want InvalidRange", c.header, c.size, start, length, partial, err)
 			}
 		default:
@@ -78,7 +80,7 @@ func TestParseRange(t *testing.T) {
 
 func TestInvalidRangeErrorBody(t *testing.T) {
 	_, _, _, err := ParseRange("bytes=40-50", 11)
-	body := string(AsError(err).XML("/b/k", "r"))
+	body := string(s3err.As(err).XML("/b/k", "r"))
 	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 		`<Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message>` +
 		`<RangeRequested>bytes=40-50</RangeRequested><ActualObjectSize>11</ActualObjectSize>` +
@@ -114,13 +116,13 @@ func FuzzParseRange(f *testing.F) {
 			if cs < 0 || cn < 1 || cs+cn > size {
 				t.Fatalf("copy source %q/%d: bad span %d,%d", header, size, cs, cn)
 			}
-		} else if AsError(err).Code != CodeInvalidArgument {
+		} else if s3err.As(err).Code != s3err.InvalidArgument {
 			t.Fatalf("copy source %q/%d: bad error %v", header, size, err)
 		}
 		start, length, partial, err := ParseRange(header, size)
 		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.Code != CodeInvalidRange || partial {
+			var e *s3err.Error
+			if !errors.As(err, &e) || e.Code != s3err.InvalidRange || partial {
 				t.Fatalf("%q/%d: bad error %v partial=%v", header, size, err, partial)
 			}
 			return
@@ -167,8 +169,8 @@ func TestParseCopySourceRange(t *testing.T) {
 			}
 			continue
 		}
-		e := AsError(err)
-		if err == nil || e.Code != CodeInvalidArgument {
+		e := s3err.As(err)
+		if err == nil || e.Code != s3err.InvalidArgument {
 			t.Errorf("%q size %d = %d,%d,%v; want InvalidArgument", c.v, c.size, start, n, err)
 		} else if past := strings.Contains(e.Message, "not valid for source object"); past == c.invalid {
 			t.Errorf("%q size %d: message %q", c.v, c.size, e.Message)

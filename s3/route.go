@@ -1,11 +1,14 @@
 package s3
 
 import (
+	"net/url"
+	"strings"
+
 	"github.com/s4/s4/iam"
 )
 
 // operation is one S3 API action and the least role that may call it
-// (DESIGN.md "Roles"): Readers list and read, Writers also change buckets
+// (docs/DESIGN.md "Roles"): Readers list and read, Writers also change buckets
 // and objects, SuperUsers do everything.
 type operation struct {
 	name string
@@ -24,7 +27,7 @@ var (
 	opHeadBucket            = op("HeadBucket", iam.RoleReader, (*Handler).headBucket)
 	opGetBucketLocation     = op("GetBucketLocation", iam.RoleReader, (*Handler).getBucketLocation)
 	opGetBucketVersioning   = op("GetBucketVersioning", iam.RoleReader, (*Handler).getBucketVersioning)
-	opGetBucketACL          = op("GetBucketAcl", iam.RoleReader, (*Handler).getBucketACL)
+	opGetBucketACL          = op("GetBucketAcl", iam.RoleReader, (*Handler).getACL)
 	opPutBucketACL          = op("PutBucketAcl", iam.RoleWriter, (*Handler).putACL)
 	opListObjects           = op("ListObjects", iam.RoleReader, (*Handler).listObjects)
 	opListObjectsV2         = op("ListObjectsV2", iam.RoleReader, (*Handler).listObjectsV2)
@@ -33,7 +36,7 @@ var (
 	opDeleteObjects         = op("DeleteObjects", iam.RoleWriter, (*Handler).deleteObjects)
 	opGetObject             = op("GetObject", iam.RoleReader, (*Handler).getObject)
 	opHeadObject            = op("HeadObject", iam.RoleReader, (*Handler).getObject)
-	opGetObjectACL          = op("GetObjectAcl", iam.RoleReader, (*Handler).getObjectACL)
+	opGetObjectACL          = op("GetObjectAcl", iam.RoleReader, (*Handler).getACL)
 	opPutObjectACL          = op("PutObjectAcl", iam.RoleWriter, (*Handler).putACL)
 	opPutObject             = op("PutObject", iam.RoleWriter, (*Handler).putObject)
 	opCopyObject            = op("CopyObject", iam.RoleWriter, (*Handler).copyObject)
@@ -56,10 +59,64 @@ var unsupported = []string{
 	"policyStatus", "versioning", "session", "renameObject",
 }
 
+// A rule routes the requests with its method whose query has its
+// parameter (query: "name" present, "name=value" with that first value,
+// "" any query) and, with copy, an x-amz-copy-source header. The first
+// rule that matches wins.
+type rule struct {
+	method string
+	query  string
+	copy   bool
+	op     *operation
+}
+
+func (ru *rule) matches(method string, q url.Values, copying bool) bool {
+	if ru.method != method || ru.copy && !copying {
+		return false
+	}
+	if name, value, ok := strings.Cut(ru.query, "="); ok {
+		return q.Get(name) == value
+	}
+	_, ok := q[ru.query]
+	return ru.query == "" || ok
+}
+
+// bucketRules route the requests that name a bucket and no key.
+var bucketRules = []rule{
+	{"GET", "location", false, opGetBucketLocation},
+	{"GET", "acl", false, opGetBucketACL},
+	{"GET", "uploads", false, opListMultipartUploads},
+	{"GET", "versions", false, opListObjectVersions},
+	{"GET", "list-type=2", false, opListObjectsV2},
+	{"GET", "", false, opListObjects},
+	{"HEAD", "", false, opHeadBucket},
+	{"PUT", "acl", false, opPutBucketACL},
+	{"PUT", "", false, opCreateBucket},
+	{"DELETE", "", false, opDeleteBucket},
+	{"POST", "delete", false, opDeleteObjects},
+}
+
+// objectRules route the requests that name an object.
+var objectRules = []rule{
+	{"GET", "uploadId", false, opListParts},
+	{"GET", "acl", false, opGetObjectACL},
+	{"GET", "", false, opGetObject},
+	{"HEAD", "", false, opHeadObject},
+	{"PUT", "uploadId", true, opUploadPartCopy},
+	{"PUT", "partNumber", true, opUploadPartCopy},
+	{"PUT", "uploadId", false, opUploadPart},
+	{"PUT", "partNumber", false, opUploadPart},
+	{"PUT", "acl", false, opPutObjectACL},
+	{"PUT", "", true, opCopyObject},
+	{"PUT", "", false, opPutObject},
+	{"DELETE", "uploadId", false, opAbortMultipart},
+	{"DELETE", "", false, opDeleteObject},
+	{"POST", "uploads", false, opCreateMultipartUpload},
+	{"POST", "uploadId", false, opCompleteMultipart},
+}
+
 // route picks the operation for a request, or nil (NotImplemented).
 func route(r *request) *operation {
-	q := r.query
-	has := func(k string) bool { _, ok := q[k]; return ok }
 	method := string(r.ctx.Method())
 	if r.bucket == "" {
 		if method == "GET" {
@@ -67,81 +124,22 @@ func route(r *request) *operation {
 		}
 		return nil
 	}
-	if method == "GET" && r.key == "" && has("versioning") {
+	if _, ok := r.query["versioning"]; ok && method == "GET" && r.key == "" {
 		return opGetBucketVersioning
 	}
 	for _, sub := range unsupported {
-		if has(sub) {
+		if _, ok := r.query[sub]; ok {
 			return nil
 		}
 	}
+	rules := objectRules
 	if r.key == "" {
-		switch method {
-		case "GET":
-			switch {
-			case has("location"):
-				return opGetBucketLocation
-			case has("acl"):
-				return opGetBucketACL
-			case has("uploads"):
-				return opListMultipartUploads
-			case has("versions"):
-				return opListObjectVersions
-			case q.Get("list-type") == "2":
-				return opListObjectsV2
-			}
-			return opListObjects
-		case "HEAD":
-			return opHeadBucket
-		case "PUT":
-			if has("acl") {
-				return opPutBucketACL
-			}
-			return opCreateBucket
-		case "DELETE":
-			return opDeleteBucket
-		case "POST":
-			if has("delete") {
-				return opDeleteObjects
-			}
-		}
-		return nil
+		rules = bucketRules
 	}
-	switch method {
-	case "GET":
-		switch {
-		case has("uploadId"):
-			return opListParts
-		case has("acl"):
-			return opGetObjectACL
-		}
-		return opGetObject
-	case "HEAD":
-		return opHeadObject
-	case "PUT":
-		switch {
-		case has("uploadId") || has("partNumber"):
-			if len(r.ctx.Request.Header.Peek("X-Amz-Copy-Source")) > 0 {
-				return opUploadPartCopy
-			}
-			return opUploadPart
-		case has("acl"):
-			return opPutObjectACL
-		case len(r.ctx.Request.Header.Peek("X-Amz-Copy-Source")) > 0:
-			return opCopyObject
-		}
-		return opPutObject
-	case "DELETE":
-		if has("uploadId") {
-			return opAbortMultipart
-		}
-		return opDeleteObject
-	case "POST":
-		switch {
-		case has("uploads"):
-			return opCreateMultipartUpload
-		case has("uploadId"):
-			return opCompleteMultipart
+	copying := len(r.ctx.Request.Header.Peek("X-Amz-Copy-Source")) > 0
+	for i := range rules {
+		if rules[i].matches(method, r.query, copying) {
+			return rules[i].op
 		}
 	}
 	return nil

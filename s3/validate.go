@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 // MaxKeyLength is S3's limit on an object key, in bytes of UTF-8.
@@ -71,7 +73,7 @@ func looksLikeIPv4(s string) bool {
 
 // ValidObjectKey checks an object key: 1 to 1024 bytes of valid UTF-8.
 // Anything else is allowed, "../", control characters and leading '/'
-// included: keys are data, never paths (DESIGN.md "Bad input").
+// included: keys are data, never paths (docs/DESIGN.md "Bad input").
 //
 // Errors: KeyTooLongError past 1024 bytes; InvalidURI ("Couldn't parse the
 // specified URI.") for invalid UTF-8, which is what S3 answers for such a
@@ -79,11 +81,11 @@ func looksLikeIPv4(s string) bool {
 func ValidObjectKey(key string) error {
 	switch {
 	case key == "":
-		return NewError(CodeInvalidObjectKeyEmpty)
+		return s3err.New(s3err.InvalidObjectKeyEmpty)
 	case len(key) > MaxKeyLength:
-		return NewError(CodeKeyTooLong)
+		return s3err.New(s3err.KeyTooLong)
 	case !utf8.ValidString(key):
-		return NewError(CodeInvalidURI)
+		return s3err.New(s3err.InvalidURI)
 	}
 	return nil
 }
@@ -146,5 +148,5 @@ func CheckCannedACL(v string) error {
 	case "", "private", "bucket-owner-full-control":
 		return nil
 	}
-	return NewError(CodeAccessControlListNotSupported)
+	return s3err.New(s3err.AccessControlListNotSupported)
 }

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 func TestValidBucketName(t *testing.T) {
@@ -30,7 +32,7 @@ func TestValidBucketName(t *testing.T) {
 func TestValidObjectKey(t *testing.T) {
 	cases := []struct {
 		key  string
-		code ErrorCode
+		code s3err.Code
 	}{
 		{"a", ""},
 		{"../../etc/passwd", ""},
@@ -39,11 +41,11 @@ func TestValidObjectKey(t *testing.T) {
 		{"ctl\x01\x00chars", ""},
 		{strings.Repeat("k", 1024), ""},
 		{strings.Repeat("ü", 512), ""}, // 1024 bytes
-		{"", CodeInvalidObjectKeyEmpty},
-		{strings.Repeat("k", 1025), CodeKeyTooLong},
-		{strings.Repeat("ü", 513), CodeKeyTooLong},
-		{"bad\xffutf8", CodeInvalidURI},
-		{"\xed\xa0\x80", CodeInvalidURI}, // a surrogate
+		{"", s3err.InvalidObjectKeyEmpty},
+		{strings.Repeat("k", 1025), s3err.KeyTooLong},
+		{strings.Repeat("ü", 513), s3err.KeyTooLong},
+		{"bad\xffutf8", s3err.InvalidURI},
+		{"\xed\xa0\x80", s3err.InvalidURI}, // a surrogate
 	}
 	for _, c := range cases {
 		xmlTestCheckCode(t, c.key, ValidObjectKey(c.key), c.code)
@@ -104,6 +106,6 @@ func TestCheckCannedACL(t *testing.T) {
 		}
 	}
 	for _, v := range []string{"public-read", "public-read-write", "authenticated-read", "log-delivery-write", "bogus"} {
-		xmlTestCheckCode(t, v, CheckCannedACL(v), CodeAccessControlListNotSupported)
+		xmlTestCheckCode(t, v, CheckCannedACL(v), s3err.AccessControlListNotSupported)
 	}
 }

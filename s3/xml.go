@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 // S3Namespace is the xmlns of every S3 response document except <Error>.
@@ -288,7 +290,7 @@ type DeleteError struct {
 }
 
 // NewDeleteError fills a DeleteError from an *Error's wire code and message.
-func NewDeleteError(key, versionID string, err *Error) DeleteError {
+func NewDeleteError(key, versionID string, err *s3err.Error) DeleteError {
 	a := err.API()
 	return DeleteError{Key: key, VersionID: versionID, Code: a.Code, Message: a.Description}
 }
@@ -370,7 +372,7 @@ type Grant struct {
 }
 
 // AccessControlPolicy answers Get{Bucket,Object}Acl and is the body of
-// Put*Acl. S4 has no ACLs (roles decide access, DESIGN.md "Roles"): reads
+// Put*Acl. S4 has no ACLs (roles decide access, docs/DESIGN.md "Roles"): reads
 // always show the owner with FULL_CONTROL, as S3 does for a bucket whose
 // Object Ownership is "bucket owner enforced".
 type AccessControlPolicy struct {
@@ -438,28 +440,28 @@ func DecodeCompleteMultipartUpload(r io.Reader) ([]CompletedPart, error) {
 		return nil, err
 	}
 	if len(doc.Parts) == 0 || len(doc.Parts) > MaxPartNumber {
-		return nil, NewError(CodeMalformedXML)
+		return nil, s3err.New(s3err.MalformedXML)
 	}
 	parts := make([]CompletedPart, 0, len(doc.Parts))
 	prev := 0
 	for _, p := range doc.Parts {
 		if p.PartNumber == nil || p.ETag == nil {
-			return nil, NewError(CodeMalformedXML)
+			return nil, s3err.New(s3err.MalformedXML)
 		}
 		n, ok := parseDecimal(strings.TrimSpace(*p.PartNumber))
 		if !ok {
-			return nil, NewError(CodeMalformedXML)
+			return nil, s3err.New(s3err.MalformedXML)
 		}
 		if n < 1 || n > MaxPartNumber {
-			return nil, NewError(CodeInvalidPartNumber)
+			return nil, s3err.New(s3err.InvalidPartNumber)
 		}
 		if n <= prev {
-			return nil, NewError(CodeInvalidPartOrder)
+			return nil, s3err.New(s3err.InvalidPartOrder)
 		}
 		prev = n
 		etag := TrimETag(*p.ETag)
 		if etag == "" {
-			return nil, NewError(CodeMalformedXML)
+			return nil, s3err.New(s3err.MalformedXML)
 		}
 		cs := p.Checksums
 		cs.ChecksumCRC32 = strings.TrimSpace(cs.ChecksumCRC32)
@@ -499,15 +501,15 @@ func DecodeDeleteObjects(r io.Reader) (quiet bool, objects []ObjectIdentifier, e
 	case "true", "True", "TRUE":
 		quiet = true
 	default:
-		return false, nil, NewError(CodeMalformedXML)
+		return false, nil, s3err.New(s3err.MalformedXML)
 	}
 	if len(doc.Objects) == 0 || len(doc.Objects) > MaxDeleteObjects {
-		return false, nil, NewError(CodeMalformedXML)
+		return false, nil, s3err.New(s3err.MalformedXML)
 	}
 	objects = make([]ObjectIdentifier, 0, len(doc.Objects))
 	for _, o := range doc.Objects {
 		if o.Key == nil {
-			return false, nil, NewError(CodeMalformedXML)
+			return false, nil, s3err.New(s3err.MalformedXML)
 		}
 		objects = append(objects, ObjectIdentifier{Key: *o.Key, VersionID: strings.TrimSpace(o.VersionID)})
 	}
@@ -579,12 +581,12 @@ func DecodeAccessControlPolicy(r io.Reader, ownerID string) (*AccessControlPolic
 	if doc.Owner != nil {
 		p.Owner = Owner{ID: strings.TrimSpace(doc.Owner.ID), DisplayName: strings.TrimSpace(doc.Owner.DisplayName)}
 		if p.Owner.ID != "" && p.Owner.ID != ownerID {
-			return nil, NewError(CodeAccessControlListNotSupported)
+			return nil, s3err.New(s3err.AccessControlListNotSupported)
 		}
 	}
 	for _, g := range doc.Grants {
 		if g.Grantee == nil {
-			return nil, NewError(CodeMalformedXML)
+			return nil, s3err.New(s3err.MalformedXML)
 		}
 		gt := Grantee{
 			ID:          strings.TrimSpace(g.Grantee.ID),
@@ -600,13 +602,13 @@ func DecodeAccessControlPolicy(r io.Reader, ownerID string) (*AccessControlPolic
 		p.Grants = append(p.Grants, Grant{Grantee: gt, Permission: strings.TrimSpace(g.Permission)})
 	}
 	if len(p.Grants) != 1 {
-		return nil, NewError(CodeAccessControlListNotSupported)
+		return nil, s3err.New(s3err.AccessControlListNotSupported)
 	}
 	g := p.Grants[0]
 	if g.Permission != "FULL_CONTROL" || g.Grantee.ID != ownerID ||
 		(g.Grantee.Type != "" && g.Grantee.Type != "CanonicalUser") ||
 		g.Grantee.URI != "" || g.Grantee.Email != "" {
-		return nil, NewError(CodeAccessControlListNotSupported)
+		return nil, s3err.New(s3err.AccessControlListNotSupported)
 	}
 	return p, nil
 }
@@ -623,14 +625,14 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		var e *Error
+		var e *s3err.Error
 		if errors.As(err, &e) {
 			return nil, err // e.g. BadDigest/IncompleteBody from a body reader
 		}
-		return nil, NewError(CodeIncompleteBody).WithCause(err)
+		return nil, s3err.New(s3err.IncompleteBody).WithCause(err)
 	}
 	if int64(len(body)) > limit {
-		return nil, NewError(CodeMaxMessageLengthExceeded)
+		return nil, s3err.New(s3err.MaxMessageLengthExceeded)
 	}
 	return body, nil
 }
@@ -642,7 +644,7 @@ func decodeXMLBody(r io.Reader, limit int64, v any) error {
 	}
 	body = bytes.TrimPrefix(body, utf8BOM)
 	if len(bytes.TrimSpace(body)) == 0 {
-		return NewError(CodeMalformedXML)
+		return s3err.New(s3err.MalformedXML)
 	}
 	return unmarshalChecked(body, v)
 }
@@ -662,40 +664,40 @@ func unmarshalChecked(body []byte, v any) error {
 			break
 		}
 		if err != nil {
-			return NewError(CodeMalformedXML).WithCause(err)
+			return s3err.New(s3err.MalformedXML).WithCause(err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if depth == 0 {
 				roots++
 				if roots > 1 {
-					return NewError(CodeMalformedXML)
+					return s3err.New(s3err.MalformedXML)
 				}
 			}
 			depth++
 			if depth > maxXMLDepth {
-				return NewError(CodeMalformedXML)
+				return s3err.New(s3err.MalformedXML)
 			}
 		case xml.EndElement:
 			depth--
 		case xml.Directive:
-			return NewError(CodeMalformedXML)
+			return s3err.New(s3err.MalformedXML)
 		case xml.ProcInst:
 			if t.Target != "xml" {
-				return NewError(CodeMalformedXML)
+				return s3err.New(s3err.MalformedXML)
 			}
 		case xml.CharData:
 			if depth == 0 && len(bytes.TrimSpace(t)) != 0 {
-				return NewError(CodeMalformedXML)
+				return s3err.New(s3err.MalformedXML)
 			}
 		}
 	}
 	if roots != 1 || depth != 0 {
-		return NewError(CodeMalformedXML)
+		return s3err.New(s3err.MalformedXML)
 	}
 	// RawToken does not match end tags to start tags; Unmarshal does.
 	if err := xml.Unmarshal(body, v); err != nil {
-		return NewError(CodeMalformedXML).WithCause(err)
+		return s3err.New(s3err.MalformedXML).WithCause(err)
 	}
 	return nil
 }

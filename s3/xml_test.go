@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 var xmlTestTime = time.Date(2026, 11, 28, 9, 42, 40, 123456789, time.FixedZone("X", 3600))
@@ -102,7 +104,7 @@ func TestXMLGoldenSmallDocs(t *testing.T) {
 			`<CopyPartResult` + ns + `><ETag>&#34;e&#34;</ETag><LastModified>2026-11-28T08:42:40.123Z</LastModified></CopyPartResult>`},
 		{DeleteResult{
 			Deleted: []DeletedObject{{Key: "a"}},
-			Errors:  []DeleteError{NewDeleteError("b", "", NewError(CodeAccessDenied))},
+			Errors:  []DeleteError{NewDeleteError("b", "", s3err.New(s3err.AccessDenied))},
 		}, `<DeleteResult` + ns + `><Deleted><Key>a</Key></Deleted><Error><Key>b</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>`},
 		{DeleteResult{}, `<DeleteResult` + ns + `></DeleteResult>`},
 		{ListBucketResult{Name: "b", MaxKeys: 1000, Contents: []Object{{Key: "k", Size: 0, StorageClass: "STANDARD", Owner: &Owner{ID: "u"}}}},
@@ -169,41 +171,41 @@ func TestDecodeCompleteMultipartUpload(t *testing.T) {
 	cases := []struct {
 		name string
 		body string
-		code ErrorCode // "" = ok
+		code s3err.Code // "" = ok
 	}{
 		{"quot entity and no namespace", wrap(part("1", "&quot;abc&quot;")), ""},
 		{"unquoted etag, spaces", wrap(part(" 3 ", " abc ")), ""},
 		{"xml decl and comment", `<?xml version="1.0" encoding="UTF-8"?><!-- hi -->` + wrap(part("1", "e")), ""},
 		{"utf-8 BOM", "\xef\xbb\xbf" + wrap(part("1", "e")), ""},
 		{"unknown elements ignored", wrap(`<Foo>bar</Foo>` + part("1", "e")), ""},
-		{"empty body", "", CodeMalformedXML},
-		{"whitespace body", "  \n", CodeMalformedXML},
-		{"no parts", wrap(""), CodeMalformedXML},
-		{"wrong root", "<Delete>" + part("1", "e") + "</Delete>", CodeMalformedXML},
-		{"not xml", "hello", CodeMalformedXML},
-		{"truncated", "<CompleteMultipartUpload><Part>", CodeMalformedXML},
-		{"mismatched tags", "<CompleteMultipartUpload><Part></Prt></CompleteMultipartUpload>", CodeMalformedXML},
-		{"two roots", wrap(part("1", "e")) + wrap(part("2", "e")), CodeMalformedXML},
-		{"trailing text", wrap(part("1", "e")) + "junk", CodeMalformedXML},
-		{"doctype", `<!DOCTYPE x [<!ENTITY a "b">]>` + wrap(part("1", "&a;")), CodeMalformedXML},
-		{"external entity", `<!DOCTYPE x [<!ENTITY a SYSTEM "file:///etc/passwd">]>` + wrap(part("1", "&a;")), CodeMalformedXML},
-		{"undeclared entity", wrap(part("1", "&a;")), CodeMalformedXML},
-		{"stylesheet PI", `<?xml-stylesheet href="x"?>` + wrap(part("1", "e")), CodeMalformedXML},
-		{"latin1 charset", `<?xml version="1.0" encoding="ISO-8859-1"?>` + wrap(part("1", "e")), CodeMalformedXML},
-		{"missing etag", wrap("<Part><PartNumber>1</PartNumber></Part>"), CodeMalformedXML},
-		{"empty etag", wrap(part("1", `""`)), CodeMalformedXML},
-		{"missing number", wrap("<Part><ETag>e</ETag></Part>"), CodeMalformedXML},
-		{"non-numeric number", wrap(part("one", "e")), CodeMalformedXML},
-		{"negative number", wrap(part("-1", "e")), CodeMalformedXML},
-		{"huge number", wrap(part("99999999999999999999", "e")), CodeMalformedXML},
-		{"zero", wrap(part("0", "e")), CodeInvalidPartNumber},
-		{"10001", wrap(part("10001", "e")), CodeInvalidPartNumber},
+		{"empty body", "", s3err.MalformedXML},
+		{"whitespace body", "  \n", s3err.MalformedXML},
+		{"no parts", wrap(""), s3err.MalformedXML},
+		{"wrong root", "<Delete>" + part("1", "e") + "</Delete>", s3err.MalformedXML},
+		{"not xml", "hello", s3err.MalformedXML},
+		{"truncated", "<CompleteMultipartUpload><Part>", s3err.MalformedXML},
+		{"mismatched tags", "<CompleteMultipartUpload><Part></Prt></CompleteMultipartUpload>", s3err.MalformedXML},
+		{"two roots", wrap(part("1", "e")) + wrap(part("2", "e")), s3err.MalformedXML},
+		{"trailing text", wrap(part("1", "e")) + "junk", s3err.MalformedXML},
+		{"doctype", `<!DOCTYPE x [<!ENTITY a "b">]>` + wrap(part("1", "&a;")), s3err.MalformedXML},
+		{"external entity", `<!DOCTYPE x [<!ENTITY a SYSTEM "file:///etc/passwd">]>` + wrap(part("1", "&a;")), s3err.MalformedXML},
+		{"undeclared entity", wrap(part("1", "&a;")), s3err.MalformedXML},
+		{"stylesheet PI", `<?xml-stylesheet href="x"?>` + wrap(part("1", "e")), s3err.MalformedXML},
+		{"latin1 charset", `<?xml version="1.0" encoding="ISO-8859-1"?>` + wrap(part("1", "e")), s3err.MalformedXML},
+		{"missing etag", wrap("<Part><PartNumber>1</PartNumber></Part>"), s3err.MalformedXML},
+		{"empty etag", wrap(part("1", `""`)), s3err.MalformedXML},
+		{"missing number", wrap("<Part><ETag>e</ETag></Part>"), s3err.MalformedXML},
+		{"non-numeric number", wrap(part("one", "e")), s3err.MalformedXML},
+		{"negative number", wrap(part("-1", "e")), s3err.MalformedXML},
+		{"huge number", wrap(part("99999999999999999999", "e")), s3err.MalformedXML},
+		{"zero", wrap(part("0", "e")), s3err.InvalidPartNumber},
+		{"10001", wrap(part("10001", "e")), s3err.InvalidPartNumber},
 		{"10000 ok", wrap(part("10000", "e")), ""},
-		{"descending", wrap(part("2", "e") + part("1", "e")), CodeInvalidPartOrder},
-		{"duplicate", wrap(part("1", "e") + part("1", "e")), CodeInvalidPartOrder},
+		{"descending", wrap(part("2", "e") + part("1", "e")), s3err.InvalidPartOrder},
+		{"duplicate", wrap(part("1", "e") + part("1", "e")), s3err.InvalidPartOrder},
 		{"gap ok", wrap(part("1", "e") + part("5", "e")), ""},
-		{"too deep", wrap(strings.Repeat("<a>", 20) + strings.Repeat("</a>", 20) + part("1", "e")), CodeMalformedXML},
-		{"too big", wrap(strings.Repeat(" ", MaxCompleteMultipartBodySize) + part("1", "e")), CodeMaxMessageLengthExceeded},
+		{"too deep", wrap(strings.Repeat("<a>", 20) + strings.Repeat("</a>", 20) + part("1", "e")), s3err.MalformedXML},
+		{"too big", wrap(strings.Repeat(" ", MaxCompleteMultipartBodySize) + part("1", "e")), s3err.MaxMessageLengthExceeded},
 	}
 	for _, c := range cases {
 		_, err := DecodeCompleteMultipartUpload(strings.NewReader(c.body))
@@ -211,7 +213,7 @@ func TestDecodeCompleteMultipartUpload(t *testing.T) {
 	}
 }
 
-func xmlTestCheckCode(t *testing.T, name string, err error, want ErrorCode) {
+func xmlTestCheckCode(t *testing.T, name string, err error, want s3err.Code) {
 	t.Helper()
 	if want == "" {
 		if err != nil {
@@ -219,7 +221,7 @@ func xmlTestCheckCode(t *testing.T, name string, err error, want ErrorCode) {
 		}
 		return
 	}
-	var e *Error
+	var e *s3err.Error
 	if !errors.As(err, &e) || e.Code != want {
 		t.Errorf("%s: got %v, want %s", name, err, want)
 	}
@@ -263,19 +265,19 @@ func TestDecodeDeleteObjects(t *testing.T) {
 	cases := []struct {
 		name string
 		body string
-		code ErrorCode
+		code s3err.Code
 	}{
-		{"empty", "", CodeMalformedXML},
-		{"no objects", "<Delete><Quiet>true</Quiet></Delete>", CodeMalformedXML},
-		{"object without key", "<Delete><Object><VersionId>null</VersionId></Object></Delete>", CodeMalformedXML},
-		{"bad quiet", "<Delete><Quiet>yes</Quiet>" + obj("a") + "</Delete>", CodeMalformedXML},
-		{"wrong root", "<CompleteMultipartUpload>" + obj("a") + "</CompleteMultipartUpload>", CodeMalformedXML},
+		{"empty", "", s3err.MalformedXML},
+		{"no objects", "<Delete><Quiet>true</Quiet></Delete>", s3err.MalformedXML},
+		{"object without key", "<Delete><Object><VersionId>null</VersionId></Object></Delete>", s3err.MalformedXML},
+		{"bad quiet", "<Delete><Quiet>yes</Quiet>" + obj("a") + "</Delete>", s3err.MalformedXML},
+		{"wrong root", "<CompleteMultipartUpload>" + obj("a") + "</CompleteMultipartUpload>", s3err.MalformedXML},
 		{"1000 ok", "<Delete>" + strings.Repeat(obj("a"), 1000) + "</Delete>", ""},
-		{"1001", "<Delete>" + strings.Repeat(obj("a"), 1001) + "</Delete>", CodeMalformedXML},
+		{"1001", "<Delete>" + strings.Repeat(obj("a"), 1001) + "</Delete>", s3err.MalformedXML},
 		{"1000 longest keys", "<Delete>" + strings.Repeat(obj(strings.Repeat("k", 1024)), 1000) + "</Delete>", ""},
-		{"too big", "<Delete>" + strings.Repeat(obj("a"), 2<<20/20) + "</Delete>", CodeMaxMessageLengthExceeded},
-		{"doctype", `<!DOCTYPE Delete>` + "<Delete>" + obj("a") + "</Delete>", CodeMalformedXML},
-		{"invalid utf8", "<Delete>" + obj("\xff") + "</Delete>", CodeMalformedXML},
+		{"too big", "<Delete>" + strings.Repeat(obj("a"), 2<<20/20) + "</Delete>", s3err.MaxMessageLengthExceeded},
+		{"doctype", `<!DOCTYPE Delete>` + "<Delete>" + obj("a") + "</Delete>", s3err.MalformedXML},
+		{"invalid utf8", "<Delete>" + obj("\xff") + "</Delete>", s3err.MalformedXML},
 	}
 	for _, c := range cases {
 		_, _, err := DecodeDeleteObjects(strings.NewReader(c.body))
@@ -286,17 +288,17 @@ func TestDecodeDeleteObjects(t *testing.T) {
 func TestDecodeCreateBucketConfiguration(t *testing.T) {
 	cases := []struct {
 		name, body, loc string
-		code            ErrorCode
+		code            s3err.Code
 	}{
 		{"empty", "", "", ""},
 		{"whitespace", " \r\n", "", ""},
 		{"cli", `<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>eu-central-1</LocationConstraint></CreateBucketConfiguration>`, "eu-central-1", ""},
 		{"no constraint", `<CreateBucketConfiguration/>`, "", ""},
 		{"spaces", `<CreateBucketConfiguration><LocationConstraint> us-west-2 </LocationConstraint></CreateBucketConfiguration>`, "us-west-2", ""},
-		{"garbage", "hello", "", CodeMalformedXML},
-		{"wrong root", `<LocationConstraint>x</LocationConstraint>`, "", CodeMalformedXML},
-		{"billion laughs", `<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><CreateBucketConfiguration><LocationConstraint>&b;</LocationConstraint></CreateBucketConfiguration>`, "", CodeMalformedXML},
-		{"too big", `<CreateBucketConfiguration>` + strings.Repeat(" ", MaxXMLBodySize) + `</CreateBucketConfiguration>`, "", CodeMaxMessageLengthExceeded},
+		{"garbage", "hello", "", s3err.MalformedXML},
+		{"wrong root", `<LocationConstraint>x</LocationConstraint>`, "", s3err.MalformedXML},
+		{"billion laughs", `<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><CreateBucketConfiguration><LocationConstraint>&b;</LocationConstraint></CreateBucketConfiguration>`, "", s3err.MalformedXML},
+		{"too big", `<CreateBucketConfiguration>` + strings.Repeat(" ", MaxXMLBodySize) + `</CreateBucketConfiguration>`, "", s3err.MaxMessageLengthExceeded},
 	}
 	for _, c := range cases {
 		loc, err := DecodeCreateBucketConfiguration(strings.NewReader(c.body))
@@ -316,11 +318,11 @@ func (xmlTestFailingReader) Read([]byte) (int, error) { return 0, io.ErrUnexpect
 
 func TestDecodeReadErrors(t *testing.T) {
 	_, err := DecodeCreateBucketConfiguration(xmlTestFailingReader{})
-	xmlTestCheckCode(t, "io error", err, CodeIncompleteBody)
+	xmlTestCheckCode(t, "io error", err, s3err.IncompleteBody)
 	// An *Error from the body reader (a checksum check, say) passes through.
-	r := io.MultiReader(strings.NewReader("<Delete>"), xmlTestErrReader{NewError(CodeBadDigest)})
+	r := io.MultiReader(strings.NewReader("<Delete>"), xmlTestErrReader{s3err.New(s3err.BadDigest)})
 	_, _, err = DecodeDeleteObjects(r)
-	xmlTestCheckCode(t, "s3 error", err, CodeBadDigest)
+	xmlTestCheckCode(t, "s3 error", err, s3err.BadDigest)
 }
 
 type xmlTestErrReader struct{ err error }
@@ -338,19 +340,19 @@ func TestDecodeAccessControlPolicy(t *testing.T) {
 	}
 	cases := []struct {
 		name, body string
-		code       ErrorCode
+		code       s3err.Code
 	}{
 		{"owner full control", acp("u1", grant("CanonicalUser", "u1", "FULL_CONTROL")), ""},
-		{"other owner", acp("u2", grant("CanonicalUser", "u1", "FULL_CONTROL")), CodeAccessControlListNotSupported},
-		{"read only", acp("u1", grant("CanonicalUser", "u1", "READ")), CodeAccessControlListNotSupported},
-		{"grant to other", acp("u1", grant("CanonicalUser", "u2", "FULL_CONTROL")), CodeAccessControlListNotSupported},
+		{"other owner", acp("u2", grant("CanonicalUser", "u1", "FULL_CONTROL")), s3err.AccessControlListNotSupported},
+		{"read only", acp("u1", grant("CanonicalUser", "u1", "READ")), s3err.AccessControlListNotSupported},
+		{"grant to other", acp("u1", grant("CanonicalUser", "u2", "FULL_CONTROL")), s3err.AccessControlListNotSupported},
 		{"public read", acp("u1", grant("CanonicalUser", "u1", "FULL_CONTROL")+
 			`<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>`),
-			CodeAccessControlListNotSupported},
-		{"group type", acp("u1", grant("Group", "u1", "FULL_CONTROL")), CodeAccessControlListNotSupported},
-		{"no grants", acp("u1", ""), CodeAccessControlListNotSupported},
-		{"grant without grantee", acp("u1", "<Grant><Permission>READ</Permission></Grant>"), CodeMalformedXML},
-		{"malformed", "<AccessControlPolicy>", CodeMalformedXML},
+			s3err.AccessControlListNotSupported},
+		{"group type", acp("u1", grant("Group", "u1", "FULL_CONTROL")), s3err.AccessControlListNotSupported},
+		{"no grants", acp("u1", ""), s3err.AccessControlListNotSupported},
+		{"grant without grantee", acp("u1", "<Grant><Permission>READ</Permission></Grant>"), s3err.MalformedXML},
+		{"malformed", "<AccessControlPolicy>", s3err.MalformedXML},
 	}
 	for _, c := range cases {
 		_, err := DecodeAccessControlPolicy(strings.NewReader(c.body), "u1")
@@ -391,12 +393,12 @@ func xmlTestFuzzErr(t *testing.T, err error) {
 	if err == nil {
 		return
 	}
-	var e *Error
+	var e *s3err.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("not an *Error: %v", err)
 	}
 	switch e.Code {
-	case CodeMalformedXML, CodeMaxMessageLengthExceeded, CodeInvalidPartNumber, CodeInvalidPartOrder:
+	case s3err.MalformedXML, s3err.MaxMessageLengthExceeded, s3err.InvalidPartNumber, s3err.InvalidPartOrder:
 	default:
 		t.Fatalf("unexpected code %s", e.Code)
 	}

@@ -1,4 +1,4 @@
-package s3
+package sig
 
 // Decoding of "Content-Encoding: aws-chunked" request bodies.
 //

@@ -1,8 +1,10 @@
-package s3
+package sig
 
 import (
 	"bytes"
 	"slices"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 // Query strings are parsed here rather than with fasthttp QueryArgs or net/url:
@@ -95,7 +97,7 @@ func appendQueryRecode(dst, s []byte) ([]byte, bool) {
 }
 
 func errQueryEscape() error {
-	return &Error{Code: CodeInvalidURI, Message: "Couldn't parse the specified URI: invalid percent-encoding in the query string."}
+	return &s3err.Error{Code: s3err.InvalidURI, Message: "Couldn't parse the specified URI: invalid percent-encoding in the query string."}
 }
 
 // queryPair locates one encoded "name=value" in queryScratch.buf.
@@ -210,11 +212,11 @@ func (p *presignParams) collect(rawQuery []byte) error {
 			continue
 		}
 		if p.seen[k] {
-			code := CodeAuthorizationQueryParameters
+			code := s3err.AuthorizationQueryParameters
 			if k >= qAccessKeyID {
-				code = CodeInvalidArgument
+				code = s3err.InvalidArgument
 			}
-			return &Error{Code: code, Message: "The query parameter " + presignParamNames[k] + " is given more than once."}
+			return &s3err.Error{Code: code, Message: "The query parameter " + presignParamNames[k] + " is given more than once."}
 		}
 		if p.vals[k], ok = appendQueryUnescape(nil, value, true); !ok {
 			return errQueryEscape()

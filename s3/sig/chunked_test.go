@@ -1,4 +1,4 @@
-package s3
+package sig
 
 import (
 	"bytes"

@@ -1,13 +1,16 @@
-package s3
+package sig
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 const (
@@ -30,12 +33,12 @@ const (
 	v4MsgSignedHeaders  = "must be a non-empty, ';'-separated list of lower-case header names that includes host."
 )
 
-func v4HeaderMalformed(msg string) *Error {
-	return &Error{Code: CodeAuthorizationHeaderMalformed, Message: v4MsgHeaderPrefix + msg}
+func v4HeaderMalformed(msg string) *s3err.Error {
+	return &s3err.Error{Code: s3err.AuthorizationHeaderMalformed, Message: v4MsgHeaderPrefix + msg}
 }
 
-func v4QueryError(msg string) *Error {
-	return &Error{Code: CodeAuthorizationQueryParameters, Message: msg}
+func v4QueryError(msg string) *s3err.Error {
+	return &s3err.Error{Code: s3err.AuthorizationQueryParameters, Message: msg}
 }
 
 // PayloadMode is how a SigV4 request's body is protected (x-amz-content-sha256).
@@ -151,7 +154,7 @@ func (v *Verifier) VerifyV4(req *SignedRequest, a *RequestAuth, secret string) (
 		if res.Presigned {
 			e = v4QueryError(v4MsgCredential + msg)
 		}
-		e.Extra = []ErrorField{{Name: "Region", Value: v.region}}
+		e.Extra = []s3err.Field{{Name: "Region", Value: v.region}}
 		return res, e
 	}
 	var amzDate [len(amzDateLayout)]byte
@@ -161,7 +164,7 @@ func (v *Verifier) VerifyV4(req *SignedRequest, a *RequestAuth, secret string) (
 	case AuthV4Header:
 		t, ok := v4HeaderTime(req.Header, &amzDate, &known[0])
 		if !ok {
-			return res, NewError(CodeMissingDateHeader)
+			return res, s3err.New(s3err.MissingDateHeader)
 		}
 		if string(amzDate[:8]) != a.Date() {
 			return res, v4HeaderMalformed("Invalid credential date. Date is not the same as X-Amz-Date.")
@@ -172,31 +175,31 @@ func (v *Verifier) VerifyV4(req *SignedRequest, a *RequestAuth, secret string) (
 		res.Time = t
 		vals := req.Header.PeekAll(v4ContentSHA256)
 		if len(vals) == 0 {
-			return res, &Error{Code: CodeMissingSecurityHeader, Message: "Your request was missing a required header",
-				Extra: []ErrorField{{Name: "MissingHeaderName", Value: v4ContentSHA256}}}
+			return res, &s3err.Error{Code: s3err.MissingSecurityHeader, Message: "Your request was missing a required header",
+				Extra: []s3err.Field{{Name: "MissingHeaderName", Value: v4ContentSHA256}}}
 		}
 		if payload = vals[0]; len(vals) > 1 || !res.setPayload(payload) {
-			return res, NewError(CodeContentSHA256Invalid)
+			return res, s3err.New(s3err.ContentSHA256Invalid)
 		}
 		if !signedHeadersHas(a.SignedHeaders, v4ContentSHA256) {
-			return res, &Error{Code: CodeUnsignedHeaders, Extra: []ErrorField{{Name: "HeadersNotSigned", Value: v4ContentSHA256}}}
+			return res, &s3err.Error{Code: s3err.UnsignedHeaders, Extra: []s3err.Field{{Name: "HeadersNotSigned", Value: v4ContentSHA256}}}
 		}
 		known[1] = knownHeader{v4ContentSHA256, payload}
 	case AuthV4Query:
 		t, _ := parseAmzDate(a.AmzDate) // validated by ParsePresignedQuery
 		copy(amzDate[:], a.AmzDate)
 		if t.Sub(req.Now) > v.maxSkew {
-			return res, NewError(CodeRequestNotYetValid)
+			return res, s3err.New(s3err.RequestNotYetValid)
 		}
 		if expires := t.Add(time.Duration(a.Expires) * time.Second); req.Now.After(expires) {
-			return res, &Error{Code: CodeRequestExpired, Extra: []ErrorField{
+			return res, &s3err.Error{Code: s3err.RequestExpired, Extra: []s3err.Field{
 				{Name: "Expires", Value: expires.UTC().Format(time.RFC3339)},
 				{Name: "ServerTime", Value: req.Now.UTC().Format(time.RFC3339)},
 			}}
 		}
 		res.Time, res.Payload, payload = t, PayloadUnsigned, v4UnsignedPayloadBytes
 	default:
-		return res, &Error{Code: CodeInternalError, Cause: errors.New("s3: VerifyV4 called for a request that is not SigV4-signed")}
+		return res, &s3err.Error{Code: s3err.InternalError, Cause: errors.New("s3: VerifyV4 called for a request that is not SigV4-signed")}
 	}
 
 	k := v.keys.get(a.AccessKey, a.Scope, secret)
@@ -207,7 +210,7 @@ func (v *Verifier) VerifyV4(req *SignedRequest, a *RequestAuth, secret string) (
 		return res, err
 	}
 	if !hmac.Equal(sig[:], a.Signature[:]) {
-		return res, &Error{Code: CodeSignatureDoesNotMatch, Extra: []ErrorField{
+		return res, &s3err.Error{Code: s3err.SignatureDoesNotMatch, Extra: []s3err.Field{
 			{Name: "AWSAccessKeyId", Value: a.AccessKey},
 			{Name: "StringToSign", Value: string(s.sts)},
 			{Name: "SignatureProvided", Value: a.Signature.String()},
@@ -237,8 +240,8 @@ func (r *V4Result) setPayload(v []byte) bool {
 	return false
 }
 
-func (v *Verifier) skewError(t, now time.Time) *Error {
-	return &Error{Code: CodeRequestTimeTooSkewed, Extra: []ErrorField{
+func (v *Verifier) skewError(t, now time.Time) *s3err.Error {
+	return &s3err.Error{Code: s3err.RequestTimeTooSkewed, Extra: []s3err.Field{
 		{Name: "RequestTime", Value: t.UTC().Format(amzDateLayout)},
 		{Name: "ServerTime", Value: now.UTC().Format(time.RFC3339)},
 		{Name: "MaxAllowedSkewMilliseconds", Value: strconv.FormatInt(v.maxSkew.Milliseconds(), 10)},
@@ -399,7 +402,8 @@ func parseRequestDate(v []byte) (time.Time, bool) {
 	if t, ok := parseAmzDate(v); ok {
 		return t, true
 	}
-	return parseHTTPDate(string(v))
+	t, err := http.ParseTime(strings.TrimSpace(string(v)))
+	return t, err == nil
 }
 
 // parseCredential splits "AK/yyyymmdd/region/s3/aws4_request" (an access key may not
@@ -520,7 +524,7 @@ func parseV4Header(s string) (RequestAuth, error) {
 func parseV4Query(p *presignParams) (RequestAuth, error) {
 	for _, k := range [...]int{qAlgorithm, qCredential, qDate, qExpiresV4, qSignedHeaders, qSignatureV4} {
 		if !p.seen[k] {
-			return RequestAuth{}, NewError(CodePresignMissingParams)
+			return RequestAuth{}, s3err.New(s3err.PresignMissingParams)
 		}
 	}
 	if string(p.vals[qAlgorithm]) != v4Algorithm {
@@ -529,23 +533,23 @@ func parseV4Query(p *presignParams) (RequestAuth, error) {
 	a := RequestAuth{Kind: AuthV4Query}
 	var msg string
 	if a.AccessKey, a.Scope, a.Region, msg = parseCredential(string(p.vals[qCredential])); msg != "" {
-		return RequestAuth{}, &Error{Code: CodeCredentialMalformed, Message: v4MsgCredential + msg}
+		return RequestAuth{}, &s3err.Error{Code: s3err.CredentialMalformed, Message: v4MsgCredential + msg}
 	}
 	if _, ok := parseAmzDate(p.vals[qDate]); !ok {
 		return RequestAuth{}, v4QueryError(`X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`)
 	}
 	a.AmzDate = string(p.vals[qDate])
 	if a.AmzDate[:8] != a.Date() {
-		return RequestAuth{}, NewError(CodeSignatureDateMismatch)
+		return RequestAuth{}, s3err.New(s3err.SignatureDateMismatch)
 	}
 	exp := p.vals[qExpiresV4]
 	switch {
 	case len(exp) > 1 && exp[0] == '-' && sigDigits(exp[1:]):
 		return RequestAuth{}, v4QueryError("X-Amz-Expires must be non-negative")
 	case !sigDigits(exp):
-		return RequestAuth{}, NewError(CodePresignExpiresMalformed)
+		return RequestAuth{}, s3err.New(s3err.PresignExpiresMalformed)
 	case len(exp) > 7 || sigAtoi(exp) > MaxPresignExpires:
-		return RequestAuth{}, NewError(CodePresignExpiresTooLarge)
+		return RequestAuth{}, s3err.New(s3err.PresignExpiresTooLarge)
 	}
 	a.Expires = sigAtoi(exp)
 	if a.SignedHeaders = string(p.vals[qSignedHeaders]); !validSignedHeaders(a.SignedHeaders) {

@@ -1,4 +1,4 @@
-package s3
+package sig
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 const emptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -38,7 +40,7 @@ const wireVector1Canonical = "GET\n/bkt\ndelimiter=%2F&encoding-type=url&list-ty
 func canonicalOf(t *testing.T, raw string, now time.Time) (canonical, stringToSign string) {
 	t.Helper()
 	_, _, err := authenticateWire(t, NewVerifier(VerifierConfig{}), raw, now, "not-the-secret")
-	wantCode(t, err, CodeSignatureDoesNotMatch)
+	wantCode(t, err, s3err.SignatureDoesNotMatch)
 	return errExtra(err, "CanonicalRequest"), errExtra(err, "StringToSign")
 }
 
@@ -298,29 +300,29 @@ func TestTamper(t *testing.T) {
 	other := sha256.Sum256([]byte("other data"))
 	cases := []struct {
 		name, old, new string
-		want           ErrorCode
+		want           s3err.Code
 	}{
-		{"method", "PUT ", "POST ", CodeSignatureDoesNotMatch},
-		{"path", "/key?", "/kez?", CodeSignatureDoesNotMatch},
-		{"path escape case", "%2Bx", "%2bx", CodeSignatureDoesNotMatch},
-		{"path decoded", "%2Bx", "+x", CodeSignatureDoesNotMatch},
-		{"query value", "partNumber=3", "partNumber=4", CodeSignatureDoesNotMatch},
-		{"query added", "partNumber=3", "partNumber=3&acl", CodeSignatureDoesNotMatch},
-		{"query removed", "uploadId=U&", "", CodeSignatureDoesNotMatch},
-		{"signed header", "Content-Type: text/plain", "Content-Type: text/html", CodeSignatureDoesNotMatch},
-		{"signed header removed", "X-Amz-Meta-A: alpha\r\n", "", CodeSignatureDoesNotMatch},
-		{"signed header repeated", "X-Amz-Meta-A: alpha\r\n", "X-Amz-Meta-A: alpha\r\nX-Amz-Meta-A: beta\r\n", CodeSignatureDoesNotMatch},
-		{"host", "Host: 127.0.0.1:9000", "Host: 127.0.0.1:9001", CodeSignatureDoesNotMatch},
-		{"date", "T094250Z", "T094251Z", CodeSignatureDoesNotMatch},
-		{"payload hash", bodyHash, hex.EncodeToString(other[:]), CodeSignatureDoesNotMatch},
-		{"payload unsigned", "X-Amz-Content-Sha256: " + bodyHash, "X-Amz-Content-Sha256: UNSIGNED-PAYLOAD", CodeSignatureDoesNotMatch},
-		{"signature", sig, string(flipped), CodeSignatureDoesNotMatch},
-		{"scope region", "/us-east-1/", "/us-west-2/", CodeSignatureDoesNotMatch},
+		{"method", "PUT ", "POST ", s3err.SignatureDoesNotMatch},
+		{"path", "/key?", "/kez?", s3err.SignatureDoesNotMatch},
+		{"path escape case", "%2Bx", "%2bx", s3err.SignatureDoesNotMatch},
+		{"path decoded", "%2Bx", "+x", s3err.SignatureDoesNotMatch},
+		{"query value", "partNumber=3", "partNumber=4", s3err.SignatureDoesNotMatch},
+		{"query added", "partNumber=3", "partNumber=3&acl", s3err.SignatureDoesNotMatch},
+		{"query removed", "uploadId=U&", "", s3err.SignatureDoesNotMatch},
+		{"signed header", "Content-Type: text/plain", "Content-Type: text/html", s3err.SignatureDoesNotMatch},
+		{"signed header removed", "X-Amz-Meta-A: alpha\r\n", "", s3err.SignatureDoesNotMatch},
+		{"signed header repeated", "X-Amz-Meta-A: alpha\r\n", "X-Amz-Meta-A: alpha\r\nX-Amz-Meta-A: beta\r\n", s3err.SignatureDoesNotMatch},
+		{"host", "Host: 127.0.0.1:9000", "Host: 127.0.0.1:9001", s3err.SignatureDoesNotMatch},
+		{"date", "T094250Z", "T094251Z", s3err.SignatureDoesNotMatch},
+		{"payload hash", bodyHash, hex.EncodeToString(other[:]), s3err.SignatureDoesNotMatch},
+		{"payload unsigned", "X-Amz-Content-Sha256: " + bodyHash, "X-Amz-Content-Sha256: UNSIGNED-PAYLOAD", s3err.SignatureDoesNotMatch},
+		{"signature", sig, string(flipped), s3err.SignatureDoesNotMatch},
+		{"scope region", "/us-east-1/", "/us-west-2/", s3err.SignatureDoesNotMatch},
 		// SigV4 does not sign the access key itself: what binds it is the lookup,
 		// which gives another key another secret (the last check below).
 		{"access key", "Credential=" + testAccessKey, "Credential=S4AKAAAAAAAAAAAAAAAAAAAA", ""},
-		{"scope date", "Credential=" + testAccessKey + "/20261128", "Credential=" + testAccessKey + "/20261127", CodeAuthorizationHeaderMalformed},
-		{"signed headers list", "SignedHeaders=content-type;", "SignedHeaders=", CodeSignatureDoesNotMatch},
+		{"scope date", "Credential=" + testAccessKey + "/20261128", "Credential=" + testAccessKey + "/20261127", s3err.AuthorizationHeaderMalformed},
+		{"signed headers list", "SignedHeaders=content-type;", "SignedHeaders=", s3err.SignatureDoesNotMatch},
 		{"unsigned header", "User-Agent: Go-http-client/1.1", "User-Agent: something else", ""},
 	}
 	for _, c := range cases {
@@ -335,7 +337,7 @@ func TestTamper(t *testing.T) {
 	}
 	// The secret itself.
 	_, _, err := authenticateWire(t, v, raw, now, testSecret+"x")
-	wantCode(t, err, CodeSignatureDoesNotMatch)
+	wantCode(t, err, s3err.SignatureDoesNotMatch)
 }
 
 func TestClockSkew(t *testing.T) {
@@ -344,12 +346,12 @@ func TestClockSkew(t *testing.T) {
 	v := NewVerifier(VerifierConfig{})
 	for _, c := range []struct {
 		d    time.Duration
-		want ErrorCode
+		want s3err.Code
 	}{
 		{0, ""}, {14 * time.Minute, ""}, {-14 * time.Minute, ""}, {15 * time.Minute, ""},
-		{15*time.Minute + time.Second, CodeRequestTimeTooSkewed},
-		{-16 * time.Minute, CodeRequestTimeTooSkewed},
-		{48 * time.Hour, CodeRequestTimeTooSkewed},
+		{15*time.Minute + time.Second, s3err.RequestTimeTooSkewed},
+		{-16 * time.Minute, s3err.RequestTimeTooSkewed},
+		{48 * time.Hour, s3err.RequestTimeTooSkewed},
 	} {
 		_, _, err := authenticateWire(t, v, raw, at.Add(c.d), testSecret)
 		if errCode(err) != c.want {
@@ -357,7 +359,7 @@ func TestClockSkew(t *testing.T) {
 		}
 	}
 	_, _, err := authenticateWire(t, NewVerifier(VerifierConfig{MaxSkew: time.Minute}), raw, at.Add(2*time.Minute), testSecret)
-	wantCode(t, err, CodeRequestTimeTooSkewed)
+	wantCode(t, err, s3err.RequestTimeTooSkewed)
 	if errExtra(err, "MaxAllowedSkewMilliseconds") != "60000" || errExtra(err, "RequestTime") != "20261128T094250Z" {
 		t.Errorf("skew error extras: %+v", err)
 	}
@@ -384,10 +386,10 @@ func TestDateHeaderFallback(t *testing.T) {
 	}
 	noDate := strings.Replace(raw, "X-Amz-Date: 20261128T094250Z\r\n", "", 1)
 	_, _, err = authenticateWire(t, v, noDate, at, testSecret)
-	wantCode(t, err, CodeMissingDateHeader)
+	wantCode(t, err, s3err.MissingDateHeader)
 	badDate := strings.Replace(raw, "X-Amz-Date: 20261128T094250Z", "X-Amz-Date: 20261128T250000Z", 1)
 	_, _, err = authenticateWire(t, v, badDate, at, testSecret)
-	wantCode(t, err, CodeMissingDateHeader)
+	wantCode(t, err, s3err.MissingDateHeader)
 }
 
 // referenceV4Signature signs a canonical request the way the SigV4 documentation
@@ -406,11 +408,11 @@ func TestPresignExpiry(t *testing.T) {
 	v := NewVerifier(VerifierConfig{})
 	for _, c := range []struct {
 		d    time.Duration
-		want ErrorCode
+		want s3err.Code
 	}{
 		{0, ""}, {300 * time.Second, ""}, {-10 * time.Minute, ""},
-		{301 * time.Second, CodeRequestExpired},
-		{-16 * time.Minute, CodeRequestNotYetValid},
+		{301 * time.Second, s3err.RequestExpired},
+		{-16 * time.Minute, s3err.RequestNotYetValid},
 	} {
 		_, _, err := authenticateWire(t, v, raw, at.Add(c.d), testSecret)
 		if errCode(err) != c.want {
@@ -418,7 +420,7 @@ func TestPresignExpiry(t *testing.T) {
 		}
 	}
 	_, _, err := authenticateWire(t, v, raw, at.Add(time.Hour), testSecret)
-	if e := AsError(err); e.API().Code != "AccessDenied" || e.API().Description != "Request has expired" {
+	if e := s3err.As(err); e.API().Code != "AccessDenied" || e.API().Description != "Request has expired" {
 		t.Errorf("expired presign renders as %+v", e.API())
 	}
 	week := sdkPresign(t, "/bkt/k", MaxPresignExpires, at)
@@ -427,7 +429,7 @@ func TestPresignExpiry(t *testing.T) {
 	}
 	tooLong := sdkPresign(t, "/bkt/k", MaxPresignExpires+1, at)
 	_, _, err = authenticateWire(t, v, tooLong, at, testSecret)
-	wantCode(t, err, CodePresignExpiresTooLarge)
+	wantCode(t, err, s3err.PresignExpiresTooLarge)
 	// Tampering with a presigned URL.
 	for _, c := range [][2]string{
 		{"X-Amz-Expires=300", "X-Amz-Expires=3000"},
@@ -436,7 +438,7 @@ func TestPresignExpiry(t *testing.T) {
 		{"Host: 127.0.0.1:9000", "Host: evil:9000"},
 	} {
 		_, _, err := authenticateWire(t, v, strings.Replace(raw, c[0], c[1], 1), at, testSecret)
-		wantCode(t, err, CodeSignatureDoesNotMatch)
+		wantCode(t, err, s3err.SignatureDoesNotMatch)
 	}
 }
 
@@ -469,19 +471,19 @@ func TestPayloadModes(t *testing.T) {
 	for _, bad := range []string{"", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", "unsigned-payload", emptyHash[:63], emptyHash + "0", strings.Repeat("g", 64)} {
 		raw := sdkSign(t, http.MethodPut, "/bkt/k", nil, bad, at)
 		_, _, err := authenticateWire(t, v, raw, at, testSecret)
-		wantCode(t, err, CodeContentSHA256Invalid)
+		wantCode(t, err, s3err.ContentSHA256Invalid)
 	}
 	raw := sdkSign(t, http.MethodGet, "/bkt/k", nil, emptyHash, at)
 	missing := strings.Replace(raw, "X-Amz-Content-Sha256: "+emptyHash+"\r\n", "", 1)
 	_, _, err := authenticateWire(t, v, missing, at, testSecret)
-	wantCode(t, err, CodeMissingSecurityHeader)
+	wantCode(t, err, s3err.MissingSecurityHeader)
 	// Present but not signed: whoever changed it could swap the body.
 	unsigned := strings.Replace(raw, "host;x-amz-content-sha256;x-amz-date", "host;x-amz-date", 1)
 	_, _, err = authenticateWire(t, v, unsigned, at, testSecret)
-	wantCode(t, err, CodeUnsignedHeaders)
+	wantCode(t, err, s3err.UnsignedHeaders)
 	twice := strings.Replace(raw, "X-Amz-Content-Sha256: "+emptyHash+"\r\n", "X-Amz-Content-Sha256: "+emptyHash+"\r\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\n", 1)
 	_, _, err = authenticateWire(t, v, twice, at, testSecret)
-	wantCode(t, err, CodeContentSHA256Invalid)
+	wantCode(t, err, s3err.ContentSHA256Invalid)
 }
 
 func TestParseAuthorizationErrors(t *testing.T) {
@@ -490,36 +492,36 @@ func TestParseAuthorizationErrors(t *testing.T) {
 	const sh = "SignedHeaders=host;x-amz-date"
 	for _, c := range []struct {
 		header string
-		want   ErrorCode
+		want   s3err.Code
 	}{
 		{"AWS4-HMAC-SHA256 " + cred + ", " + sh + ", " + sig, ""},
 		{"  AWS4-HMAC-SHA256   " + sig + "," + cred + " ,  " + sh + "  ", ""},
-		{"AWS4-HMAC-SHA256 " + cred + ", " + sh, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 " + cred + ", " + sh + ", " + sig + ", " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 " + cred + ", " + sh + ", " + sig + ", Extra=1", CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 " + cred + ",, " + sh + ", " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 Credential=AK/20261128/us-east-1/s3, " + sh + ", " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 Credential=/20261128/us-east-1/s3/aws4_request, " + sh + ", " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 Credential=AK/20261128//s3/aws4_request, " + sh + ", " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 Credential=AK/20261328/us-east-1/s3/aws4_request, " + sh + ", " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 Credential=AK/2026-11-28/us-east-1/s3/aws4_request, " + sh + ", " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 Credential=AK/20261128/us-east-1/sts/aws4_request, " + sh + ", " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 Credential=AK/20261128/us-east-1/s3/aws5_request, " + sh + ", " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=x-amz-date, " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=Host;x-amz-date, " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=host;;x-amz-date, " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=, " + sig, CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 " + cred + ", " + sh + ", Signature=" + emptyHash[:63], CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 " + cred + ", " + sh + ", Signature=" + emptyHash[:63] + "z", CodeAuthorizationHeaderMalformed},
-		{"AWS4-HMAC-SHA256 " + strings.Repeat("x", maxAuthLen), CodeAuthorizationHeaderMalformed},
-		{"AWS4-ECDSA-P256-SHA256 " + cred + ", " + sh + ", " + sig, CodeUnsupportedSignature},
-		{"Bearer abc", CodeUnsupportedSignature},
-		{"AWS4-HMAC-SHA256", CodeUnsupportedSignature},
+		{"AWS4-HMAC-SHA256 " + cred + ", " + sh, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 " + cred + ", " + sh + ", " + sig + ", " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 " + cred + ", " + sh + ", " + sig + ", Extra=1", s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 " + cred + ",, " + sh + ", " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 Credential=AK/20261128/us-east-1/s3, " + sh + ", " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 Credential=/20261128/us-east-1/s3/aws4_request, " + sh + ", " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 Credential=AK/20261128//s3/aws4_request, " + sh + ", " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 Credential=AK/20261328/us-east-1/s3/aws4_request, " + sh + ", " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 Credential=AK/2026-11-28/us-east-1/s3/aws4_request, " + sh + ", " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 Credential=AK/20261128/us-east-1/sts/aws4_request, " + sh + ", " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 Credential=AK/20261128/us-east-1/s3/aws5_request, " + sh + ", " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=x-amz-date, " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=Host;x-amz-date, " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=host;;x-amz-date, " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 " + cred + ", SignedHeaders=, " + sig, s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 " + cred + ", " + sh + ", Signature=" + emptyHash[:63], s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 " + cred + ", " + sh + ", Signature=" + emptyHash[:63] + "z", s3err.AuthorizationHeaderMalformed},
+		{"AWS4-HMAC-SHA256 " + strings.Repeat("x", maxAuthLen), s3err.AuthorizationHeaderMalformed},
+		{"AWS4-ECDSA-P256-SHA256 " + cred + ", " + sh + ", " + sig, s3err.UnsupportedSignature},
+		{"Bearer abc", s3err.UnsupportedSignature},
+		{"AWS4-HMAC-SHA256", s3err.UnsupportedSignature},
 		{"AWS AK:" + "VMXow1gVJfrrpHuWEiPxA+cH+ZQ=", ""},
 		{"AWS AK:VMXow1gVJfrrpHuWEiPxA+cH+ZQ", ""},
-		{"AWS AK:short", CodeInvalidArgument},
-		{"AWS :VMXow1gVJfrrpHuWEiPxA+cH+ZQ=", CodeInvalidArgument},
-		{"AWS AKVMXow1gVJfrrpHuWEiPxA+cH+ZQ=", CodeInvalidArgument},
+		{"AWS AK:short", s3err.InvalidArgument},
+		{"AWS :VMXow1gVJfrrpHuWEiPxA+cH+ZQ=", s3err.InvalidArgument},
+		{"AWS AKVMXow1gVJfrrpHuWEiPxA+cH+ZQ=", s3err.InvalidArgument},
 	} {
 		_, err := ParseAuthorization([]byte(c.header))
 		if errCode(err) != c.want {
@@ -555,34 +557,34 @@ func TestParsePresignedQueryErrors(t *testing.T) {
 	}
 	for _, c := range []struct {
 		query string
-		want  ErrorCode
+		want  s3err.Code
 	}{
 		{good.Encode(), ""},
 		{"", ""},
 		{"list-type=2&prefix=a", ""},
-		{with("X-Amz-Algorithm", ""), CodePresignMissingParams},
-		{with("X-Amz-Expires", ""), CodePresignMissingParams},
-		{with("X-Amz-Signature", ""), CodePresignMissingParams},
-		{with("X-Amz-Algorithm", "AWS4-HMAC-SHA1"), CodeAuthorizationQueryParameters},
-		{with("X-Amz-Credential", "AK/20261128/us-east-1/s3"), CodeCredentialMalformed},
-		{with("X-Amz-Credential", "AK/20261128/us-east-1/ec2/aws4_request"), CodeCredentialMalformed},
-		{with("X-Amz-Date", "2026-11-28T09:42:50Z"), CodeAuthorizationQueryParameters},
-		{with("X-Amz-Date", "20261127T094250Z"), CodeSignatureDateMismatch},
-		{with("X-Amz-Expires", "abc"), CodePresignExpiresMalformed},
-		{with("X-Amz-Expires", "-5"), CodeAuthorizationQueryParameters},
+		{with("X-Amz-Algorithm", ""), s3err.PresignMissingParams},
+		{with("X-Amz-Expires", ""), s3err.PresignMissingParams},
+		{with("X-Amz-Signature", ""), s3err.PresignMissingParams},
+		{with("X-Amz-Algorithm", "AWS4-HMAC-SHA1"), s3err.AuthorizationQueryParameters},
+		{with("X-Amz-Credential", "AK/20261128/us-east-1/s3"), s3err.CredentialMalformed},
+		{with("X-Amz-Credential", "AK/20261128/us-east-1/ec2/aws4_request"), s3err.CredentialMalformed},
+		{with("X-Amz-Date", "2026-11-28T09:42:50Z"), s3err.AuthorizationQueryParameters},
+		{with("X-Amz-Date", "20261127T094250Z"), s3err.SignatureDateMismatch},
+		{with("X-Amz-Expires", "abc"), s3err.PresignExpiresMalformed},
+		{with("X-Amz-Expires", "-5"), s3err.AuthorizationQueryParameters},
 		{with("X-Amz-Expires", "604800"), ""},
-		{with("X-Amz-Expires", "604801"), CodePresignExpiresTooLarge},
-		{with("X-Amz-Expires", "99999999999999999999999"), CodePresignExpiresTooLarge},
-		{with("X-Amz-SignedHeaders", "x-amz-date"), CodeAuthorizationQueryParameters},
-		{with("X-Amz-Signature", "abc"), CodeAuthorizationQueryParameters},
-		{good.Encode() + "&X-Amz-Expires=300", CodeAuthorizationQueryParameters},
-		{good.Encode() + "&Signature=abc", CodeInvalidArgument},
-		{"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=%zz", CodeInvalidURI},
+		{with("X-Amz-Expires", "604801"), s3err.PresignExpiresTooLarge},
+		{with("X-Amz-Expires", "99999999999999999999999"), s3err.PresignExpiresTooLarge},
+		{with("X-Amz-SignedHeaders", "x-amz-date"), s3err.AuthorizationQueryParameters},
+		{with("X-Amz-Signature", "abc"), s3err.AuthorizationQueryParameters},
+		{good.Encode() + "&X-Amz-Expires=300", s3err.AuthorizationQueryParameters},
+		{good.Encode() + "&Signature=abc", s3err.InvalidArgument},
+		{"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=%zz", s3err.InvalidURI},
 		{"AWSAccessKeyId=AK&Expires=1795859300&Signature=VMXow1gVJfrrpHuWEiPxA%2BcH%2BZQ%3D", ""},
-		{"AWSAccessKeyId=AK&Signature=VMXow1gVJfrrpHuWEiPxA%2BcH%2BZQ%3D", CodeAccessDenied},
-		{"AWSAccessKeyId=AK&Expires=soon&Signature=VMXow1gVJfrrpHuWEiPxA%2BcH%2BZQ%3D", CodeAccessDenied},
-		{"AWSAccessKeyId=AK&Expires=1&Signature=nope", CodeSignatureDoesNotMatch},
-		{"AWSAccessKeyId=AK&AWSAccessKeyId=BK&Expires=1&Signature=VMXow1gVJfrrpHuWEiPxA%2BcH%2BZQ%3D", CodeInvalidArgument},
+		{"AWSAccessKeyId=AK&Signature=VMXow1gVJfrrpHuWEiPxA%2BcH%2BZQ%3D", s3err.AccessDenied},
+		{"AWSAccessKeyId=AK&Expires=soon&Signature=VMXow1gVJfrrpHuWEiPxA%2BcH%2BZQ%3D", s3err.AccessDenied},
+		{"AWSAccessKeyId=AK&Expires=1&Signature=nope", s3err.SignatureDoesNotMatch},
+		{"AWSAccessKeyId=AK&AWSAccessKeyId=BK&Expires=1&Signature=VMXow1gVJfrrpHuWEiPxA%2BcH%2BZQ%3D", s3err.InvalidArgument},
 	} {
 		_, err := ParsePresignedQuery([]byte(c.query))
 		if errCode(err) != c.want {
@@ -600,7 +602,7 @@ func TestAuthMechanisms(t *testing.T) {
 	}
 	raw := sdkSign(t, http.MethodGet, "/bkt/k?X-Amz-Credential=x", nil, emptyHash, at)
 	_, _, err = authenticateWire(t, v, raw, at, testSecret)
-	wantCode(t, err, CodeInvalidArgument)
+	wantCode(t, err, s3err.InvalidArgument)
 	// An empty Authorization header is no header.
 	a, _, err = authenticateWire(t, v, "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: \r\n\r\n", at, testSecret)
 	if err != nil || a.Kind != AuthAnonymous {
@@ -608,10 +610,10 @@ func TestAuthMechanisms(t *testing.T) {
 	}
 	// Verify with the wrong verifier kind is a server bug, not a client error.
 	sr := signedRequestOf(parseWire(t, raw), at)
-	if err := v.VerifyV2(sr, &RequestAuth{Kind: AuthV4Header}, testSecret); errCode(err) != CodeInternalError {
+	if err := v.VerifyV2(sr, &RequestAuth{Kind: AuthV4Header}, testSecret); errCode(err) != s3err.InternalError {
 		t.Errorf("VerifyV2 on SigV4: %v", err)
 	}
-	if _, err := v.VerifyV4(sr, &RequestAuth{Kind: AuthAnonymous}, testSecret); errCode(err) != CodeInternalError {
+	if _, err := v.VerifyV4(sr, &RequestAuth{Kind: AuthAnonymous}, testSecret); errCode(err) != s3err.InternalError {
 		t.Errorf("VerifyV4 on anonymous: %v", err)
 	}
 }
@@ -623,12 +625,12 @@ func TestVerifierRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err := authenticateWire(t, NewVerifier(VerifierConfig{Region: "s4"}), raw, at, testSecret)
-	wantCode(t, err, CodeAuthorizationHeaderMalformed)
+	wantCode(t, err, s3err.AuthorizationHeaderMalformed)
 	if errExtra(err, "Region") != "s4" {
 		t.Errorf("region error: %+v", err)
 	}
 	_, _, err = authenticateWire(t, NewVerifier(VerifierConfig{Region: "s4"}), sdkPresign(t, "/bkt/k", 60, at), at, testSecret)
-	wantCode(t, err, CodeAuthorizationQueryParameters)
+	wantCode(t, err, s3err.AuthorizationQueryParameters)
 }
 
 func (c *signingKeyCache) entriesFor(accessKey string) (n int) {
@@ -656,7 +658,7 @@ func TestSigningKeyCache(t *testing.T) {
 	// The key was rotated under the same access key: the cached signing key must
 	// not verify for the new secret, nor the old secret's requests once it is gone.
 	_, _, err := authenticateWire(t, v, raw, at, "a-new-secret")
-	wantCode(t, err, CodeSignatureDoesNotMatch)
+	wantCode(t, err, s3err.SignatureDoesNotMatch)
 	if _, _, err := authenticateWire(t, v, raw, at, testSecret); err != nil {
 		t.Fatal(err)
 	}
@@ -746,7 +748,7 @@ func TestCanonicalQuery(t *testing.T) {
 	}
 	for _, bad := range []string{"a=%", "a=%2", "a=%zz", "%g0=1", "a=1&b=%2"} {
 		_, err := AppendCanonicalQuery(nil, []byte(bad), false)
-		wantCode(t, err, CodeInvalidURI)
+		wantCode(t, err, s3err.InvalidURI)
 	}
 }
 

@@ -1,4 +1,4 @@
-package s3
+package sig
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"hash"
 	"sync"
 	"time"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 // HeaderSource gives the verifiers the request's headers. *fasthttp.RequestHeader
@@ -93,7 +95,7 @@ func (a *RequestAuth) Date() string {
 func ParseRequestAuth(req *SignedRequest) (RequestAuth, error) {
 	if h := firstHeader(req.Header, "authorization"); len(h) > 0 {
 		if hasQueryCredential(req.RawQuery) {
-			return RequestAuth{}, &Error{Code: CodeInvalidArgument, Message: authMsgOneMechanism}
+			return RequestAuth{}, &s3err.Error{Code: s3err.InvalidArgument, Message: authMsgOneMechanism}
 		}
 		return ParseAuthorization(h)
 	}
@@ -116,7 +118,7 @@ func ParseAuthorization(header []byte) (RequestAuth, error) {
 	case bytes.HasPrefix(h, []byte("AWS ")):
 		return parseV2Header(string(h[len("AWS "):]))
 	}
-	return RequestAuth{}, NewError(CodeUnsupportedSignature)
+	return RequestAuth{}, s3err.New(s3err.UnsupportedSignature)
 }
 
 // ParsePresignedQuery parses presigned-URL credentials from a raw query string:
@@ -125,7 +127,7 @@ func ParseAuthorization(header []byte) (RequestAuth, error) {
 // Signature). A query with none of them gives AuthAnonymous and no error.
 func ParsePresignedQuery(rawQuery []byte) (RequestAuth, error) {
 	if len(rawQuery) > maxAuthQueryLen {
-		return RequestAuth{}, &Error{Code: CodeInvalidURI, Message: "Couldn't parse the specified URI: the query string is too long."}
+		return RequestAuth{}, &s3err.Error{Code: s3err.InvalidURI, Message: "Couldn't parse the specified URI: the query string is too long."}
 	}
 	var p presignParams
 	if err := p.collect(rawQuery); err != nil {
@@ -135,7 +137,7 @@ func ParsePresignedQuery(rawQuery []byte) (RequestAuth, error) {
 	v2 := p.seen[qAccessKeyID] || p.seen[qSignatureV2]
 	switch {
 	case v4 && v2:
-		return RequestAuth{}, &Error{Code: CodeInvalidArgument, Message: authMsgOneMechanism}
+		return RequestAuth{}, &s3err.Error{Code: s3err.InvalidArgument, Message: authMsgOneMechanism}
 	case v4:
 		return parseV4Query(&p)
 	case v2:

@@ -1,5 +1,5 @@
 //go:build !race
 
-package s3
+package sig
 
 const raceEnabled = false

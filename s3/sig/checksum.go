@@ -1,4 +1,4 @@
-package s3
+package sig
 
 // S3 "additional checksums" (x-amz-checksum-*), Content-MD5, and the one-pass
 // hasher an upload streams through.

@@ -1,4 +1,7 @@
-package node
+package s3_test
+
+// Conditional writes through aws-sdk-go-v2, against the handler on its own
+// (harness_test.go).
 
 import (
 	"bytes"
@@ -10,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s4/s4/internal/s3test"
 )
 
 // TestS3ConditionalWrites: PutObject and CompleteMultipartUpload with
@@ -18,9 +23,9 @@ import (
 // a refused write changes nothing; If-None-Match with an ETag is 501; and
 // of many racing create-only PUTs of one key exactly one wins.
 func TestS3ConditionalWrites(t *testing.T) {
-	e := newS3Env(t)
-	w := e.sdkFor(e.writer)
-	mkBucket(t, w, "cond")
+	e := newEnv(t)
+	w := e.SDKFor(e.writer)
+	s3test.MkBucket(t, w, "cond")
 	put := func(key, body string, edit func(*s3.PutObjectInput)) (*s3.PutObjectOutput, error) {
 		in := &s3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String(key), Body: strings.NewReader(body)}
 		edit(in)
@@ -33,26 +38,26 @@ func TestS3ConditionalWrites(t *testing.T) {
 		t.Fatalf("create-only PUT of a new key: %v", err)
 	}
 	_, err = put("k", "v2", create)
-	wantCode(t, err, "PreconditionFailed", 412)
-	if got := getString(t, w, "cond", "k"); got != "v1" {
+	s3test.WantCode(t, err, "PreconditionFailed", 412)
+	if got := s3test.GetString(t, w, "cond", "k"); got != "v1" {
 		t.Fatalf("after a refused create-only PUT the object is %q", got)
 	}
 
 	_, err = put("k", "v2", func(in *s3.PutObjectInput) { in.IfMatch = aws.String(`"00000000000000000000000000000000"`) })
-	wantCode(t, err, "PreconditionFailed", 412)
+	s3test.WantCode(t, err, "PreconditionFailed", 412)
 	_, err = put("missing", "v2", func(in *s3.PutObjectInput) { in.IfMatch = first.ETag })
-	wantCode(t, err, "NoSuchKey", 404)
+	s3test.WantCode(t, err, "NoSuchKey", 404)
 	if _, err := put("k", "v2", func(in *s3.PutObjectInput) { in.IfMatch = first.ETag }); err != nil {
 		t.Fatalf("PUT with the current ETag in If-Match: %v", err)
 	}
-	if got := getString(t, w, "cond", "k"); got != "v2" {
+	if got := s3test.GetString(t, w, "cond", "k"); got != "v2" {
 		t.Fatalf("after the If-Match PUT the object is %q", got)
 	}
 	_, err = put("k", "v3", func(in *s3.PutObjectInput) { in.IfMatch = first.ETag }) // no longer current
-	wantCode(t, err, "PreconditionFailed", 412)
+	s3test.WantCode(t, err, "PreconditionFailed", 412)
 	_, err = put("k", "v3", func(in *s3.PutObjectInput) { in.IfNoneMatch = first.ETag })
-	wantCode(t, err, "NotImplemented", 501)
-	if got := getString(t, w, "cond", "k"); got != "v2" {
+	s3test.WantCode(t, err, "NotImplemented", 501)
+	if got := s3test.GetString(t, w, "cond", "k"); got != "v2" {
 		t.Fatalf("refused writes changed the object to %q", got)
 	}
 
@@ -73,11 +78,11 @@ func TestS3ConditionalWrites(t *testing.T) {
 		_, err := w.CompleteMultipartUpload(bg, in)
 		return err
 	}
-	wantCode(t, complete(func(in *s3.CompleteMultipartUploadInput) { in.IfNoneMatch = aws.String("*") }), "PreconditionFailed", 412)
+	s3test.WantCode(t, complete(func(in *s3.CompleteMultipartUploadInput) { in.IfNoneMatch = aws.String("*") }), "PreconditionFailed", 412)
 	if err := complete(func(in *s3.CompleteMultipartUploadInput) { in.IfMatch = aws.String("*") }); err != nil {
 		t.Fatalf("complete with If-Match: * on an existing key: %v", err)
 	}
-	if got := getString(t, w, "cond", "k"); got != "multipart v3" {
+	if got := s3test.GetString(t, w, "cond", "k"); got != "multipart v3" {
 		t.Fatalf("after the conditional complete the object is %q", got)
 	}
 
@@ -102,14 +107,14 @@ func TestS3ConditionalWrites(t *testing.T) {
 			won = i
 			continue
 		}
-		if code, _ := apiCode(err); code != "PreconditionFailed" {
+		if code, _ := s3test.APICode(err); code != "PreconditionFailed" {
 			t.Fatalf("racer %d: %v", i, err)
 		}
 	}
 	if won < 0 {
 		t.Fatal("no racer created the key")
 	}
-	if got := getString(t, w, "cond", "race"); got != fmt.Sprintf("racer %d", won) {
+	if got := s3test.GetString(t, w, "cond", "race"); got != fmt.Sprintf("racer %d", won) {
 		t.Fatalf("the key holds %q, the winner was racer %d", got, won)
 	}
 }

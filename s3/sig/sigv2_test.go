@@ -1,4 +1,4 @@
-package s3
+package sig
 
 import (
 	"crypto/hmac"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 // referenceV2 signs a string to sign as the SigV2 documentation describes:
@@ -23,7 +25,7 @@ func referenceV2(stringToSign string) string {
 func v2StringToSignOf(t *testing.T, raw string, now time.Time) string {
 	t.Helper()
 	_, _, err := authenticateWire(t, NewVerifier(VerifierConfig{}), raw, now, "not-the-secret")
-	wantCode(t, err, CodeSignatureDoesNotMatch)
+	wantCode(t, err, s3err.SignatureDoesNotMatch)
 	return errExtra(err, "StringToSign")
 }
 
@@ -50,7 +52,7 @@ func TestV2PresignWireDoc(t *testing.T) {
 		t.Fatalf("at the expiry second: %v", err)
 	}
 	_, _, err = authenticateWire(t, v, raw, time.Unix(1795859280, 0), testSecret)
-	wantCode(t, err, CodeRequestExpired)
+	wantCode(t, err, s3err.RequestExpired)
 }
 
 // URLs and a header-signed request produced by botocore 1.43 HmacV1QueryAuth /
@@ -148,16 +150,16 @@ func TestV2Tamper(t *testing.T) {
 	}
 	for _, c := range []struct {
 		old, new string
-		want     ErrorCode
+		want     s3err.Code
 	}{
-		{"GET /", "HEAD /", CodeSignatureDoesNotMatch},
-		{"/bkt/k?", "/bkt/j?", CodeSignatureDoesNotMatch},
-		{"versionId=v1", "versionId=v2", CodeSignatureDoesNotMatch},
-		{"list-type=2", "list-type=2&acl", CodeSignatureDoesNotMatch},
-		{"Content-Type: text/plain", "Content-Type: text/html", CodeSignatureDoesNotMatch},
-		{"Expires=1795859300", "Expires=1795859301", CodeSignatureDoesNotMatch},
-		{"Expires=1795859300", "Expires=1795858999", CodeRequestExpired},
-		{"\r\n\r\n", "\r\nX-Amz-Meta-Injected: 1\r\n\r\n", CodeSignatureDoesNotMatch},
+		{"GET /", "HEAD /", s3err.SignatureDoesNotMatch},
+		{"/bkt/k?", "/bkt/j?", s3err.SignatureDoesNotMatch},
+		{"versionId=v1", "versionId=v2", s3err.SignatureDoesNotMatch},
+		{"list-type=2", "list-type=2&acl", s3err.SignatureDoesNotMatch},
+		{"Content-Type: text/plain", "Content-Type: text/html", s3err.SignatureDoesNotMatch},
+		{"Expires=1795859300", "Expires=1795859301", s3err.SignatureDoesNotMatch},
+		{"Expires=1795859300", "Expires=1795858999", s3err.RequestExpired},
+		{"\r\n\r\n", "\r\nX-Amz-Meta-Injected: 1\r\n\r\n", s3err.SignatureDoesNotMatch},
 		// SigV2 signs only sub-resources, so other parameters are not protected.
 		{"list-type=2", "list-type=1", ""},
 		{"Host: s4.example:9000", "Host: elsewhere", ""},
@@ -168,7 +170,7 @@ func TestV2Tamper(t *testing.T) {
 		}
 	}
 	_, _, err := authenticateWire(t, v, raw, now, testSecret+"x")
-	wantCode(t, err, CodeSignatureDoesNotMatch)
+	wantCode(t, err, s3err.SignatureDoesNotMatch)
 }
 
 func TestV2Header(t *testing.T) {
@@ -183,11 +185,11 @@ func TestV2Header(t *testing.T) {
 		t.Fatalf("%+v %v", a, err)
 	}
 	_, _, err = authenticateWire(t, v, raw, at.Add(16*time.Minute), testSecret)
-	wantCode(t, err, CodeRequestTimeTooSkewed)
+	wantCode(t, err, s3err.RequestTimeTooSkewed)
 	noDate := strings.NewReplacer("Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n", "", "X-Amz-Date: Sat, 28 Nov 2026 09:42:50 GMT\r\n", "").Replace(raw)
 	_, _, err = authenticateWire(t, v, noDate, at, testSecret)
-	wantCode(t, err, CodeMissingDateHeader)
+	wantCode(t, err, s3err.MissingDateHeader)
 	bad := strings.Replace(raw, "AWS "+testAccessKey+":", "AWS "+testAccessKey+":AAAA", 1)
 	_, _, err = authenticateWire(t, v, bad, at, testSecret)
-	wantCode(t, err, CodeInvalidArgument)
+	wantCode(t, err, s3err.InvalidArgument)
 }

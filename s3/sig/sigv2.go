@@ -1,4 +1,4 @@
-package s3
+package sig
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 // SigV2 (legacy, HMAC-SHA1) is what `aws s3 presign` and boto3
@@ -49,7 +51,7 @@ func (s *authScratch) v2Name(it v2Item) []byte  { return s.q.buf[it.name:it.valu
 func (s *authScratch) v2Value(it v2Item) []byte { return s.q.buf[it.value:it.end] }
 
 func errV2Header() error {
-	return &Error{Code: CodeInvalidArgument, Message: "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature"}
+	return &s3err.Error{Code: s3err.InvalidArgument, Message: "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature"}
 }
 
 const v2MsgQueryRequired = "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
@@ -71,16 +73,16 @@ func parseV2Header(s string) (RequestAuth, error) {
 // parseV2Query checks the SigV2 presigned-URL parameters collected in p.
 func parseV2Query(p *presignParams) (RequestAuth, error) {
 	if !p.seen[qAccessKeyID] || !p.seen[qSignatureV2] || !p.seen[qExpiresV2] || len(p.vals[qAccessKeyID]) == 0 {
-		return RequestAuth{}, &Error{Code: CodeAccessDenied, Message: v2MsgQueryRequired}
+		return RequestAuth{}, &s3err.Error{Code: s3err.AccessDenied, Message: v2MsgQueryRequired}
 	}
 	exp := p.vals[qExpiresV2]
 	if !sigDigits(exp) || len(exp) > 18 {
-		return RequestAuth{}, &Error{Code: CodeAccessDenied, Message: "Invalid date (should be seconds since epoch): " + sigQuote(string(exp))}
+		return RequestAuth{}, &s3err.Error{Code: s3err.AccessDenied, Message: "Invalid date (should be seconds since epoch): " + sigQuote(string(exp))}
 	}
 	a := RequestAuth{Kind: AuthV2Query, AccessKey: string(p.vals[qAccessKeyID]), Expires: sigAtoi(exp), expiresRaw: string(exp)}
 	var ok bool
 	if a.sigV2, ok = decodeV2Signature(p.vals[qSignatureV2]); !ok {
-		return RequestAuth{}, NewError(CodeSignatureDoesNotMatch)
+		return RequestAuth{}, s3err.New(s3err.SignatureDoesNotMatch)
 	}
 	return a, nil
 }
@@ -114,21 +116,21 @@ func (v *Verifier) VerifyV2(req *SignedRequest, a *RequestAuth, secret string) e
 		}
 		t, ok := parseRequestDate(bytes.TrimSpace(date))
 		if !ok {
-			return NewError(CodeMissingDateHeader)
+			return s3err.New(s3err.MissingDateHeader)
 		}
 		if d := req.Now.Sub(t); d > v.maxSkew || d < -v.maxSkew {
 			return v.skewError(t, req.Now)
 		}
 	case AuthV2Query:
 		if req.Now.Unix() > a.Expires {
-			return &Error{Code: CodeRequestExpired, Extra: []ErrorField{
+			return &s3err.Error{Code: s3err.RequestExpired, Extra: []s3err.Field{
 				{Name: "Expires", Value: time.Unix(a.Expires, 0).UTC().Format(time.RFC3339)},
 				{Name: "ServerTime", Value: req.Now.UTC().Format(time.RFC3339)},
 			}}
 		}
 		dateLine = []byte(a.expiresRaw)
 	default:
-		return &Error{Code: CodeInternalError, Cause: errors.New("s3: VerifyV2 called for a request that is not SigV2-signed")}
+		return &s3err.Error{Code: s3err.InternalError, Cause: errors.New("s3: VerifyV2 called for a request that is not SigV2-signed")}
 	}
 	s := getAuthScratch()
 	defer putAuthScratch(s)
@@ -136,7 +138,7 @@ func (v *Verifier) VerifyV2(req *SignedRequest, a *RequestAuth, secret string) e
 	m := hmac.New(sha1.New, []byte(secret))
 	m.Write(sts)
 	if !hmac.Equal(m.Sum(nil), a.sigV2[:]) {
-		return &Error{Code: CodeSignatureDoesNotMatch, Extra: []ErrorField{
+		return &s3err.Error{Code: s3err.SignatureDoesNotMatch, Extra: []s3err.Field{
 			{Name: "AWSAccessKeyId", Value: a.AccessKey},
 			{Name: "StringToSign", Value: string(sts)},
 			{Name: "SignatureProvided", Value: base64.StdEncoding.EncodeToString(a.sigV2[:])},
@@ -196,8 +198,14 @@ func (s *authScratch) stringToSignV2(req *SignedRequest, presigned bool, dateLin
 	if len(s.v2) > 0 {
 		b = append(b, '\n')
 	}
+	s.sts = s.appendV2Resource(b, req)
+	return s.sts
+}
 
-	// Canonicalized resource: raw path, then the sub-resources.
+// appendV2Resource appends the SigV2 canonicalized resource to b: the raw
+// path, then the sub-resources botocore signs, sorted by name, values
+// decoded. It reuses s.q.buf and s.v2.
+func (s *authScratch) appendV2Resource(b []byte, req *SignedRequest) []byte {
 	if len(req.RawPath) == 0 {
 		b = append(b, '/')
 	}
@@ -224,7 +232,6 @@ func (s *authScratch) stringToSignV2(req *SignedRequest, presigned bool, dateLin
 			b = append(b, s.v2Value(it)...)
 		}
 	}
-	s.sts = b
 	return b
 }
 

@@ -1,4 +1,4 @@
-package s3
+package sig
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 // The dummy credential of shared/wire/aws-cli-requests.md, whose captures are
@@ -75,11 +77,11 @@ func authenticateWire(t testing.TB, v *Verifier, raw string, now time.Time, secr
 }
 
 // errCode is the table code of err ("" for nil, "?" for an error that is not *Error).
-func errCode(err error) ErrorCode {
+func errCode(err error) s3err.Code {
 	if err == nil {
 		return ""
 	}
-	var e *Error
+	var e *s3err.Error
 	if errors.As(err, &e) {
 		return e.Code
 	}
@@ -88,7 +90,7 @@ func errCode(err error) ErrorCode {
 
 // errExtra returns the named extra element of err.
 func errExtra(err error, name string) string {
-	var e *Error
+	var e *s3err.Error
 	if errors.As(err, &e) {
 		for _, f := range e.Extra {
 			if f.Name == name {
@@ -108,7 +110,7 @@ func mustTime(t testing.TB, amzDate string) time.Time {
 	return tm
 }
 
-func wantCode(t testing.TB, err error, want ErrorCode) {
+func wantCode(t testing.TB, err error, want s3err.Code) {
 	t.Helper()
 	if got := errCode(err); got != want {
 		t.Fatalf("error = %v (code %q), want code %q", err, got, want)

@@ -1,4 +1,4 @@
-package s3
+package sig
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/s4/s4/s3/s3err"
 )
 
 // Seeds beyond testdata/fuzz: what real clients send, and near misses.
@@ -127,7 +129,7 @@ func FuzzCanonicalQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, presigned bool) {
 		got, err := AppendCanonicalQuery(nil, raw, presigned)
 		if err != nil {
-			if errCode(err) != CodeInvalidURI {
+			if errCode(err) != s3err.InvalidURI {
 				t.Fatalf("error %v", err)
 			}
 			return
@@ -214,7 +216,7 @@ func isUpperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= '
 func TestParseErrorsAreS3Errors(t *testing.T) {
 	for _, s := range fuzzAuthorizationSeeds {
 		if _, err := ParseAuthorization([]byte(s + "\x00")); err != nil {
-			var e *Error
+			var e *s3err.Error
 			if !errors.As(err, &e) || e.Status() < 400 || e.API().Code == "InternalError" {
 				t.Errorf("%q: %v", s, err)
 			}
