@@ -43,10 +43,14 @@ type Store interface {
 }
 
 // Proposer commits an event through the cluster and returns once the local
-// FSM has applied it. It returns the FSM's domain error (errors.Is with
-// fsm.Err*) or a cluster error.
+// FSM has applied it (cluster.Proposer implements it). It returns the FSM's
+// domain error (errors.Is with fsm.Err*) or a cluster error, and, for an
+// event of the revocation class, the nodes that confirmed they applied it
+// and those whose auth lease had certainly run out when it was
+// acknowledged (both nil for other events, and without a revocation
+// barrier: a single node).
 type Proposer interface {
-	Propose(ctx context.Context, t fsm.MessageType, msg any) error
+	ProposeBarrier(ctx context.Context, t fsm.MessageType, msg any) (confirmed, leaseExpired []string, err error)
 }
 
 // Config configures a Handler.
@@ -219,28 +223,10 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 
-	rt, ok := matchRoute(string(ctx.Path()))
-	if ok && h.cluster == nil && rt.cluster {
-		ok = false
-	}
+	rt, method, ok := h.route(ctx)
 	if !ok {
-		h.writeError(ctx, fasthttp.StatusNotFound, "not found")
 		return
 	}
-	method := string(ctx.Method())
-	allowed := false
-	for _, m := range rt.methods {
-		if m == method {
-			allowed = true
-			break
-		}
-	}
-	if !allowed {
-		ctx.Response.Header.Set("Allow", strings.Join(rt.methods, ", "))
-		h.writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed")
-		return
-	}
-
 	// The cluster routes show this node's own view (also, and above all,
 	// when it is cut off) or are forwarded to the leader: not held up.
 	if h.fresh != nil && !rt.cluster {
@@ -266,7 +252,38 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 		h.writeError(ctx, fasthttp.StatusUnauthorized, "missing, invalid or expired token")
 		return
 	}
+	h.dispatch(ctx, rt, method, actor)
+}
 
+// route matches the request to a route and checks its method; otherwise
+// it answers 404 or 405 and returns false.
+func (h *Handler) route(ctx *fasthttp.RequestCtx) (rt route, method string, ok bool) {
+	rt, ok = matchRoute(string(ctx.Path()))
+	if ok && h.cluster == nil && rt.cluster {
+		ok = false
+	}
+	if !ok {
+		h.writeError(ctx, fasthttp.StatusNotFound, "not found")
+		return rt, "", false
+	}
+	method = string(ctx.Method())
+	allowed := false
+	for _, m := range rt.methods {
+		if m == method {
+			allowed = true
+			break
+		}
+	}
+	if !allowed {
+		ctx.Response.Header.Set("Allow", strings.Join(rt.methods, ", "))
+		h.writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed")
+		return rt, method, false
+	}
+	return rt, method, true
+}
+
+// dispatch runs the endpoint of an authenticated request.
+func (h *Handler) dispatch(ctx *fasthttp.RequestCtx, rt route, method string, actor *iam.User) {
 	switch rt.name {
 	case routeUsers:
 		if method == "GET" {
@@ -349,14 +366,6 @@ func (h *Handler) writeProposeError(ctx *fasthttp.RequestCtx, op string, err err
 	}
 }
 
-// BarrierProposer is a Proposer that also reports, for an event of the
-// revocation class, the nodes that confirmed they applied it and those
-// whose auth lease had certainly run out when it was acknowledged
-// (cluster.Proposer implements it).
-type BarrierProposer interface {
-	ProposeBarrier(ctx context.Context, t fsm.MessageType, msg any) (confirmed, leaseExpired []string, err error)
-}
-
 // Response headers of a revocation-class admin write (revoke, regenerate,
 // deactivate, delete, role downgrade): comma-separated node IDs.
 const (
@@ -371,11 +380,7 @@ const (
 func (h *Handler) propose(rctx *fasthttp.RequestCtx, t fsm.MessageType, msg any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
 	defer cancel()
-	bp, ok := h.prop.(BarrierProposer)
-	if !ok {
-		return h.prop.Propose(ctx, t, msg)
-	}
-	confirmed, expired, err := bp.ProposeBarrier(ctx, t, msg)
+	confirmed, expired, err := h.prop.ProposeBarrier(ctx, t, msg)
 	if err == nil && len(confirmed) > 0 {
 		rctx.Response.Header.Set(HeaderConfirmedBy, strings.Join(confirmed, ","))
 		if len(expired) > 0 {

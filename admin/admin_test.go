@@ -640,6 +640,34 @@ func TestCredentials(t *testing.T) {
 	}
 }
 
+// TestRevocationHeaders: a revocation-class write names the nodes the
+// Proposer reports (X-S4-Confirmed-By, X-S4-Lease-Expired); a write of
+// another class, and a Proposer that reports none (a single node), name
+// none.
+func TestRevocationHeaders(t *testing.T) {
+	e := newEnv(t)
+	tok := e.rootToken()
+	u := e.createUser(tok, "dave", "dave-pw-1", "Reader")
+	e.issue(tok, u.ID)
+	r := e.want(e.do("DELETE", "/api/admin/users/"+u.ID+"/credentials", tok, nil), 204)
+	if got := r.header.Values(HeaderConfirmedBy); len(got) != 0 {
+		t.Fatalf("without a barrier: %s %q", HeaderConfirmedBy, got)
+	}
+
+	e.p.mu.Lock()
+	e.p.confirmed, e.p.expired = []string{"n1", "n2"}, []string{"n3"}
+	e.p.mu.Unlock()
+	e.addSecret("erin-pw-1")
+	r = e.want(e.do("POST", "/api/admin/users", tok, map[string]string{"username": "erin", "password": "erin-pw-1", "role": "Reader"}), 201)
+	if got := r.header.Values(HeaderConfirmedBy); len(got) != 0 {
+		t.Fatalf("a user creation: %s %q", HeaderConfirmedBy, got)
+	}
+	r = e.want(e.do("DELETE", "/api/admin/users/"+u.ID+"/credentials", tok, nil), 204)
+	if got, exp := r.header.Get(HeaderConfirmedBy), r.header.Get(HeaderLeaseExpired); got != "n1,n2" || exp != "n3" {
+		t.Fatalf("a revoke: %s %q, %s %q; want n1,n2 and n3", HeaderConfirmedBy, got, HeaderLeaseExpired, exp)
+	}
+}
+
 func TestAuthHeader(t *testing.T) {
 	e := newEnv(t)
 	tok := e.rootToken()

@@ -4,19 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -29,6 +23,7 @@ import (
 
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/iam"
+	"github.com/s4/s4/internal/testcert"
 	"github.com/s4/s4/keyring"
 )
 
@@ -66,6 +61,24 @@ type testProposer struct {
 	// inject, when set, is consulted before applying; a non-nil error is
 	// returned instead of applying.
 	inject func(t fsm.MessageType, msg any) error
+	// confirmed and expired are what ProposeBarrier reports for an event
+	// of the revocation class (nil: as a single node, no barrier).
+	confirmed, expired []string
+}
+
+// ProposeBarrier implements Proposer: Propose, and for an event of the
+// revocation class the nodes set in confirmed and expired.
+func (p *testProposer) ProposeBarrier(ctx context.Context, t fsm.MessageType, msg any) (confirmed, leaseExpired []string, err error) {
+	if err := p.Propose(ctx, t, msg); err != nil {
+		return nil, nil, err
+	}
+	b, err := fsm.Encode(t, msg)
+	if err != nil || !fsm.Revokes(b) {
+		return nil, nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.confirmed, p.expired, nil
 }
 
 func (p *testProposer) Propose(ctx context.Context, t fsm.MessageType, msg any) error {
@@ -179,7 +192,7 @@ func newEnvWith(t *testing.T, opt envOptions) *env {
 		Now:    clock.Now,
 	}, f, p)
 
-	certPEM, keyPEM, pool := selfSignedCert(t)
+	cert := testcert.New(t, "s4 admin test")
 	srv := &fasthttp.Server{
 		Handler:           e.h.ServeFastHTTP,
 		ReadBufferSize:    16 << 10, // room for oversized Authorization headers
@@ -191,8 +204,8 @@ func newEnvWith(t *testing.T, opt envOptions) *env {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeTLSEmbed(ln, certPEM, keyPEM) }()
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	go func() { done <- srv.ServeTLSEmbed(ln, cert.CertPEM, cert.KeyPEM) }()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool, MinVersion: tls.VersionTLS12}}
 	e.client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	e.base = "https://" + ln.Addr().String()
 	t.Cleanup(func() {
@@ -208,41 +221,6 @@ func newEnvWith(t *testing.T, opt envOptions) *env {
 		e.checkLogs()
 	})
 	return e
-}
-
-func selfSignedCert(t *testing.T) (certPEM, keyPEM []byte, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "s4 admin test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), pool
 }
 
 func (e *env) addSecret(s string) {

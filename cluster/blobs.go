@@ -67,8 +67,9 @@ type BlobStore interface {
 	Pin(sum [32]byte) (unpin func())
 }
 
-// SpaceGuard is implemented by a BlobStore whose node keeps a free-space
-// reserve (package disk): the Server asks it before it receives a copy.
+// SpaceGuard is the free-space reserve (package disk) of a node that keeps
+// one (objects.Service implements it): the Server asks it before it
+// receives a copy.
 type SpaceGuard interface {
 	// Check returns nil if size more bytes may be stored, or an error
 	// wrapping disk.ErrFull.
@@ -80,10 +81,10 @@ type SpaceGuard interface {
 // ServerOption configures a Server.
 type ServerOption func(*Server)
 
-// WithBlobStore serves the blob transfer endpoints from bs. Without it they
-// answer 404.
-func WithBlobStore(bs BlobStore) ServerOption {
-	return func(s *Server) { s.blobs = bs }
+// WithBlobStore serves the blob transfer endpoints from bs, refusing copies
+// that guard has no room for (nil: no reserve). Without it they answer 404.
+func WithBlobStore(bs BlobStore, guard SpaceGuard) ServerOption {
+	return func(s *Server) { s.blobs, s.space = bs, guard }
 }
 
 func parseBlobPath(p string) ([32]byte, bool) {
@@ -135,7 +136,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 		writeError(w, http.StatusLengthRequired, wireError{Message: "cluster: a blob needs a Content-Length"})
 		return
 	}
-	guard, _ := s.blobs.(SpaceGuard)
+	guard := s.space
 	if guard != nil {
 		if err := guard.Check(r.ContentLength); err != nil {
 			s.log.Debug("refused a blob copy: no room", "remote", r.RemoteAddr, "err", err)

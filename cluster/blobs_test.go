@@ -29,7 +29,7 @@ func blobServer(t *testing.T) (string, *blob.Store) {
 	ln := mustListen(t)
 	n := &fakeNode{c: c, id: "n1", addr: ln.Addr().String(), view: "n1", advance: make(chan struct{})}
 	c.nodes[n.id] = n
-	n.srv = NewServer(ln, n, nil, WithBlobStore(bs))
+	n.srv = NewServer(ln, n, nil, WithBlobStore(bs, nil))
 	t.Cleanup(func() { n.srv.Close() })
 	return n.addr, bs
 }
@@ -189,7 +189,7 @@ func TestPutBlobRefusedWithoutRoom(t *testing.T) {
 	ln := mustListen(t)
 	n := &fakeNode{c: c, id: "n1", addr: ln.Addr().String(), view: "n1", advance: make(chan struct{})}
 	c.nodes[n.id] = n
-	n.srv = NewServer(ln, n, nil, WithBlobStore(g))
+	n.srv = NewServer(ln, n, nil, WithBlobStore(g, g))
 	t.Cleanup(func() { n.srv.Close() })
 	client, _ := tcpClient(t)
 	ctx := testCtx(t, 10*time.Second)

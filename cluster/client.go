@@ -101,22 +101,22 @@ func MuxServiceDialer(id *transport.Identity, service byte) func(ctx context.Con
 // Close closes the idle pooled connections.
 func (c *Client) Close() { c.tr.CloseIdleConnections() }
 
-// Apply asks the node at addr to append cmd (an encoded event) to the log.
-// It returns the event's index and the FSM's response (nil or a domain
-// error, the same fsm sentinel the leader's FSM returned, or the *Barrier
-// of a revocation-class event). err wraps
-// ErrNotLeader if addr does not lead (nothing was appended),
+// Forward sends cmd (an encoded event) to the leader at addr, which
+// appends it to the log (its Local.Apply). It returns the event's index and
+// the FSM's response (nil or a domain error, the same fsm sentinel the
+// leader's FSM returned, or the *Barrier of a revocation-class event). err
+// wraps ErrNotLeader if addr does not lead (nothing was appended),
 // ErrInvalidCommand if it refused cmd, or another failure: after a
 // transport failure that is not a failure to connect, the outcome is
 // unknown.
-func (c *Client) Apply(ctx context.Context, addr string, cmd []byte) (uint64, any, error) {
-	if len(cmd) > MaxApplyBody {
-		return 0, nil, fmt.Errorf("%w: event of %d bytes exceeds %d", ErrInvalidCommand, len(cmd), MaxApplyBody)
+func (c *Client) Forward(ctx context.Context, addr string, cmd []byte) (uint64, any, error) {
+	if len(cmd) > MaxForwardBody {
+		return 0, nil, fmt.Errorf("%w: event of %d bytes exceeds %d", ErrInvalidCommand, len(cmd), MaxForwardBody)
 	}
 	ctx, cancel := withDefaultTimeout(ctx, DefaultRPCTimeout)
 	defer cancel()
-	var out applyResponse
-	if err := c.do(ctx, http.MethodPost, addr, pathApply, nil, cmd, &out); err != nil {
+	var out forwardResponse
+	if err := c.do(ctx, http.MethodPost, addr, pathForward, nil, cmd, &out); err != nil {
 		return 0, nil, err
 	}
 	if out.Resp == nil {

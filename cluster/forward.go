@@ -79,7 +79,7 @@ type Proposer struct {
 // ProposerStats counts what a Proposer did since it was created.
 type ProposerStats struct {
 	Local     uint64 // events handed to the local node (Local.Apply calls)
-	Forwarded uint64 // events sent to the leader (Client.Apply calls)
+	Forwarded uint64 // events sent to the leader (Client.Forward calls)
 	Retries   uint64 // pauses while holding for a leader
 	NoLeader  uint64 // proposals that failed with ErrNoLeader
 }
@@ -150,7 +150,7 @@ func (p *Proposer) propose(ctx context.Context, t fsm.MessageType, msg any) (uin
 	if err != nil {
 		return 0, nil, err
 	}
-	idx, resp, err := p.apply(ctx, cmd)
+	idx, resp, err := p.commit(ctx, cmd)
 	if err != nil {
 		return idx, nil, err
 	}
@@ -170,7 +170,7 @@ func (p *Proposer) propose(ctx context.Context, t fsm.MessageType, msg any) (uin
 const maxHops = 2
 
 // leaderRoute is the state one request keeps while it looks for the leader
-// (Proposer.apply, ForwardMembership): which node to try next, the leader
+// (Proposer.commit, ForwardMembership): which node to try next, the leader
 // named by the last "not leader" answer, and the hold that bounds how long
 // it waits while no leader is usable.
 type leaderRoute struct {
@@ -239,12 +239,13 @@ func (r *leaderRoute) pause(ctx context.Context) (slept bool, err error) {
 	}
 }
 
-// apply applies cmd through the leader: locally if this node leads, else
-// forwarded. While there is no usable leader it holds, re-resolving the
-// leader after each pause, for up to HoldTimeout. Only failures that
-// guarantee nothing was appended (no leader, not the leader, cannot
-// connect) are retried; any other failure is returned as it is.
-func (p *Proposer) apply(ctx context.Context, cmd []byte) (uint64, any, error) {
+// commit commits cmd through the leader: applied locally (Local.Apply) if
+// this node leads, else forwarded (Client.Forward). While there is no
+// usable leader it holds, re-resolving the leader after each pause, for up
+// to HoldTimeout. Only failures that guarantee nothing was appended (no
+// leader, not the leader, cannot connect) are retried; any other failure
+// is returned as it is.
+func (p *Proposer) commit(ctx context.Context, cmd []byte) (uint64, any, error) {
 	r := leaderRoute{local: p.local, hold: p.cfg.HoldTimeout, retry: p.cfg.RetryInterval}
 	for {
 		if p.local.IsLeader() {
@@ -258,7 +259,7 @@ func (p *Proposer) apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 			return 0, nil, ErrNotLeader
 		} else if id, addr := r.target(); addr != "" {
 			p.nForwarded.Add(1)
-			idx, resp, err := p.client.Apply(ctx, addr, cmd)
+			idx, resp, err := p.client.Forward(ctx, addr, cmd)
 			if err == nil {
 				return p.waitLocal(ctx, idx, resp)
 			}

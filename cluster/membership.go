@@ -83,9 +83,9 @@ func (c MembershipChange) Validate() error {
 	return nil
 }
 
-// Membership is implemented by a Local that can change the Raft
-// configuration (node.Node). The Server answers POST /v1/membership with it
-// when its Local implements it, 404 otherwise.
+// Membership changes the Raft configuration (node.Node implements it). The
+// Server answers POST /v1/membership with the one WithMembership gives it,
+// 404 without.
 type Membership interface {
 	// ChangeMembership applies c from this node: normally through
 	// ForwardMembership. It returns the index of the configuration entry
@@ -93,15 +93,25 @@ type Membership interface {
 	ChangeMembership(ctx context.Context, c MembershipChange) (uint64, error)
 }
 
-// StatusReporter is implemented by a Local that reports its Status itself
-// (node.Node does): the API address, Serving and AuthIndex, and all of it
-// as one consistent reading, since a leader's Applied means "everything
-// acknowledged so far" only when read after it found itself caught up
-// (Serving). A Local without it reports the Local fields and not serving.
+// WithMembership serves POST /v1/membership with m.
+func WithMembership(m Membership) ServerOption {
+	return func(s *Server) { s.membership = m }
+}
+
+// StatusReporter reports a node's Status itself (node.Node does): the API
+// address, Serving and AuthIndex, and all of it as one consistent reading,
+// since a leader's Applied means "everything acknowledged so far" only when
+// read after it found itself caught up (Serving). A Server without one
+// (WithStatusReporter) reports the Local fields and not serving.
 type StatusReporter interface {
 	// LocalStatus answers a status question from the node asker ("" if it
 	// did not say).
 	LocalStatus(asker string) Status
+}
+
+// WithStatusReporter answers GET /v1/status and the status line with r.
+func WithStatusReporter(r StatusReporter) ServerOption {
+	return func(s *Server) { s.reporter = r }
 }
 
 // membershipResponse answers a successful POST /v1/membership.
@@ -200,8 +210,8 @@ func (s *Server) handleMembership(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, wireError{Message: "cluster: method not allowed"})
 		return
 	}
-	m, ok := s.local.(Membership)
-	if !ok {
+	m := s.membership
+	if m == nil {
 		writeError(w, http.StatusNotFound, wireError{Message: "cluster: this node serves no membership changes"})
 		return
 	}

@@ -74,7 +74,7 @@ func newMemberCluster(t *testing.T, n int, leader string) ([]*memberNode, *membe
 		fn := &fakeNode{c: c, id: fmt.Sprintf("n%d", i), addr: ln.Addr().String(), view: leader, advance: make(chan struct{})}
 		client, _ := tcpClient(t)
 		m := &memberNode{fakeNode: fn, client: client, cfg: cfg, api: fmt.Sprintf("api-%d.example:9000", i)}
-		fn.srv = NewServer(ln, m, nil)
+		fn.srv = NewServer(ln, m, nil, WithMembership(m), WithStatusReporter(m))
 		t.Cleanup(func() { fn.srv.Close() })
 		c.mu.Lock()
 		c.nodes[fn.id] = fn

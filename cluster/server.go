@@ -18,13 +18,14 @@ import (
 
 // Endpoints of the internal RPC.
 const (
-	pathApply   = "/v1/apply"
+	pathForward = "/v1/apply" // a forwarded write: the path keeps its name, so the wire stays as it was
 	pathApplied = "/v1/applied"
 	pathStatus  = "/v1/status"
 )
 
-// MaxApplyBody bounds the body of POST /v1/apply: one encoded event.
-const MaxApplyBody = fsm.MaxEventSize
+// MaxForwardBody bounds the body of a forwarded write (POST /v1/apply):
+// one encoded event.
+const MaxForwardBody = fsm.MaxEventSize
 
 // MaxAppliedWait bounds the long poll of GET /v1/applied.
 const MaxAppliedWait = 30 * time.Second
@@ -36,15 +37,17 @@ const maxResponse = 64 << 10
 // ServiceRPC listener of the cluster port's transport.Mux, whose connections
 // are already mutually authenticated:
 //
-//	POST /v1/apply                  body: one encoded event. The leader
-//	                                applies it: 200 {"index", "resp"}. A
-//	                                follower answers 421 with ErrNotLeader
-//	                                and the leader it knows of.
+//	POST /v1/apply                  a forwarded write (Client.Forward),
+//	                                body: one encoded event. The leader
+//	                                applies it (Local.Apply): 200 {"index",
+//	                                "resp"}. A follower answers 421 with
+//	                                ErrNotLeader and the leader it knows of.
 //	GET  /v1/applied?min=N&wait=D   long poll until the local FSM applied N
 //	                                or D (≤ MaxAppliedWait) passed:
 //	                                200 {"applied"}.
-//	GET  /v1/status                 200 Status.
-//	POST /v1/membership             add or remove a voter (membership.go).
+//	GET  /v1/status                 200 Status (WithStatusReporter).
+//	POST /v1/membership             add or remove a voter (WithMembership;
+//	                                membership.go).
 //	PUT  /v1/blobs/{hex}            store a blob (WithBlobStore; blobs.go).
 //	GET  /v1/blobs/{hex}            read a blob.
 //
@@ -52,10 +55,13 @@ const maxResponse = 64 << 10
 //
 // Failures are {"error": {"code", "message"}} with a status >= 400.
 type Server struct {
-	local Local
-	blobs BlobStore // nil: no blob transfer
-	log   *slog.Logger
-	srv   *http.Server
+	local      Local
+	reporter   StatusReporter // nil: the Local fields, not serving
+	membership Membership     // nil: membership changes answer 404
+	blobs      BlobStore      // nil: no blob transfer
+	space      SpaceGuard     // nil: no free-space reserve
+	log        *slog.Logger
+	srv        *http.Server
 
 	statusLn    net.Listener // WithStatusLine; nil: none
 	statusConns map[net.Conn]struct{}
@@ -125,7 +131,7 @@ func (s *Server) Close() error {
 
 func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(pathApply, s.handleApply)
+	mux.HandleFunc(pathForward, s.handleForward)
 	mux.HandleFunc(pathApplied, s.handleApplied)
 	mux.HandleFunc(pathStatus, s.handleStatus)
 	mux.HandleFunc(pathBlobs, s.handleBlob)
@@ -147,21 +153,23 @@ func (s *Server) handler() http.Handler {
 	})
 }
 
-func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
+// handleForward serves a write forwarded by another node: the leader
+// appends it through its Local.Apply.
+func (s *Server) handleForward(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, http.StatusMethodNotAllowed, wireError{Message: "cluster: method not allowed"})
 		return
 	}
-	if r.ContentLength > MaxApplyBody {
-		writeError(w, http.StatusRequestEntityTooLarge, encodeError(fmt.Errorf("%w: body of %d bytes exceeds %d", ErrInvalidCommand, r.ContentLength, MaxApplyBody)))
+	if r.ContentLength > MaxForwardBody {
+		writeError(w, http.StatusRequestEntityTooLarge, encodeError(fmt.Errorf("%w: body of %d bytes exceeds %d", ErrInvalidCommand, r.ContentLength, MaxForwardBody)))
 		return
 	}
-	cmd, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxApplyBody))
+	cmd, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxForwardBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, encodeError(fmt.Errorf("%w: body exceeds %d bytes", ErrInvalidCommand, MaxApplyBody)))
+			writeError(w, http.StatusRequestEntityTooLarge, encodeError(fmt.Errorf("%w: body exceeds %d bytes", ErrInvalidCommand, MaxForwardBody)))
 			return
 		}
 		writeError(w, http.StatusBadRequest, encodeError(fmt.Errorf("%w: reading the body: %v", ErrInvalidCommand, err)))
@@ -192,7 +200,7 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, encodeError(err))
 		return
 	}
-	out := applyResponse{Index: idx, Resp: encodeResp(resp)}
+	out := forwardResponse{Index: idx, Resp: encodeResp(resp)}
 	out.Barrier, _ = resp.(*Barrier)
 	writeJSON(w, http.StatusOK, out)
 }
@@ -244,22 +252,22 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, wireError{Message: "cluster: method not allowed"})
 		return
 	}
-	writeJSON(w, http.StatusOK, statusOf(s.local, r.URL.Query().Get("from")))
+	writeJSON(w, http.StatusOK, s.status(r.URL.Query().Get("from")))
 }
 
-// statusOf is local's Status as it answers the node asker (StatusReporter,
-// or the Local fields).
-func statusOf(local Local, asker string) Status {
-	if r, ok := local.(StatusReporter); ok {
-		return r.LocalStatus(asker)
+// status is this node's Status as it answers the node asker: the
+// StatusReporter's (WithStatusReporter), or the Local fields.
+func (s *Server) status(asker string) Status {
+	if s.reporter != nil {
+		return s.reporter.LocalStatus(asker)
 	}
-	id, addr := local.Leader()
+	id, addr := s.local.Leader()
 	return Status{
-		ID:         local.ID(),
+		ID:         s.local.ID(),
 		LeaderID:   id,
 		LeaderAddr: addr,
-		IsLeader:   local.IsLeader(),
-		Applied:    local.AppliedIndex(),
+		IsLeader:   s.local.IsLeader(),
+		Applied:    s.local.AppliedIndex(),
 	}
 }
 

@@ -20,29 +20,29 @@ import (
 	"github.com/s4/s4/transport"
 )
 
-func TestClientApplyOnLeader(t *testing.T) {
+func TestClientForwardToLeader(t *testing.T) {
 	_, nodes := newFakeCluster(t, 2, "n1", 0)
 	client, dials := tcpClient(t)
 	ctx := testCtx(t, 5*time.Second)
 
-	idx, resp, err := client.Apply(ctx, nodes[0].addr, mustEncode(t, fsm.MsgUserCreate, userCreate("alice")))
+	idx, resp, err := client.Forward(ctx, nodes[0].addr, mustEncode(t, fsm.MsgUserCreate, userCreate("alice")))
 	if err != nil || resp != nil || idx != 1 {
-		t.Fatalf("Apply = %d, %v, %v; want 1, nil, nil", idx, resp, err)
+		t.Fatalf("Forward = %d, %v, %v; want 1, nil, nil", idx, resp, err)
 	}
 	// The FSM's verdict comes back as the very same sentinel.
-	idx, resp, err = client.Apply(ctx, nodes[0].addr, mustEncode(t, fsm.MsgUserCreate, userCreate("alice")))
+	idx, resp, err = client.Forward(ctx, nodes[0].addr, mustEncode(t, fsm.MsgUserCreate, userCreate("alice")))
 	if err != nil || idx != 2 || resp != fsm.ErrUsernameTaken {
-		t.Fatalf("Apply = %d, %#v, %v; want 2, fsm.ErrUsernameTaken, nil", idx, resp, err)
+		t.Fatalf("Forward = %d, %#v, %v; want 2, fsm.ErrUsernameTaken, nil", idx, resp, err)
 	}
 	// A wrapped domain error keeps its message and its sentinel.
-	_, resp, err = client.Apply(ctx, nodes[0].addr, mustEncode(t, fsm.MsgUserDelete, &fsm.UserDelete{ID: "u9"}))
+	_, resp, err = client.Forward(ctx, nodes[0].addr, mustEncode(t, fsm.MsgUserDelete, &fsm.UserDelete{ID: "u9"}))
 	rerr, _ := resp.(error)
 	if err != nil || !errors.Is(rerr, fsm.ErrNoSuchUser) || rerr.Error() != "no such user: id u9" {
-		t.Fatalf("Apply = %v, %v; want a wrapped fsm.ErrNoSuchUser", resp, err)
+		t.Fatalf("Forward = %v, %v; want a wrapped fsm.ErrNoSuchUser", resp, err)
 	}
 	// The connection is kept alive and reused.
 	for range 10 {
-		if _, _, err := client.Apply(ctx, nodes[0].addr, mustEncode(t, fsm.MsgUserCreate, userCreate("bob"))); err != nil {
+		if _, _, err := client.Forward(ctx, nodes[0].addr, mustEncode(t, fsm.MsgUserCreate, userCreate("bob"))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -51,10 +51,10 @@ func TestClientApplyOnLeader(t *testing.T) {
 	}
 }
 
-func TestClientApplyOnFollower(t *testing.T) {
+func TestClientForwardToFollower(t *testing.T) {
 	_, nodes := newFakeCluster(t, 2, "n1", 0)
 	client, _ := tcpClient(t)
-	_, _, err := client.Apply(testCtx(t, 5*time.Second), nodes[1].addr, mustEncode(t, fsm.MsgUserCreate, userCreate("alice")))
+	_, _, err := client.Forward(testCtx(t, 5*time.Second), nodes[1].addr, mustEncode(t, fsm.MsgUserCreate, userCreate("alice")))
 	var nl *notLeaderError
 	if !errors.Is(err, ErrNotLeader) || !errors.As(err, &nl) {
 		t.Fatalf("err = %v, want ErrNotLeader", err)
@@ -86,7 +86,7 @@ func TestClientDialFailure(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	client, _ := tcpClient(t)
-	_, _, err := client.Apply(testCtx(t, 5*time.Second), addr, mustEncode(t, fsm.MsgUserCreate, userCreate("a")))
+	_, _, err := client.Forward(testCtx(t, 5*time.Second), addr, mustEncode(t, fsm.MsgUserCreate, userCreate("a")))
 	var de *dialError
 	if !errors.As(err, &de) {
 		t.Fatalf("err = %v, want a dialError", err)
@@ -176,14 +176,14 @@ func TestServerRefusesBadRequests(t *testing.T) {
 		body               io.Reader
 		status             int
 	}{
-		{"empty body", "POST", pathApply, nil, 400},
-		{"one byte", "POST", pathApply, strings.NewReader("\x01"), 400},
-		{"unknown type", "POST", pathApply, bytes.NewReader([]byte{99, 1, 0x80}), 400},
-		{"garbage", "POST", pathApply, strings.NewReader("\x01\x01 this is not msgpack"), 400},
-		{"json", "POST", pathApply, strings.NewReader(`{"Username":"x"}`), 400},
-		{"oversized", "POST", pathApply, bytes.NewReader(make([]byte, MaxApplyBody+1)), 413},
-		{"oversized chunked", "POST", pathApply, io.MultiReader(bytes.NewReader(good), io.LimitReader(zeros{}, MaxApplyBody)), 413},
-		{"GET apply", "GET", pathApply, nil, 405},
+		{"empty body", "POST", pathForward, nil, 400},
+		{"one byte", "POST", pathForward, strings.NewReader("\x01"), 400},
+		{"unknown type", "POST", pathForward, bytes.NewReader([]byte{99, 1, 0x80}), 400},
+		{"garbage", "POST", pathForward, strings.NewReader("\x01\x01 this is not msgpack"), 400},
+		{"json", "POST", pathForward, strings.NewReader(`{"Username":"x"}`), 400},
+		{"oversized", "POST", pathForward, bytes.NewReader(make([]byte, MaxForwardBody+1)), 413},
+		{"oversized chunked", "POST", pathForward, io.MultiReader(bytes.NewReader(good), io.LimitReader(zeros{}, MaxForwardBody)), 413},
+		{"GET forward", "GET", pathForward, nil, 405},
 		{"POST applied", "POST", pathApplied + "?min=1", nil, 405},
 		{"no min", "GET", pathApplied, nil, 400},
 		{"bad min", "GET", pathApplied + "?min=-1", nil, 400},
@@ -196,7 +196,7 @@ func TestServerRefusesBadRequests(t *testing.T) {
 		if status != tc.status {
 			t.Errorf("%s: status %d, want %d (%+v)", tc.name, status, tc.status, er)
 		}
-		if tc.path == pathApply && tc.status != 405 && decodeError(er.Error) != nil && !errors.Is(decodeError(er.Error), ErrInvalidCommand) {
+		if tc.path == pathForward && tc.status != 405 && decodeError(er.Error) != nil && !errors.Is(decodeError(er.Error), ErrInvalidCommand) {
 			t.Errorf("%s: error %+v, want ErrInvalidCommand", tc.name, er.Error)
 		}
 	}
@@ -204,8 +204,8 @@ func TestServerRefusesBadRequests(t *testing.T) {
 		t.Errorf("%d bad requests reached Apply", n)
 	}
 	// Still serving.
-	if status, _ := postRaw(t, "POST", base+pathApply, bytes.NewReader(good)); status != 200 {
-		t.Errorf("good apply after the bad ones: status %d", status)
+	if status, _ := postRaw(t, "POST", base+pathForward, bytes.NewReader(good)); status != 200 {
+		t.Errorf("good forwarded write after the bad ones: status %d", status)
 	}
 }
 
@@ -216,7 +216,7 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 // The client refuses an oversized command without sending it.
 func TestClientRefusesOversized(t *testing.T) {
 	client, dials := tcpClient(t)
-	_, _, err := client.Apply(testCtx(t, time.Second), "127.0.0.1:1", make([]byte, MaxApplyBody+1))
+	_, _, err := client.Forward(testCtx(t, time.Second), "127.0.0.1:1", make([]byte, MaxForwardBody+1))
 	if !errors.Is(err, ErrInvalidCommand) || dials.Load() != 0 {
 		t.Fatalf("err = %v after %d dials", err, dials.Load())
 	}
@@ -330,9 +330,9 @@ func TestOverMuxTLS(t *testing.T) {
 	}
 }
 
-// FuzzApplyHandler feeds arbitrary bodies to POST /v1/apply: never a
-// panic, and only well-formed events reach Apply.
-func FuzzApplyHandler(f *testing.F) {
+// FuzzForwardHandler feeds arbitrary bodies to POST /v1/apply (a forwarded
+// write): never a panic, and only well-formed events reach Apply.
+func FuzzForwardHandler(f *testing.F) {
 	for mt, body := range map[fsm.MessageType]any{fsm.MsgUserCreate: &fsm.UserCreate{}, fsm.MsgObjectPut: &fsm.ObjectPut{}, fsm.MsgUploadComplete: &fsm.UploadComplete{}} {
 		b, err := fsm.Encode(mt, body)
 		if err != nil {
@@ -351,7 +351,7 @@ func FuzzApplyHandler(f *testing.F) {
 	h := s.handler()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		before := node.applies.Load()
-		req := httptest.NewRequestWithContext(context.Background(), "POST", pathApply, bytes.NewReader(body))
+		req := httptest.NewRequestWithContext(context.Background(), "POST", pathForward, bytes.NewReader(body))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		applied := node.applies.Load() > before

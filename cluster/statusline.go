@@ -15,7 +15,7 @@ import (
 // The status line (transport.ServiceStatus) asks GET /v1/status without
 // HTTP, for the questions a follower asks its leader many times a second:
 // lease renewals and the read index of every request it serves
-// (node/lease.go). Through the internal RPC one question cost ~110 µs of
+// (node/lease_follower.go, node/fresh.go). Through the internal RPC one question cost ~110 µs of
 // CPU on the two nodes (HTTP framing, goroutine hand-offs, JSON); here it
 // is one small TLS record each way.
 //
@@ -28,7 +28,7 @@ import (
 //
 // with big-endian integers (leaseLeft and olderAge, Status.OlderAnswerAge,
 // in nanoseconds). A serving leader remembers until when its answer to
-// each node may serve as a grant (node/lease.go: the revocation barrier
+// each node may serve as a grant (node/status.go: the revocation barrier
 // waits no longer for a silent node than that). The answering node
 // keeps a connection until it idles for StatusIdleTimeout, it sends
 // anything but a question, or the node closes. It also answers 'S', the
@@ -101,7 +101,7 @@ func (s *Server) answerStatus(c net.Conn) {
 			}
 			from = string(asker[:q[1]])
 		}
-		b, err := appendStatusAnswer(buf[:0], statusOf(s.local, from), q[0] == statusQuestionV1)
+		b, err := appendStatusAnswer(buf[:0], s.status(from), q[0] == statusQuestionV1)
 		if err != nil {
 			s.log.Warn("status line: cannot answer", "err", err)
 			return

@@ -35,7 +35,7 @@ func statusLineServer(t *testing.T) (*statusLocal, *Server, string) {
 	fn := &fakeNode{c: c, id: "n1", addr: rpcLn.Addr().String(), view: "n1", advance: make(chan struct{})}
 	c.nodes[fn.id] = fn
 	local := &statusLocal{fakeNode: fn}
-	srv := NewServer(rpcLn, local, nil, WithStatusLine(statusLn))
+	srv := NewServer(rpcLn, local, nil, WithStatusLine(statusLn), WithStatusReporter(local))
 	t.Cleanup(func() { srv.Close() })
 	return local, srv, statusLn.Addr().String()
 }
@@ -68,7 +68,7 @@ func TestStatusLine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := statusOf(local, "n2")
+		want := local.LocalStatus("n2")
 		if st.ID != "n1" || st.IsLeader != want.IsLeader || st.Serving != want.Serving || st.Applied != want.Applied || st.AuthIndex != want.AuthIndex ||
 			st.Term != want.Term || st.LeaseLeft != want.LeaseLeft || st.OlderAnswerAge != want.OlderAnswerAge {
 			t.Fatalf("question %d: status line %+v, the node's status %+v", i, st, want)

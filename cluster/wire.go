@@ -10,9 +10,9 @@ import (
 
 // The internal RPC's documents. Every response is one small JSON object.
 
-// applyResponse answers a successful POST /v1/apply: the event's log index
-// and the FSM's verdict (nil, or a domain error).
-type applyResponse struct {
+// forwardResponse answers a successful forwarded write (POST /v1/apply):
+// the event's log index and the FSM's verdict (nil, or a domain error).
+type forwardResponse struct {
 	Index   uint64     `json:"index"`
 	Resp    *wireError `json:"resp,omitempty"`
 	Barrier *Barrier   `json:"barrier,omitempty"`
@@ -51,7 +51,7 @@ type Status struct {
 	AuthIndex uint64 `json:"auth_index,omitempty"`
 	// Term is the node's current Raft term. A leader counts an answer as an
 	// acknowledgement of its lease only when the answering node is in the
-	// leader's own term (node/lease.go).
+	// leader's own term (node/lease_leader.go).
 	Term uint64 `json:"term,omitempty"`
 	// LeaseLeft is, on a serving leader, how long its leader lease still
 	// holds (at most the auth lease); a follower's grant from this answer

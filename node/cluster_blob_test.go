@@ -30,14 +30,8 @@ func TestClusterObjectData(t *testing.T) {
 	}
 	admin := newClient(t, nodes[leader])
 	admin.login("root", rootPassword)
-	var u userJSON
-	if code := admin.do("POST", "/api/admin/users", map[string]string{"username": "writer", "password": "writer-password", "role": "Writer"}, &u); code != 201 {
-		t.Fatalf("create user: %d", code)
-	}
-	var cred credJSON
-	if code := admin.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue credential: %d", code)
-	}
+	u := addUser(t, admin, "writer", "writer-password", "Writer")
+	cred := addKey(t, admin, u.ID)
 	clients := make([]*s3.Client, len(nodes))
 	for i, n := range nodes {
 		e := nodeS3Env(t, n)

@@ -18,10 +18,7 @@ import (
 // reads follow it without any wait.
 func TestClusterReadAfterWriteAnyNode(t *testing.T) {
 	nodes, _, c, alice := clusterWithAlice(t)
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+alice.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
+	cred := addKey(t, c, alice.ID)
 	clients := make([]*s3.Client, len(nodes))
 	for i, n := range nodes {
 		clients[i] = nodeS3Env(t, n).sdk(cred.AccessKey, cred.SecretKey)
@@ -135,10 +132,7 @@ func TestClusterAdminReadAfterWriteAnyNode(t *testing.T) {
 // once.
 func TestClusterReadAfterLeaderChange(t *testing.T) {
 	nodes, _, c, alice := clusterWithAlice(t)
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+alice.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
+	cred := addKey(t, c, alice.ID)
 	clients := make(map[*Node]*s3.Client, len(nodes))
 	for _, n := range nodes {
 		clients[n] = nodeS3Env(t, n).sdk(cred.AccessKey, cred.SecretKey)

@@ -9,17 +9,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -38,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hashicorp/raft"
 
+	"github.com/s4/s4/internal/testcert"
 	"github.com/s4/s4/keyring"
 	"github.com/s4/s4/transport"
 )
@@ -1159,28 +1154,6 @@ func TestClusterRefusesAnotherClusterKey(t *testing.T) {
 	}
 }
 
-// selfSignedTLS is a client certificate of a random ECDSA key.
-func selfSignedTLS(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "s4-cluster"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 // TestClusterPortGarbage sends garbage to every node's cluster port: random
 // bytes of several sizes over plain TCP, plaintext HTTP, a TLS record header
 // announcing a huge record, TLS without a client certificate, TLS 1.2, TLS
@@ -1216,7 +1189,7 @@ func TestClusterPortGarbage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreignCert := selfSignedTLS(t)
+	foreignCert := testcert.New(t, "s4-cluster").TLS
 
 	dial := func(addr string) net.Conn {
 		t.Helper()

@@ -116,14 +116,8 @@ func TestClusterJoin(t *testing.T) {
 	checkAPIAddresses(t, c, nodes)
 
 	// Written before the join: a user with a key, a bucket and an object.
-	var u userJSON
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "before_join", "password": "password-1", "role": "Writer"}, &u); code != 201 {
-		t.Fatalf("create user: %d", code)
-	}
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
+	u := addUser(t, c, "before_join", "password-1", "Writer")
+	cred := addKey(t, c, u.ID)
 	w := nodeS3Env(t, follower).sdk(cred.AccessKey, cred.SecretKey)
 	mkBucket(t, w, "joined")
 	putString(t, w, "joined", "hello.txt", "written before the join")

@@ -18,10 +18,7 @@ import (
 func TestClusterRevocationUnderLoad(t *testing.T) {
 	nodes, _, c, u := clusterWithAlice(t)
 	issue := func() credJSON {
-		var cred credJSON
-		if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
-			t.Fatalf("issue: %d", code)
-		}
+		cred := addKey(t, c, u.ID)
 		return cred
 	}
 	cases := []struct {

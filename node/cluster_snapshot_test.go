@@ -19,30 +19,15 @@ import (
 func TestClusterCatchUpBySnapshot(t *testing.T) {
 	nodes, cfgs := startClusterConfigs(t)
 	leader := waitLeader(t, nodes)
-	down := -1
-	for i, n := range nodes {
-		if n != leader {
-			down = i
-			break
-		}
-	}
+	down := followerIndex(t, nodes, leader)
 	c := loginRetry(t, leader)
-	var u userJSON
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, &u); code != 201 {
-		t.Fatalf("create: %d", code)
-	}
-	var old credJSON
-	if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &old); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
+	u := addUser(t, c, "alice", "alice123", "Writer")
+	old := addKey(t, c, u.ID)
 	nodes[down].Close()
 
 	// While it is down: objects, a revoke, a new key, and enough events for
 	// a snapshot that truncates the log.
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("regenerate: %d", code)
-	}
+	cred := addKey(t, c, u.ID)
 	le := nodeS3Env(t, leader)
 	lc := le.sdk(cred.AccessKey, cred.SecretKey)
 	mkBucket(t, lc, "snap")

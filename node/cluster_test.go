@@ -124,14 +124,8 @@ func TestClusterLeaderLossAndFullRestart(t *testing.T) {
 		}
 	}
 	c := loginRetry(t, survivors[0])
-	var u1 userJSON
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "before", "password": "password-1", "role": "Reader"}, &u1); code != 201 {
-		t.Fatalf("create: %d", code)
-	}
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+u1.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
+	u1 := addUser(t, c, "before", "password-1", "Reader")
+	cred := addKey(t, c, u1.ID)
 
 	leader.Close()
 	start := time.Now()
@@ -139,10 +133,7 @@ func TestClusterLeaderLossAndFullRestart(t *testing.T) {
 	t.Logf("new leader %s after %v", newLeader.ID(), time.Since(start))
 	c2 := newClient(t, survivors[1])
 	c2.token = c.token
-	var u2 userJSON
-	if code := c2.do("POST", "/api/admin/users", map[string]string{"username": "during", "password": "password-2", "role": "Writer"}, &u2); code != 201 {
-		t.Fatalf("create with the old leader gone: %d", code)
-	}
+	u2 := addUser(t, c2, "during", "password-2", "Writer")
 
 	back, err := Open(cfgs[li])
 	if err != nil {
@@ -220,18 +211,12 @@ func TestClusterForwardsAdminWrites(t *testing.T) {
 	}
 	c := newClient(t, follower)
 	c.login("root", rootPassword)
-	var u userJSON
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, &u); code != 201 {
-		t.Fatalf("create through a follower: %d", code)
-	}
+	u := addUser(t, c, "alice", "alice123", "Writer")
 	// Read-your-writes on the follower: no wait needed.
 	if _, ok := follower.FSM().UserByID(u.ID); !ok {
 		t.Fatal("the follower answered before applying its own write")
 	}
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue through a follower: %d", code)
-	}
+	cred := addKey(t, c, u.ID)
 	// A domain error crosses the forwarding as itself.
 	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, nil); code != 409 {
 		t.Fatalf("duplicate through a follower: %d, want 409", code)
@@ -272,10 +257,7 @@ func confirmedBy(t *testing.T, c *client, n *Node, confirmed int, expired string
 func TestClusterRevocationBarrier(t *testing.T) {
 	nodes, follower, c, u := clusterWithAlice(t)
 	for round := 0; round < 5; round++ {
-		var cred credJSON
-		if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
-			t.Fatalf("issue: %d", code)
-		}
+		cred := addKey(t, c, u.ID)
 		confirmedBy(t, c, follower, 3, "")
 		// Issuing is revocation-class too (it replaces the old key): the new
 		// key is known everywhere once the answer arrives.
@@ -305,10 +287,7 @@ func TestClusterRevocationBarrier(t *testing.T) {
 	if down == nil {
 		t.Skip("leadership moved during the test")
 	}
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
+	addKey(t, c, u.ID)
 	down.Close()
 	start := time.Now()
 	if code := c.do("DELETE", "/api/admin/users/"+u.ID+"/credentials", nil, nil); code != 204 {
@@ -330,9 +309,7 @@ func TestClusterRevocationBarrier(t *testing.T) {
 			t.Fatalf("the down node's last grant does not run out within %v", 3*lease)
 		}
 	}
-	if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
+	addKey(t, c, u.ID)
 	confirmedBy(t, c, follower, 2, down.ID())
 	start = time.Now()
 	if code := c.do("DELETE", "/api/admin/users/"+u.ID+"/credentials", nil, nil); code != 204 {
@@ -490,8 +467,6 @@ func clusterWithAlice(t *testing.T) (nodes []*Node, follower *Node, c *client, a
 		}
 	}
 	c = loginRetry(t, follower)
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, &alice); code != 201 {
-		t.Fatalf("create alice: %d", code)
-	}
+	alice = addUser(t, c, "alice", "alice123", "Writer")
 	return nodes, follower, c, alice
 }

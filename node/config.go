@@ -77,8 +77,9 @@ type Config struct {
 	GCInterval time.Duration
 	// DiskReserve is the free space kept on the data dir's file system for
 	// the Raft log and the metadata store: at it, object data is refused
-	// with 507 (package disk; node/disk.go). Default (the zero value): the
-	// larger of 2 % of the file system and 256 MiB, at most half of it.
+	// with 507 (package disk; node/disk.go, objects/reserve.go). Default
+	// (the zero value): the larger of 2 % of the file system and 256 MiB,
+	// at most half of it.
 	DiskReserve disk.Reserve
 	// AuthLease is how long a follower keeps serving S3 without receiving a
 	// real append from the leader; past it, it answers 503. A revocation is

@@ -1,8 +1,8 @@
 package node
 
-// Tests of the free-space reserve (disk.go, package disk) on a real, small
-// file system: a tmpfs mounted for a node's data dir (so they need root),
-// filled with a filler file by the test.
+// Tests of the free-space reserve (disk.go, package disk, objects/reserve.go)
+// on a real, small file system: a tmpfs mounted for a node's data dir (so
+// they need root), filled with a filler file by the test.
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -27,7 +26,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/s4/s4/blob"
 	"github.com/s4/s4/disk"
 	"github.com/s4/s4/internal/testfs"
 )
@@ -447,7 +445,7 @@ func TestDiskReserveOneOfThree(t *testing.T) {
 			t.Fatalf("the node at its reserve kept the blob of %s", key)
 		}
 	}
-	if _, err := full.CatchUpBlobs(bg); !errors.Is(err, disk.ErrFull) {
+	if _, err := full.Objects().CatchUp(bg); !errors.Is(err, disk.ErrFull) {
 		t.Fatalf("catch-up at the reserve: %v, want disk.ErrFull", err)
 	}
 	if got := blobCount(t, full); got != stored {
@@ -586,45 +584,3 @@ func TestDiskFullFollowerFences(t *testing.T) {
 
 // s3MaxDeleteKeys is how many keys one DeleteObjects may name.
 const s3MaxDeleteKeys = 1000
-
-// TestCheckedStream: a blob streamed from a peer is passed on when it
-// hashes to its name, and fails instead of delivering its end when it does
-// not or when it ends early.
-func TestCheckedStream(t *testing.T) {
-	data := randBytes(30, 100<<10)
-	sum := sha256.Sum256(data)
-	stream := func(body []byte, size int64) *checkedStream {
-		return &checkedStream{rc: io.NopCloser(bytes.NewReader(body)), stop: func(error) {}, sum: sum, size: size, h: sha256.New()}
-	}
-	if got, err := io.ReadAll(stream(data, int64(len(data)))); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("good stream: %d bytes, %v", len(got), err)
-	}
-	bad := bytes.Clone(data)
-	bad[len(bad)-1] ^= 1
-	if _, err := io.ReadAll(stream(bad, int64(len(bad)))); !errors.Is(err, blob.ErrCorrupt) {
-		t.Fatalf("corrupt stream: %v, want blob.ErrCorrupt", err)
-	}
-	if _, err := io.ReadAll(stream(data[:1000], int64(len(data)))); !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Fatalf("short stream: %v, want io.ErrUnexpectedEOF", err)
-	}
-	// A reader closed before the end (a range) checks nothing.
-	s := stream(bad, int64(len(bad)))
-	if _, err := io.ReadFull(s, make([]byte, 1000)); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-}
-
-// TestReplicateFailedWrapsFullOnlyIfAll: a replication that missed its
-// majority is "no room" (disk.ErrFull, 507) only if every failed copy
-// failed for space.
-func TestReplicateFailedWrapsFullOnlyIfAll(t *testing.T) {
-	var sum [32]byte
-	full := fmt.Errorf("peer: %w", disk.ErrFull)
-	if err := replicateFailed(sum, 1, 2, []error{full, full}); !errors.Is(err, disk.ErrFull) {
-		t.Fatalf("all full: %v", err)
-	}
-	if err := replicateFailed(sum, 1, 2, []error{full, errors.New("connection refused")}); disk.IsNoSpace(err) || !strings.Contains(err.Error(), "connection refused") {
-		t.Fatalf("one full, one down: %v", err)
-	}
-}

@@ -3,15 +3,24 @@ package node
 import (
 	"bytes"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/s4/s4/keyring"
 )
+
+// httpServer is the one public listener (serveHTTP).
+type httpServer struct {
+	http     *fasthttp.Server
+	httpLn   net.Listener
+	httpDone chan error // Serve's result
+}
 
 var (
 	adminPrefix = []byte("/api/admin/")
@@ -69,29 +78,34 @@ func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler) error 
 	return nil
 }
 
-// serveReady answers 200 when the node serves requests, 503 before; the
-// body also says what an operator checks first (no secrets), and whether
-// the node is at its free-space reserve ("disk"; it does not change the
-// status: such a node still serves reads, IAM and deletes).
-func (n *Node) serveReady(ctx *fasthttp.RequestCtx) {
-	ctx.SetContentType("application/json")
-	status := "ready"
-	if err := n.ServeS3(); err != nil { // not caught up, or the auth lease does not hold
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		status = "not ready: " + err.Error()
-	}
-	leaderID, _ := n.Leader()
-	b, _ := json.Marshal(map[string]any{
-		"status": status, "node_id": n.ID(), "role": strings.ToLower(n.raft.State().String()),
-		"leader": leaderID, "applied_index": n.fsm.AppliedIndex(), "disk": n.diskReady(),
-	})
-	ctx.SetBody(b)
-}
-
 // fasthttpLogger sends fasthttp's connection-level messages (TLS handshake
 // failures, client resets) to the node's logger at debug level.
 type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Debug(fmt.Sprintf(format, args...))
+}
+
+// serverTLSConfig loads or creates the HTTPS certificate.
+func (n *Node) serverTLSConfig() (*tls.Config, error) {
+	certFile, keyFile := n.cfg.TLSCertFile, n.cfg.TLSKeyFile
+	if certFile == "" {
+		dir := filepath.Join(n.cfg.DataDir, "tls")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	}
+	hosts := append([]string(nil), n.cfg.CertHosts...)
+	if h, _, err := net.SplitHostPort(n.cfg.Advertise); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	cert, created, err := keyring.LoadOrCreateServerCert(certFile, keyFile, hosts)
+	if err != nil {
+		return nil, fmt.Errorf("node: TLS certificate: %w", err)
+	}
+	if created {
+		n.log.Info("generated a self-signed certificate", "cert", certFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

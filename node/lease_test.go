@@ -50,10 +50,7 @@ func TestClusterLeaderFrozenPastLease(t *testing.T) {
 	}
 	root := loginRetry(t, leader)
 	alice := createUser(t, root, leader, "alice", "Writer")
-	var cred credJSON
-	if code := root.do("POST", "/api/admin/users/"+alice.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
+	cred := addKey(t, root, alice.ID)
 	cl := quickS3(t, leader, cred.AccessKey, cred.SecretKey)
 	headBuckets := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

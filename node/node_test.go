@@ -147,14 +147,8 @@ func TestSeedDocumentFlow(t *testing.T) {
 	n := mustOpen(t, testConfig(t.TempDir()))
 	c := newClient(t, n)
 	c.login("root", rootPassword)
-	var alice userJSON
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, &alice); code != 201 {
-		t.Fatalf("create alice: %d", code)
-	}
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+alice.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
+	alice := addUser(t, c, "alice", "alice123", "Writer")
+	cred := addKey(t, c, alice.ID)
 	p, ok := n.FSM().Lookup(cred.AccessKey)
 	if !ok || p.ID != alice.ID || p.Secret() != cred.SecretKey {
 		t.Fatal("the issued credential is not in the node's auth index")
@@ -185,10 +179,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 				if code := c.do("POST", "/api/admin/users", map[string]string{"username": fmt.Sprintf("user%d", i), "password": "password-" + fmt.Sprint(i), "role": "Reader"}, &u); code != 201 {
 					t.Fatalf("create: %d", code)
 				}
-				var cr credJSON
-				if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cr); code != 201 {
-					t.Fatalf("issue: %d", code)
-				}
+				cr := addKey(t, c, u.ID)
 				creds[u.ID] = cr
 			}
 			root, _ := n.FSM().UserByName("root")

@@ -82,7 +82,7 @@ type FreshReader interface {
 	FreshRead() error
 }
 
-// Replicator copies blobs between the nodes of a cluster (node implements
+// Replicator copies blobs between the nodes of a cluster (objects.Service implements
 // it; nil on a single node).
 type Replicator interface {
 	// Replicate returns once a majority of the voters (counting this node,
@@ -100,7 +100,7 @@ type Replicator interface {
 	Stream(ctx context.Context, sum [32]byte) (rc io.ReadCloser, size int64, err error)
 }
 
-// Space guards this node's disk (package disk; the node implements it).
+// Space guards this node's disk (package disk; objects.Service implements it).
 // Object data stops at the free-space reserve: PutObject, UploadPart,
 // UploadPartCopy, CopyObject and CompleteMultipartUpload answer 507
 // XS4StorageFull. Deletes and everything else go on.

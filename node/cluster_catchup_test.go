@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,54 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
-
-// logRecorder is a slog.Handler that keeps every record's message and
-// attributes as one line of text.
-type logRecorder struct {
-	mu    *sync.Mutex
-	lines *[]string
-	attrs []slog.Attr
-}
-
-func newLogRecorder() *logRecorder { return &logRecorder{mu: new(sync.Mutex), lines: new([]string)} }
-
-func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Message)
-	for _, a := range h.attrs {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
-		return true
-	})
-	h.mu.Lock()
-	*h.lines = append(*h.lines, b.String())
-	h.mu.Unlock()
-	return nil
-}
-
-func (h *logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *h
-	c.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
-	return &c
-}
-
-func (h *logRecorder) WithGroup(string) slog.Handler { return h }
-
-func (h *logRecorder) find(prefix string) []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []string
-	for _, l := range *h.lines {
-		if strings.HasPrefix(l, prefix) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // patientRetries lets the SDK retry a 503 more often than its default 3
 // attempts: on a loaded machine a leadership change fences the nodes for a
@@ -95,22 +46,10 @@ func referencedBlobs(t *testing.T, n *Node) [][32]byte {
 func TestCatchUpBlobsAfterDowntime(t *testing.T) {
 	nodes, cfgs := startClusterConfigs(t)
 	leader := waitLeader(t, nodes)
-	down := -1
-	for i, n := range nodes {
-		if n != leader {
-			down = i
-			break
-		}
-	}
+	down := followerIndex(t, nodes, leader)
 	c := loginRetry(t, leader)
-	var u userJSON
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, &u); code != 201 {
-		t.Fatalf("create: %d", code)
-	}
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
+	u := addUser(t, c, "alice", "alice123", "Writer")
+	cred := addKey(t, c, u.ID)
 	lc := nodeS3Env(t, leader).sdk(cred.AccessKey, cred.SecretKey, patientRetries)
 	mkBucket(t, lc, "catchup")
 	caughtUp(t, leader, nodes...)
@@ -234,80 +173,7 @@ func TestCatchUpBlobsAfterDowntime(t *testing.T) {
 	}
 
 	// Nothing is missing any more: a pass fetches nothing and succeeds.
-	if n, err := back.CatchUpBlobs(bg); n != 0 || err != nil {
-		t.Fatalf("CatchUpBlobs on a complete node: %d, %v", n, err)
-	}
-}
-
-// TestCatchUpBlobsReleasesDeleted: a blob fetched for an object deleted
-// meanwhile does not stay behind (the race with GC that catchup.go
-// describes); a blob still referenced is kept.
-func TestCatchUpBlobsReleasesDeleted(t *testing.T) {
-	nodes := startCluster(t)
-	leader := waitLeader(t, nodes)
-	c := loginRetry(t, leader)
-	var u userJSON
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": "alice", "password": "alice123", "role": "Writer"}, &u); code != 201 {
-		t.Fatalf("create: %d", code)
-	}
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+u.ID+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue: %d", code)
-	}
-	lc := nodeS3Env(t, leader).sdk(cred.AccessKey, cred.SecretKey, patientRetries)
-	mkBucket(t, lc, "release")
-	kept, gone := randBytes(400, 2000), randBytes(401, 3000)
-	for key, body := range map[string][]byte{"kept": kept, "gone": gone} {
-		if _, err := lc.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("release"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	caughtUp(t, leader, nodes...)
-	// The leader wrote both blobs and its pins ended with the PUTs; the
-	// followers keep theirs pinned (cluster.BlobPinGrace), so they can
-	// serve them after the delete.
-	f := leader
-	keptSum, goneSum := sha256.Sum256(kept), sha256.Sum256(gone)
-	for _, s := range [][32]byte{keptSum, goneSum} {
-		if _, err := f.Blobs().Remove(s, func() bool { return true }); err != nil {
-			t.Fatal(err)
-		}
-		if f.Blobs().Has(s) {
-			t.Fatal("a blob the test removed is still there")
-		}
-	}
-	if _, err := lc.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("release"), Key: aws.String("gone")}); err != nil {
-		t.Fatal(err)
-	}
-	caughtUp(t, leader, nodes...)
-	if f.meta.BlobRefs(goneSum) != 0 {
-		t.Fatal("the deleted object's blob is still referenced")
-	}
-
-	// As if the walk had listed both before the delete: the fetch of the
-	// deleted one is undone, the other is kept.
-	size, ok, err := f.catchUpOne(bg, goneSum)
-	if err != nil {
-		t.Fatalf("fetching the deleted object's blob: %v", err)
-	}
-	if ok || f.Blobs().Has(goneSum) {
-		t.Fatalf("the blob of a deleted object was kept (kept %v, %d bytes)", ok, size)
-	}
-	size, ok, err = f.catchUpOne(bg, keptSum)
-	if err != nil || !ok || size != int64(len(kept)) || !f.Blobs().Has(keptSum) {
-		t.Fatalf("the blob of a live object: kept %v, %d bytes, %v", ok, size, err)
-	}
-}
-
-// TestCatchUpBlobsSingleNode: with no peer a pass does nothing; before the
-// node is ready, or after Close, it refuses.
-func TestCatchUpBlobsSingleNode(t *testing.T) {
-	n := mustOpen(t, testConfig(t.TempDir()))
-	if got, err := n.CatchUpBlobs(bg); got != 0 || err != nil {
-		t.Fatalf("single node: %d, %v", got, err)
-	}
-	n.Close()
-	if _, err := n.CatchUpBlobs(bg); err == nil {
-		t.Fatal("a closed node ran a pass")
+	if n, err := back.Objects().CatchUp(bg); n != 0 || err != nil {
+		t.Fatalf("CatchUp on a complete node: %d, %v", n, err)
 	}
 }

@@ -1,0 +1,86 @@
+package objects
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/s4/s4/blob"
+	"github.com/s4/s4/disk"
+)
+
+// Fetch implements s3.Replicator: it copies the blob sum from a peer that
+// holds it into the local store (where it stays). The peers are asked one
+// after the other. A node at its free-space reserve, or one that the blob
+// would take there, fetches nothing: the error wraps disk.ErrFull (and so
+// does a write that fails with ENOSPC).
+func (s *Service) Fetch(ctx context.Context, sum [32]byte) error {
+	if s.blobs.Has(sum) {
+		return nil
+	}
+	if err := s.Check(0); err != nil {
+		return fmt.Errorf("objects: fetch %x: %w", sum[:8], err)
+	}
+	voters, others, _, err := s.peers.Peers()
+	if err != nil {
+		return fmt.Errorf("objects: fetch: %w", err)
+	}
+	var errs []error
+	for _, addr := range append(voters, others...) {
+		if err := s.fetchFrom(ctx, addr, sum); err != nil {
+			if disk.IsNoSpace(err) { // no other peer changes that
+				return fmt.Errorf("objects: fetch %x: %w", sum[:8], err)
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		return nil
+	}
+	if len(errs) == 0 {
+		return fmt.Errorf("objects: fetch %x: %w (no peers)", sum[:8], blob.ErrNotFound)
+	}
+	for _, err := range errs {
+		if !errors.Is(err, blob.ErrNotFound) {
+			// A peer that did not answer may have it: the caller may
+			// retry (not ErrNotFound, which says every peer lacks it).
+			return fmt.Errorf("objects: fetch %x: %v", sum[:8], errors.Join(errs...))
+		}
+	}
+	return fmt.Errorf("objects: fetch %x: %w", sum[:8], errors.Join(errs...))
+}
+
+func (s *Service) fetchFrom(ctx context.Context, addr string, sum [32]byte) error {
+	rc, size, err := s.transfer.GetBlob(ctx, addr, sum)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := s.Check(size); err != nil {
+		return err
+	}
+	w, err := s.blobs.CreateCopy()
+	if err != nil {
+		return s.noSpace(err)
+	}
+	defer w.Abort()
+	if _, err := io.Copy(w, io.LimitReader(rc, size)); err != nil {
+		return s.noSpace(fmt.Errorf("objects: fetching a blob from %s: %w", addr, err))
+	}
+	if got := w.Sum(); got.Size != size || got.SHA256 != sum {
+		return fmt.Errorf("objects: blob %x from %s: %w: content hashes to %x (%d of %d bytes)", sum[:8], addr, blob.ErrCorrupt, got.SHA256[:8], got.Size, size)
+	}
+	_, err = w.Commit()
+	return s.noSpace(err)
+}
+
+// noSpace returns err, and reads the free space again if err is ENOSPC.
+func (s *Service) noSpace(err error) error {
+	if disk.IsNoSpace(err) && !errors.Is(err, disk.ErrFull) {
+		s.NoSpace()
+	}
+	return err
+}
