@@ -18,7 +18,7 @@ import (
 	"github.com/s4/s4/disk"
 )
 
-// Blob transfer between nodes (DESIGN.md at the top of the repository,
+// Blob transfer between nodes (docs/DESIGN.md,
 // "Object data"):
 //
 //	PUT /v1/blobs/{hex}   body: the blob's bytes (Content-Length required).

@@ -7,7 +7,7 @@
 // The internal RPC also answers "has your FSM applied index N yet?"
 // (Client.WaitApplied), which the revocation barrier asks every follower.
 //
-// See DESIGN.md for the forwarding flow, the endpoints and the error mapping.
+// See cluster/DESIGN.md for the forwarding flow, the endpoints and the error mapping.
 package cluster
 
 import (

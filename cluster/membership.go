@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Membership changes over the internal RPC (DESIGN.md, "Membership"):
+// Membership changes over the internal RPC (cluster/DESIGN.md, "Membership"):
 //
 //	POST /v1/membership  body: MembershipChange (JSON). The leader changes
 //	                     the Raft configuration: 200 {"index"}. Another node

@@ -2,7 +2,7 @@ package node
 
 // Fault injection on the cluster port: a partitioned node (through a proxy
 // on every directed link), a node with another cluster key, and garbage on
-// the cluster port. The revocation barrier's promise (DESIGN.md) must hold
+// the cluster port. The revocation barrier's promise (docs/DESIGN.md) must hold
 // through all of them.
 
 import (

@@ -149,6 +149,10 @@ func (s *serverFlags) applyEnv() error {
 	return nil
 }
 
+// runServer parses the flags of `s4 server` (each also an environment
+// variable) and runs a node until a signal stops it. It is long because it
+// is a flat list of one line per flag, which reads best in one place, next
+// to the README's configuration table.
 func runServer(args []string, stdout, stderr io.Writer) int {
 	cfg := node.DefaultConfig()
 	var keyFile, certHosts, logLevel, peers, authLease string

@@ -38,6 +38,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -163,73 +164,102 @@ func (d *driver) vlogf(format string, args ...any) {
 	}
 }
 
+// setup makes the work dir, the cluster's files, three nodes behind their
+// proxies, and the workload's users, keys and buckets.
 func (d *driver) setup(ctx context.Context) error {
-	o := d.o
-	bin, err := filepath.Abs(o.bin)
+	bin, err := d.workDir()
 	if err != nil {
 		return err
 	}
+	dataDirs, err := d.diskDirs(rand.New(rand.NewPCG(d.o.seed, 1)))
+	if err != nil {
+		return err
+	}
+	hc, err := d.startCluster(ctx, bin, dataDirs)
+	if err != nil {
+		return err
+	}
+	return d.setupWorkload(ctx, hc)
+}
+
+// workDir checks the binary and the loopback addresses and makes the work
+// dir; it returns the binary's absolute path.
+func (d *driver) workDir() (string, error) {
+	o := d.o
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return "", err
+	}
 	if st, err := os.Stat(bin); err != nil || st.IsDir() {
-		return fmt.Errorf("--bin %s: not an s4 binary", o.bin)
+		return "", fmt.Errorf("--bin %s: not an s4 binary", o.bin)
 	}
 	if o.dir == "" {
 		if d.dir, err = os.MkdirTemp("", "s4faults-"); err != nil {
-			return err
+			return "", err
 		}
 		d.ownDir = true
 	} else {
 		if d.dir, err = filepath.Abs(o.dir); err != nil {
-			return err
+			return "", err
 		}
 		if err := os.MkdirAll(d.dir, 0o755); err != nil {
-			return err
+			return "", err
 		}
 		if ents, _ := os.ReadDir(d.dir); len(ents) > 0 {
-			return fmt.Errorf("--dir %s is not empty", d.dir)
+			return "", fmt.Errorf("--dir %s is not empty", d.dir)
 		}
 	}
 	fmt.Fprintf(d.out, "s4faults: seed %d, duration %v, faults %s, work dir %s\n", o.seed, o.duration, strings.Join(o.faults, ","), d.dir)
 	for _, ip := range []string{"127.0.0.2", "127.0.0.3"} {
 		if _, err := pickPort(ip, map[int]bool{}); err != nil {
-			return fmt.Errorf("cannot bind %s (Linux's loopback has all of 127/8): %w", ip, err)
+			return "", fmt.Errorf("cannot bind %s (Linux's loopback has all of 127/8): %w", ip, err)
 		}
 	}
+	return bin, nil
+}
 
-	rng := rand.New(rand.NewPCG(o.seed, 1))
-	d.kinds = slices.Clone(o.faults)
+// diskDirs returns the three data dirs; with the disk fault (and root) one
+// node's, picked with rng, lives on a tmpfs of its own.
+func (d *driver) diskDirs(rng *rand.Rand) ([]string, error) {
+	d.kinds = slices.Clone(d.o.faults)
 	dataDirs := []string{filepath.Join(d.dir, "n1"), filepath.Join(d.dir, "n2"), filepath.Join(d.dir, "n3")}
-	if slices.Contains(d.kinds, "disk") {
-		if !canMount() {
-			fmt.Fprintln(d.out, "s4faults: skipping the disk fault: mounting a tmpfs needs root")
-			d.kinds = slices.DeleteFunc(d.kinds, func(k string) bool { return k == "disk" })
-		} else {
-			mnt := filepath.Join(d.dir, "disk")
-			if err := os.MkdirAll(mnt, 0o700); err != nil {
-				return err
-			}
-			if err := mountTmpfs(mnt, o.diskSize); err != nil {
-				return err
-			}
-			d.mounted = mnt
-			d.diskNode = 1 + rng.IntN(3)
-			dataDirs[d.diskNode-1] = filepath.Join(mnt, "data")
-			fmt.Fprintf(d.out, "s4faults: %s's data dir is on a %d MiB tmpfs (%s)\n", nodeName(d.diskNode), o.diskSize>>20, mnt)
-		}
+	if !slices.Contains(d.kinds, "disk") {
+		return dataDirs, nil
 	}
+	if !canMount() {
+		fmt.Fprintln(d.out, "s4faults: skipping the disk fault: mounting a tmpfs needs root")
+		d.kinds = slices.DeleteFunc(d.kinds, func(k string) bool { return k == "disk" })
+		return dataDirs, nil
+	}
+	mnt := filepath.Join(d.dir, "disk")
+	if err := os.MkdirAll(mnt, 0o700); err != nil {
+		return nil, err
+	}
+	if err := mountTmpfs(mnt, d.o.diskSize); err != nil {
+		return nil, err
+	}
+	d.mounted = mnt
+	d.diskNode = 1 + rng.IntN(3)
+	dataDirs[d.diskNode-1] = filepath.Join(mnt, "data")
+	fmt.Fprintf(d.out, "s4faults: %s's data dir is on a %d MiB tmpfs (%s)\n", nodeName(d.diskNode), d.o.diskSize>>20, mnt)
+	return dataDirs, nil
+}
 
+// startCluster writes the cluster key and certificate, picks the ports,
+// starts the proxies and the three nodes, and waits until they are ready
+// and root can log in; it returns an HTTPS client that trusts them.
+func (d *driver) startCluster(ctx context.Context, bin string, dataDirs []string) (*http.Client, error) {
 	keyFile := filepath.Join(d.dir, "cluster.key")
 	cert, certKey := filepath.Join(d.dir, "tls", "cert.pem"), filepath.Join(d.dir, "tls", "key.pem")
 	if err := os.MkdirAll(filepath.Dir(cert), 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	if err := runTool(bin, "keygen", "-o", keyFile); err != nil {
-		return err
+		return nil, err
 	}
 	if err := runTool(bin, "cert", "-cert", cert, "-key", certKey); err != nil {
-		return err
+		return nil, err
 	}
-
-	// Ports, proxies, nodes.
 	used := map[int]bool{}
 	d.procs = &procs{bin: bin, dir: d.dir, keyFile: keyFile, cert: cert, certKey: certKey, clk: d.clk, hist: d.hist, logf: d.logf}
 	var listen, target, sources, peers []string
@@ -239,14 +269,14 @@ func (d *driver) setup(ctx context.Context) error {
 		rp, err2 := pickPort(ip, used)
 		pp, err3 := pickPort(ip, used)
 		if err := errors.Join(err1, err2, err3); err != nil {
-			return err
+			return nil, err
 		}
 		n := &nodeProc{idx: k, dataDir: dataDirs[k-1], logPath: filepath.Join(d.dir, nodeName(k)+".log"),
 			httpsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(hp)),
 			listen:    net.JoinHostPort(ip, strconv.Itoa(rp)),
 			advertise: net.JoinHostPort(ip, strconv.Itoa(pp)), source: ip}
 		if err := os.MkdirAll(n.dataDir, 0o700); err != nil {
-			return err
+			return nil, err
 		}
 		d.procs.nodes = append(d.procs.nodes, n)
 		listen, target, sources = append(listen, n.advertise), append(target, n.listen), append(sources, ip)
@@ -254,35 +284,39 @@ func (d *driver) setup(ctx context.Context) error {
 		d.bases = append(d.bases, "https://"+n.httpsAddr)
 	}
 	d.procs.peers = strings.Join(peers, ",")
+	var err error
 	if d.pn, err = newProxyNet(listen, target, sources); err != nil {
-		return err
+		return nil, err
 	}
 	for k := 1; k <= 3; k++ {
 		if err := d.procs.start(k); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	hc, err := newHTTPClient(cert)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.adm = &admin{hc: hc, bases: d.bases}
 	nm := &nemesis{procs: d.procs, adm: d.adm, clk: d.clk, hist: d.hist}
 	if err := nm.waitAllReady(ctx, 60*time.Second); err != nil {
-		return fmt.Errorf("cluster not ready: %w", err)
+		return nil, fmt.Errorf("cluster not ready: %w", err)
 	}
 	if err := waitFor(ctx, 30*time.Second, 200*time.Millisecond, func() error {
 		return d.adm.login(ctx, 1, "root", rootPassword)
 	}); err != nil {
-		return fmt.Errorf("root login: %w", err)
+		return nil, fmt.Errorf("root login: %w", err)
 	}
-	if err := d.checkSources(ctx, nm); err != nil {
-		return err
-	}
+	return hc, d.checkSources(ctx, nm)
+}
 
-	// The workload's users, keys and buckets.
+// setupWorkload creates the workload's users, keys, buckets and the probe
+// object.
+func (d *driver) setupWorkload(ctx context.Context, hc *http.Client) error {
+	o := d.o
 	d.wl = &workload{clk: d.clk, hist: d.hist, hc: hc, bases: d.bases, adm: d.adm, bucket: "s4faults",
 		seed: o.seed, writers: o.writers, keys: o.keys, readers: o.readers, lanes: o.lanes}
+	var err error
 	if d.wl.writer, err = d.setupUser(ctx, "wl_writer", "Writer"); err != nil {
 		return err
 	}

@@ -148,7 +148,9 @@ func (n *nemesis) follower(leader int) int {
 	return fs[n.rng.IntN(len(fs))]
 }
 
-// inject runs one fault from start to heal.
+// inject runs one fault from start to heal: one case per kind of fault,
+// each a short timeline (pick the target, break, wait, heal, record), kept
+// side by side so that the faults can be compared at a glance.
 func (n *nemesis) inject(ctx context.Context, kind string) error {
 	leader, err := n.leader(ctx)
 	if err != nil {

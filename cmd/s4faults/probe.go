@@ -164,6 +164,11 @@ func (p *prober) adminRetry(ctx context.Context, kind, method, path string, in a
 	return adminAnswer{}, fmt.Errorf("%s: %v", kind, last)
 }
 
+// round is one probe round r: a victim user and key, the hammer over warm
+// lanes on every node, the change (revoke, regenerate, deactivate, delete
+// or demote) through a random node, the acknowledgement's time, and the
+// round's end. It is long because it is one timeline, step after step; its
+// parts share the round's clock readings, which the checker compares.
 func (p *prober) round(stop, hard context.Context, r int) {
 	kind := revokeKinds[(r-1)%len(revokeKinds)]
 	// The victim: a Writer with a key (demotion takes its writes away).

@@ -100,6 +100,8 @@ func s3Scenario(kind s3Kind) func(o options, c *adminClient, log *slog.Logger) (
 	}
 }
 
+// runMain parses the flags and runs one load scenario. Its length is the
+// flat list of flags (one line each) and the report; nothing is nested.
 func runMain(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("s4load", flag.ContinueOnError)
