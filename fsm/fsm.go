@@ -14,6 +14,8 @@
 //     event and one call of its store's transition or write operation
 //     (CredentialIssue also unseals its secret, after the store's check);
 //   - errors.go: every domain error, re-exported from the stores (fsm.ErrX);
+//   - scrapetoken.go: the scrape tokens' events (GET /metrics) and handlers;
+//   - counts.go: the events applied, by type (EventsApplied, for metrics);
 //   - snapshot.go: the snapshot format, which composes the users' records
 //     (iam.State) and the metadata store's (meta.Snapshot).
 //
@@ -64,6 +66,8 @@ type FSM struct {
 
 	mu      sync.Mutex    // guards applied notifications
 	advance chan struct{} // closed and replaced whenever the state moves
+
+	counts [256]atomic.Uint64 // events applied, by type (EventsApplied)
 }
 
 // view is what the FSM publishes: the IAM state at one applied index.
@@ -204,6 +208,7 @@ func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 	if index != prev.index || cur != &prev.iam {
 		f.publish(&view{iam: *cur, index: index, auth: auth})
 	}
+	f.count(logs)
 	for _, k := range dropped {
 		if f.onDropped != nil {
 			f.onDropped(k)

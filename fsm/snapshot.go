@@ -20,8 +20,9 @@ import (
 //	[record type][record]*        // msgpack values, one after the other
 //	recordEnd
 //
-// The records are the IAM state's users (recordUser, in no fixed order),
-// then the metadata store (meta.Snapshot.Walk): every bbolt bucket as a
+// The records are the IAM state's users (recordUser, in no fixed order)
+// and scrape tokens (recordScrapeToken: the token's SHA-256, never the
+// token), then the metadata store (meta.Snapshot.Walk): every bbolt bucket as a
 // recordMetaBucket followed by its keys as recordMetaKV, in key order. A
 // user record carries the secret sealed again with a fresh nonce, never in
 // plaintext.
@@ -39,6 +40,9 @@ const (
 	recordMetaKV     uint8 = 3
 	recordEnd        uint8 = 0xff
 )
+
+// recordScrapeToken is a scrape token of GET /metrics (after the users).
+const recordScrapeToken uint8 = 4
 
 type snapshotHeader struct {
 	Magic   string
@@ -58,6 +62,14 @@ type userRecord struct {
 	Generation   uint64
 	AccessKey    string
 	SealedSecret []byte
+}
+
+type scrapeTokenRecord struct {
+	ID        string
+	Name      string
+	Hash      []byte
+	CreatedBy string
+	CreatedAt int64
 }
 
 type metaBucketRecord struct{ Name []byte }
@@ -93,6 +105,9 @@ func writeSnapshot(w io.Writer, s *iam.State, index uint64, sealer *keyring.Seal
 	if err := writeUsers(enc, s, sealer); err != nil {
 		return fmt.Errorf("fsm: write snapshot: %w", err)
 	}
+	if err := writeScrapeTokens(enc, s); err != nil {
+		return fmt.Errorf("fsm: write snapshot: %w", err)
+	}
 	if ms != nil {
 		if err := writeMeta(enc, ms); err != nil {
 			return fmt.Errorf("fsm: write snapshot: %w", err)
@@ -123,6 +138,18 @@ func writeUsers(enc *codec.Encoder, s *iam.State, sealer *keyring.Sealer) error 
 		return err == nil
 	})
 	return err
+}
+
+func writeScrapeTokens(enc *codec.Encoder, s *iam.State) error {
+	for _, t := range s.ScrapeTokens() {
+		if err := enc.Encode(recordScrapeToken); err != nil {
+			return err
+		}
+		if err := enc.Encode(&scrapeTokenRecord{ID: t.ID, Name: t.Name, Hash: t.Hash[:], CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeMeta(enc *codec.Encoder, ms *meta.Snapshot) error {
@@ -178,6 +205,12 @@ func readSnapshot(r io.Reader, sealer *keyring.Sealer, m *meta.Store) (*view, er
 			if err := addUser(b, &rec, sealer); err != nil {
 				return nil, err
 			}
+		case recordScrapeToken:
+			var tr scrapeTokenRecord
+			if err := dec.Decode(&tr); err != nil || len(tr.Hash) != 32 {
+				return nil, fmt.Errorf("%w: scrape token record: %v", errBadSnapshot, err)
+			}
+			b.AddScrapeToken(&iam.ScrapeToken{ID: tr.ID, Name: tr.Name, Hash: [32]byte(tr.Hash), CreatedBy: tr.CreatedBy, CreatedAt: tr.CreatedAt})
 		default:
 			return nil, fmt.Errorf("%w: unknown record type %d", errBadSnapshot, t)
 		}

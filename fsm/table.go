@@ -21,6 +21,9 @@ var eventTable = []eventSpec{
 	iamEvent(MsgUserDelete, "UserDelete", true, (*FSM).applyUserDelete),
 	iamEvent(MsgCredentialIssue, "CredentialIssue", true, (*FSM).applyCredentialIssue),
 	iamEvent(MsgCredentialRevoke, "CredentialRevoke", true, (*FSM).applyCredentialRevoke),
+	// Scrape tokens of GET /metrics (scrapetoken.go): a revoke is one.
+	iamEvent(MsgScrapeTokenCreate, "ScrapeTokenCreate", false, (*FSM).applyScrapeTokenCreate),
+	iamEvent(MsgScrapeTokenRevoke, "ScrapeTokenRevoke", true, (*FSM).applyScrapeTokenRevoke),
 	// Object metadata.
 	metaEvent(MsgBucketCreate, "BucketCreate", applyBucketCreate),
 	metaEvent(MsgBucketDelete, "BucketDelete", applyBucketDelete),

@@ -86,8 +86,10 @@ func TestEventTable(t *testing.T) {
 		}
 		newMetaHarness(t).apply(mt, spec.body()) // an empty body is refused or a no-op, never a panic
 	}
-	revoking := map[MessageType]bool{MsgUserUpdate: true, MsgUserDelete: true, MsgCredentialIssue: true, MsgCredentialRevoke: true}
-	isIAMEvent := map[MessageType]bool{MsgUserCreate: true, MsgUserUpdate: true, MsgUserDelete: true, MsgCredentialIssue: true, MsgCredentialRevoke: true}
+	revoking := map[MessageType]bool{MsgUserUpdate: true, MsgUserDelete: true, MsgCredentialIssue: true, MsgCredentialRevoke: true,
+		MsgScrapeTokenRevoke: true}
+	isIAMEvent := map[MessageType]bool{MsgUserCreate: true, MsgUserUpdate: true, MsgUserDelete: true, MsgCredentialIssue: true, MsgCredentialRevoke: true,
+		MsgScrapeTokenCreate: true, MsgScrapeTokenRevoke: true}
 	for _, spec := range eventTable {
 		cmd, _ := Encode(spec.t, spec.body())
 		if Revokes(cmd) != revoking[spec.t] {

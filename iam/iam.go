@@ -12,6 +12,9 @@
 //   - state.go: the immutable State, its reads and the bulk Builder;
 //   - transitions.go: the transitions (CreateUser, UpdateUser, DeleteUser,
 //     IssueCredential, RevokeCredential).
+//   - scrapetoken.go: the scrape tokens of GET /metrics (kept as their
+//     SHA-256 only) and their transitions (CreateScrapeToken,
+//     RevokeScrapeToken).
 //
 // Invariants:
 //   - A State never changes once built. A transition returns the next State,

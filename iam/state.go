@@ -17,9 +17,10 @@ const accessKeyLen = 24
 // 2 KiB of new memory. A State may be copied: the copy is the same
 // immutable value.
 type State struct {
-	users index    // by ID
-	names index    // by Username
-	keys  keyIndex // the auth index, by AccessKey (only keys of accessKeyLen)
+	users  index     // by ID
+	names  index     // by Username
+	keys   keyIndex  // the auth index, by AccessKey (only keys of accessKeyLen)
+	tokens *tokenSet // the scrape tokens of GET /metrics (scrapetoken.go)
 }
 
 // New returns the empty state.
@@ -114,8 +115,9 @@ func (s *State) deleteUser(u *User) *State {
 // index in one pass, so a million users take about a second instead of a
 // million transitions.
 type Builder struct {
-	users []*User
-	arena arena
+	users  []*User
+	tokens []*ScrapeToken
+	arena  arena
 }
 
 // NewBuilder returns an empty Builder.
@@ -154,6 +156,13 @@ func (b *Builder) State() (*State, error) {
 	if s.keys, err = buildKeyIndex(withKey); err != nil {
 		return nil, fmt.Errorf("%w: %v", errDuplicate, err)
 	}
-	b.users = nil
+	for _, t := range b.tokens {
+		next, err := s.CreateScrapeToken(t.ID, t.Name, t.Hash, t.CreatedBy, t.CreatedAt)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errDuplicate, err)
+		}
+		s = next
+	}
+	b.users, b.tokens = nil, nil
 	return s, nil
 }
