@@ -1,6 +1,7 @@
 // Package admin serves S4's admin API under /api/admin/: login with a
 // username and password for a JWT session, and user and S3-credential
-// management for SuperUsers. Reads come from the local FSM (Store); every
+// management for SuperUsers, and the scrape tokens of GET /metrics
+// (scrapetokens.go). Reads come from the local FSM (Store); every
 // change is an event proposed through the cluster (Proposer), stamped here
 // with its IDs, time, password hash and sealed secret, because the FSM never
 // reads clocks or randomness.
@@ -12,7 +13,8 @@
 // SuperUser gets 403.
 //
 // Login attempts are throttled per username in memory on each node (see
-// loginThrottle).
+// loginThrottle). Every request is counted by route and status
+// (Config.Metrics).
 package admin
 
 import (
@@ -33,6 +35,7 @@ import (
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/iam"
 	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/metrics"
 )
 
 // Store is the read side the admin API needs (the local FSM implements it).
@@ -40,6 +43,8 @@ type Store interface {
 	UserByID(id string) (*iam.User, bool)
 	UserByName(name string) (*iam.User, bool)
 	Users() []*iam.User
+	ScrapeTokens() []*iam.ScrapeToken
+	ScrapeTokenByID(id string) (*iam.ScrapeToken, bool)
 }
 
 // Proposer commits an event through the cluster and returns once the local
@@ -74,6 +79,8 @@ type Config struct {
 	// before the request arrived (a follower); nil: the local state is
 	// current (one node).
 	Fresh FreshReader
+	// Metrics counts every request by route and status; nil: none.
+	Metrics *metrics.Admin
 }
 
 // FreshReader brings a follower's state up to date (node.Node.FreshRead).
@@ -95,6 +102,7 @@ const (
 
 // Handler serves the admin API. It is safe for concurrent use.
 type Handler struct {
+	metrics  *metrics.Admin
 	cluster  ClusterAdmin
 	fresh    FreshReader
 	store    Store
@@ -126,6 +134,7 @@ func New(cfg Config, store Store, p Proposer) *Handler {
 		panic("admin: New needs a Sealer, a Store and a Proposer")
 	}
 	h := &Handler{
+		metrics:  cfg.Metrics,
 		cluster:  cfg.Cluster,
 		fresh:    cfg.Fresh,
 		store:    store,
@@ -174,6 +183,9 @@ const (
 	routeCluster     = "cluster"
 	routeNodes       = "cluster-nodes"
 	routeNode        = "cluster-node"
+	routeTokens      = "metrics-tokens"
+	routeToken       = "metrics-token"
+	routeUnmatched   = "unmatched" // 404: no such route (the metrics' label)
 )
 
 func matchRoute(path string) (route, bool) {
@@ -190,6 +202,11 @@ func matchRoute(path string) (route, bool) {
 		return route{name: routeCluster, methods: []string{"GET"}, cluster: true}, true
 	case "cluster/nodes":
 		return route{name: routeNodes, methods: []string{"POST"}, cluster: true}, true
+	case "metrics/tokens":
+		return route{name: routeTokens, methods: []string{"GET", "POST"}}, true
+	}
+	if id, ok := strings.CutPrefix(rest, "metrics/tokens/"); ok && id != "" && !strings.Contains(id, "/") {
+		return route{name: routeToken, id: id, methods: []string{"DELETE"}}, true
 	}
 	if id, ok := strings.CutPrefix(rest, "cluster/nodes/"); ok && id != "" && !strings.Contains(id, "/") {
 		return route{name: routeNode, id: id, methods: []string{"DELETE"}, cluster: true}, true
@@ -213,6 +230,9 @@ func matchRoute(path string) (route, bool) {
 
 // ServeFastHTTP serves everything under /api/admin/.
 func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
+	start, routeName := time.Now(), routeUnmatched
+	// Registered first, so it runs last: after a panic's answer too.
+	defer func() { h.metrics.Request(routeName, ctx.Response.StatusCode(), time.Since(start)) }()
 	defer func() {
 		if r := recover(); r != nil {
 			h.log.Error("admin: panic serving request", "panic", fmt.Sprint(r), "path", string(ctx.Path()))
@@ -224,6 +244,9 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 
 	rt, method, ok := h.route(ctx)
+	if rt.name != "" {
+		routeName = rt.name
+	}
 	if !ok {
 		return
 	}
@@ -312,6 +335,14 @@ func (h *Handler) dispatch(ctx *fasthttp.RequestCtx, rt route, method string, ac
 		h.addClusterNode(ctx)
 	case routeNode:
 		h.removeClusterNode(ctx, rt.id)
+	case routeTokens:
+		if method == "GET" {
+			h.listScrapeTokens(ctx)
+		} else {
+			h.createScrapeToken(ctx, actor)
+		}
+	case routeToken:
+		h.revokeScrapeToken(ctx, actor, rt.id)
 	}
 }
 

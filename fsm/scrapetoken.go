@@ -43,3 +43,16 @@ func (f *FSM) applyScrapeTokenRevoke(s *iam.State, ev *ScrapeTokenRevoke) applie
 	next, err := s.RevokeScrapeToken(ev.ID)
 	return applied{state: next, resp: eventError(err)}
 }
+
+// ScrapeTokens is State().ScrapeTokens.
+func (f *FSM) ScrapeTokens() []*iam.ScrapeToken { return f.view.Load().iam.ScrapeTokens() }
+
+// ScrapeTokenByID is State().ScrapeTokenByID.
+func (f *FSM) ScrapeTokenByID(id string) (*iam.ScrapeToken, bool) {
+	return f.view.Load().iam.ScrapeTokenByID(id)
+}
+
+// ScrapeTokenByHash is State().ScrapeTokenByHash: the check of a scrape.
+func (f *FSM) ScrapeTokenByHash(hash [32]byte) (*iam.ScrapeToken, bool) {
+	return f.view.Load().iam.ScrapeTokenByHash(hash)
+}

@@ -52,7 +52,7 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (uint64, any, error) {
 	if resp == nil && fsm.Revokes(cmd) {
 		// The revocation barrier: acknowledge only when no node can still
 		// accept what this event took away.
-		resp = n.barrier(f.Index(), applied)
+		resp = n.timedBarrier(f.Index(), applied) // n.barrier, observed (metrics.go)
 	}
 	return f.Index(), resp, nil
 }

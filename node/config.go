@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -105,7 +106,14 @@ type Config struct {
 	// empty: the OS chooses. Not used with ClusterDialer.
 	ClusterSource string
 	// Logger for the node (raft logs through it at warn level and above).
+	// The node adds its ID to every line ("node").
 	Logger *slog.Logger
+	// MetricsPublic serves GET /metrics without a scrape token. Default
+	// false: a scrape needs a token a SuperUser created (node/metrics.go).
+	MetricsPublic bool
+	// AccessLog, when set, receives the S3 access log: one JSON line per
+	// request (package accesslog). Default nil: off.
+	AccessLog io.Writer
 	// RootPasswordOut receives the one-time message with a generated root
 	// password. Default: nowhere (tests); the s4 binary passes stdout.
 	RootPasswordOut func(user, password string)

@@ -36,4 +36,7 @@
 //	cluster_admin.go  the cluster admin view (admin.ClusterAdmin)
 //	disk.go           the free-space reserve's monitor
 //	objects.go        the object-data service's wiring (package objects)
+//	metrics.go        GET /metrics: the scrape token's check, what is read at
+//	                  scrape time (Raft, leases, FSM, disk, blobs), the
+//	                  barrier's timing, leader changes; the access log's wiring
 package node

@@ -30,7 +30,9 @@ var (
 )
 
 // serveHTTP starts the one public listener: admin API under /api/admin/,
-// health checks under /health/, and the S3 API on every other path.
+// health checks under /health/, Prometheus metrics at /metrics (a GET
+// that is not an S3 request: isScrape), and the S3 API on every other
+// path.
 func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler) error {
 	ln, err := net.Listen("tcp", n.cfg.Listen)
 	if err != nil {
@@ -56,6 +58,8 @@ func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler) error 
 				ctx.SetBodyString(`{"status":"ok"}`)
 			case bytes.Equal(path, healthReady):
 				n.serveReady(ctx)
+			case bytes.Equal(path, metricsPath) && isScrape(ctx):
+				n.serveMetrics(ctx) // metrics.go
 			default:
 				s3Handler(ctx)
 			}

@@ -74,6 +74,7 @@ type Node struct {
 	leases       // the follower's and the leader's lease (lease*.go)
 	barrierState // the revocation barrier's followers (barrier.go)
 	lifecycle
+	obs observability // metrics and the access log (metrics.go)
 }
 
 // lifecycle is the node's readiness (ready.go) and shutdown.
@@ -109,6 +110,8 @@ func Open(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.id = raft.ServerID(id)
+	n.log = n.log.With("node", id) // every line names the node
+	n.openObservability()          // metrics.go
 	n.keys = cfg.ClusterKey.Derive()
 	sealer := keyring.NewSealer(n.keys.SecretSeal)
 	n.fsm = fsm.New(sealer)
@@ -124,7 +127,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	var s3h atomic.Pointer[s3.Handler]
 	n.fsm.OnCredentialDropped(func(accessKey string) {
 		if h := s3h.Load(); h != nil {
-			h.Verifier().Forget(accessKey)
+			h.Dropped(accessKey)
 		}
 	})
 	if n.blobs, err = blob.Open(filepath.Join(cfg.DataDir, "blobs")); err != nil {
@@ -148,8 +151,11 @@ func Open(cfg Config) (_ *Node, err error) {
 		cluster.WithStatusReporter(n), cluster.WithMembership(n), cluster.WithBlobStore(n.blobs, n.objects),
 		cluster.WithStatusLine(n.layer.Mux().Listener(transport.ServiceStatus)))
 	n.prop = cluster.NewProposer(n, n.rpcCli)
-	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n, Fresh: n}, n.fsm, n.prop)
-	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n.objects, Space: n.objects}, n.fsm, n.meta, n.prop, n.blobs, n)
+	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n, Fresh: n,
+		Metrics: n.obs.metrics.Admin}, n.fsm, n.prop)
+	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n.objects, Space: n.objects,
+		Metrics: n.obs.metrics.S3, AccessLog: n.obs.access}, n.fsm, n.meta, n.prop, n.blobs, n)
+	n.startObservability() // metrics.go
 	s3h.Store(n.s3)
 	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
 		return nil, err
@@ -226,6 +232,7 @@ func (n *Node) Close() error {
 		errs = append(errs, n.http.ShutdownWithContext(ctxTimeout(5*time.Second)))
 		<-n.httpDone
 	}
+	errs = append(errs, n.closeAccessLog())
 	n.wg.Wait()
 	if n.objects != nil {
 		n.objects.Wait()

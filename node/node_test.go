@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s4/s4/internal/s3test"
 	"github.com/s4/s4/keyring"
 )
 
@@ -224,15 +226,22 @@ func TestRestartKeepsEverything(t *testing.T) {
 	}
 }
 
-// TestNoPlaintextSecretsOnDisk issues credentials and sets passwords, forces
-// a snapshot, stops the node and searches every file under the data dir for
-// the secrets and passwords, raw, hex and base64.
+// TestNoPlaintextSecretsOnDisk issues credentials and sets passwords, uses
+// the keys and a scrape token, forces a snapshot, stops the node and
+// searches every file under the data dir, the node's JSON log (at debug
+// level) and its access log among them, for the secrets, passwords and
+// tokens, raw, hex and base64. The log's lines are JSON and name the node;
+// the access log has a line per S3 request.
 func TestNoPlaintextSecretsOnDisk(t *testing.T) {
 	dir := t.TempDir()
-	n := mustOpen(t, testConfig(dir))
+	cfg := testConfig(dir)
+	logFile, accessFile := openLogFile(t, filepath.Join(dir, "s4.log")), openLogFile(t, filepath.Join(dir, "access.log"))
+	cfg.Logger = slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.AccessLog = accessFile
+	n := mustOpen(t, cfg)
 	c := newClient(t, n)
 	c.login("root", rootPassword)
-	secrets := []string{rootPassword}
+	secrets := []string{rootPassword, c.token}
 	for i := 0; i < 3; i++ {
 		pw := fmt.Sprintf("Pw-%d-%s", i, keyring.RandomPassword())
 		var u userJSON
@@ -251,6 +260,19 @@ func TestNoPlaintextSecretsOnDisk(t *testing.T) {
 			t.Fatal("no secret returned")
 		}
 		secrets = append(secrets, pw, pw2, cr.SecretKey, cr2.SecretKey)
+		// The current key works, the replaced one is refused: both logged.
+		s3c := &s3test.Client{Endpoint: c.base, HTTP: s3HTTPClient(t, n)}
+		if resp, _ := s3c.Signed(t, s3User{AccessKey: cr2.AccessKey, SecretKey: cr2.SecretKey}, "PUT", fmt.Sprintf("/bucket%d", i), nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("create bucket: %d", resp.StatusCode)
+		}
+		if resp, _ := s3c.Signed(t, s3User{AccessKey: cr.AccessKey, SecretKey: cr.SecretKey}, "GET", "/", nil, nil); resp.StatusCode != 403 {
+			t.Fatalf("a replaced key: %d", resp.StatusCode)
+		}
+	}
+	tok := newScrapeToken(t, c, "prometheus")
+	secrets = append(secrets, tok.Token)
+	if code, _ := scrape(t, c, tok.Token); code != 200 {
+		t.Fatalf("scrape: %d", code)
 	}
 	if err := n.Snapshot(); err != nil {
 		t.Fatal(err)
@@ -258,6 +280,18 @@ func TestNoPlaintextSecretsOnDisk(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
+	checkJSONLines(t, filepath.Join(dir, "s4.log"), 5, func(m map[string]any) error {
+		if m["node"] != n.ID() || m["msg"] == nil || m["level"] == nil {
+			return fmt.Errorf("no node, msg or level")
+		}
+		return nil
+	})
+	checkJSONLines(t, filepath.Join(dir, "access.log"), 6, func(m map[string]any) error {
+		if m["node"] != n.ID() || m["operation"] == nil || m["access_key"] == "" || m["status"] == nil {
+			return fmt.Errorf("no node, operation, access key or status")
+		}
+		return nil
+	})
 	var needles [][]byte
 	for _, s := range secrets {
 		needles = append(needles, []byte(s), []byte(hex.EncodeToString([]byte(s))))
@@ -293,6 +327,39 @@ func TestNoPlaintextSecretsOnDisk(t *testing.T) {
 	}
 	if files < 3 {
 		t.Fatalf("only %d files under the data dir: the search proves nothing", files)
+	}
+}
+
+func openLogFile(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// checkJSONLines checks that every line of the file at path is a JSON
+// object that check accepts, and that there are at least min lines.
+func checkJSONLines(t *testing.T, path string, min int, check func(map[string]any) error) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) < min {
+		t.Fatalf("%s: %d lines, want at least %d", path, len(lines), min)
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("%s: a line is not JSON: %v: %s", path, err, l)
+		}
+		if err := check(m); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, l)
+		}
 	}
 }
 

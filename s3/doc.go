@@ -35,6 +35,10 @@
 //
 // Any failure is an *s3err.Error rendered as S3's XML error document (no
 // body for HEAD, validators kept on a 304); a panic is InternalError.
+// Once answered, every request is counted (Config.Metrics: by operation
+// and status, its latency and bytes; refusals of steps 2 and 3 by reason)
+// and, when the access log is on (Config.AccessLog), logged as one JSON
+// line (observe.go).
 //
 // # What it depends on
 //
@@ -57,6 +61,8 @@
 // # Files
 //
 //   - handler.go: Handler, New, the request flow above, errors, proposing.
+//   - observe.go: metrics and the access log of every request; the keys
+//     revoked since the start (an auth failure's reason).
 //   - interfaces.go: the interfaces above.
 //   - route.go: the operations, their roles, the routing rules.
 //   - ops_bucket.go: bucket operations, ACLs, listings, DeleteObjects,

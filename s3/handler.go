@@ -17,8 +17,10 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/s4/s4/accesslog"
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/iam"
+	"github.com/s4/s4/metrics"
 	"github.com/s4/s4/s3/s3err"
 	"github.com/s4/s4/s3/sig"
 )
@@ -45,6 +47,11 @@ type Config struct {
 	// Space refuses object data at the free-space reserve; nil: no check
 	// (a write that fails with ENOSPC still answers 507).
 	Space Space
+	// Metrics counts every request (observe.go); nil: none.
+	Metrics *metrics.S3
+	// AccessLog gets one line per request (observe.go); nil: off, and
+	// nothing of it is computed.
+	AccessLog *accesslog.Logger
 }
 
 // Handler serves the S3 API (path-style) over fasthttp.
@@ -60,6 +67,9 @@ type Handler struct {
 	log      *slog.Logger
 	reqPfx   string
 	reqSeq   atomic.Uint64
+	metrics  *metrics.S3
+	access   *accesslog.Logger
+	dropped  droppedKeys // keys revoked since the start (observe.go)
 }
 
 // New returns a Handler that authenticates against auth, reads store and
@@ -84,6 +94,7 @@ func New(cfg Config, auth AuthIndex, store Metadata, prop Proposer, blobs Blobs,
 		cfg: cfg, auth: auth, meta: store, prop: prop, blobs: blobs, gate: gate,
 		verifier: sig.NewVerifier(sig.VerifierConfig{Region: cfg.Region}),
 		log:      cfg.Logger, reqPfx: strings.ToUpper(hex.EncodeToString(p[:])),
+		metrics: cfg.Metrics, access: cfg.AccessLog,
 	}
 	h.fresh, _ = gate.(FreshReader)
 	return h
@@ -109,6 +120,12 @@ type request struct {
 	user   *iam.User
 	auth   sig.RequestAuth
 	v4     sig.V4Result
+
+	// For metrics and the access log (observe.go).
+	start     time.Time
+	op        *operation // routed (nil before, or if none)
+	accessKey string     // the access key presented, once parsed
+	errCode   s3err.Code // the error answered ("" for none)
 }
 
 func (r *request) resource() string {
@@ -126,9 +143,10 @@ func (r *request) header(name string) string { return string(r.ctx.Request.Heade
 // ServeFastHTTP serves one S3 request: parse the path, authenticate against
 // the auth index, check the role, run the operation.
 func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
-	r := &request{ctx: ctx, id: h.reqPfx + strconv.FormatUint(h.reqSeq.Add(1), 16)}
+	r := &request{ctx: ctx, id: h.reqPfx + strconv.FormatUint(h.reqSeq.Add(1), 16), start: time.Now()}
 	ctx.Response.Header.Set("x-amz-request-id", r.id)
 	ctx.Response.Header.Set("Server", "S4")
+	defer h.observe(r) // last: after a panic's answer too
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.Error("panic serving S3 request", "panic", p, "request_id", r.id, "stack", string(debug.Stack()))
@@ -161,7 +179,9 @@ func (h *Handler) serve(r *request) error {
 	if op == nil {
 		return s3err.New(s3err.NotImplemented)
 	}
+	r.op = op
 	if r.user.Role < op.role {
+		h.metrics.AuthFailure(metrics.AuthRole)
 		return s3err.New(s3err.AccessDenied)
 	}
 	if h.fresh != nil {
@@ -227,26 +247,33 @@ func (h *Handler) authenticate(r *request) error {
 	}
 	a, err := sig.ParseRequestAuth(sr)
 	if err != nil {
+		h.metrics.AuthFailure(sigFailure(err))
 		return err
 	}
 	if a.Kind == sig.AuthAnonymous {
+		h.metrics.AuthFailure(metrics.AuthAnonymous)
 		return s3err.Errorf(s3err.AccessDenied, "Anonymous access is not allowed.")
 	}
+	r.accessKey = a.AccessKey
 	u, ok := h.auth.Lookup(a.AccessKey)
 	if !ok {
+		h.metrics.AuthFailure(h.unknownKey(a.AccessKey))
 		return s3err.New(s3err.InvalidAccessKeyID)
 	}
 	if !u.Active {
+		h.metrics.AuthFailure(metrics.AuthInactiveUser)
 		return s3err.New(s3err.AccessDenied)
 	}
 	if a.Kind.IsV4() {
 		res, err := h.verifier.VerifyV4(sr, &a, u.Secret())
 		if err != nil {
+			h.metrics.AuthFailure(sigFailure(err))
 			return err
 		}
 		r.v4 = res
 	} else {
 		if err := h.verifier.VerifyV2(sr, &a, u.Secret()); err != nil {
+			h.metrics.AuthFailure(sigFailure(err))
 			return err
 		}
 		r.v4 = sig.V4Result{AccessKey: a.AccessKey, Payload: sig.PayloadUnsigned}
@@ -258,6 +285,7 @@ func (h *Handler) authenticate(r *request) error {
 // writeError renders err as S3's XML error document (no body for HEAD).
 func (h *Handler) writeError(r *request, err error) {
 	e := s3err.As(err)
+	r.errCode = e.Code
 	if e.Code == s3err.InternalError {
 		h.log.Error("S3 request failed", "request_id", r.id, "method", string(r.ctx.Method()), "err", err)
 	} else {

@@ -14,10 +14,26 @@ type operation struct {
 	name string
 	role iam.Role
 	fn   func(*Handler, *request) error
+	idx  int // in operations: the metrics' index
 }
 
+// operations lists every operation once, in declaration order.
+var operations []*operation
+
 func op(name string, role iam.Role, fn func(*Handler, *request) error) *operation {
-	return &operation{name: name, role: role, fn: fn}
+	o := &operation{name: name, role: role, fn: fn, idx: len(operations)}
+	operations = append(operations, o)
+	return o
+}
+
+// OperationNames returns the names of the S3 operations, by the index the
+// handler gives metrics.S3.Request (metrics.New takes this list).
+func OperationNames() []string {
+	out := make([]string, len(operations))
+	for i, o := range operations {
+		out[i] = o.name
+	}
+	return out
 }
 
 var (
