@@ -261,6 +261,9 @@ func (h *Handler) listObjectsV2(r *request) error {
 	after := startAfter
 	token, hasToken := r.query["continuation-token"]
 	if hasToken {
+		if token[0] == "" {
+			return s3err.Errorf(s3err.InvalidArgument, "The continuation token provided is incorrect")
+		}
 		if after, err = decodeToken(token[0]); err != nil {
 			return err
 		}

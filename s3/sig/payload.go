@@ -20,6 +20,7 @@ import (
 // a header's first value, or nil. *fasthttp.RequestHeader implements it.
 type PayloadHeader interface {
 	Peek(key string) []byte
+	PeekAll(key string) [][]byte
 }
 
 // Payload is a request body as the client signed it: decoded from
@@ -35,6 +36,7 @@ type Payload struct {
 	signed    *[32]byte
 	sha       hash.Hash // non-nil when the caller does not hash the body itself
 	md5Header string
+	md5Sent   bool // a Content-MD5 header came, even an empty one
 	// checksum is the x-amz-checksum-* algorithm the body is checked with
 	// and the value sent in a header ("" when it comes in a trailer).
 	ckAlg  ChecksumAlgorithm
@@ -53,7 +55,14 @@ type Payload struct {
 // declared size is over maxSize, and with InvalidRequest or
 // InvalidArgument for malformed checksum or length headers.
 func OpenPayload(body io.Reader, contentLength int64, hdr PayloadHeader, auth *V4Result, maxSize int64, hashesSHA256 bool) (*Payload, error) {
-	p := &Payload{size: -1, max: maxSize, md5Header: string(hdr.Peek("Content-MD5"))}
+	p := &Payload{size: -1, max: maxSize}
+	if vals := hdr.PeekAll("Content-MD5"); len(vals) > 0 {
+		// Malformed (an empty value too): InvalidDigest before the body.
+		p.md5Header, p.md5Sent = string(vals[0]), true
+		if _, err := ParseContentMD5(p.md5Header); err != nil {
+			return nil, bodyError(err)
+		}
+	}
 	if contentLength >= 0 {
 		p.size = contentLength
 	}
@@ -150,7 +159,7 @@ func (p *Payload) Size() int64 { return p.size }
 
 // HasContentMD5 reports whether the client sent a Content-MD5 header,
 // which Verify checks against the MD5 it is given.
-func (p *Payload) HasContentMD5() bool { return p.md5Header != "" }
+func (p *Payload) HasContentMD5() bool { return p.md5Sent }
 
 // copyBufSize is the piece in which CopyTo hands a body to its writer: a
 // TLS read returns at most one 16 KiB record, so gathering pieces first makes
@@ -213,7 +222,7 @@ func (p *Payload) Verify(sha256sum *[32]byte, md5sum [16]byte) (algo ChecksumAlg
 			return 0, "", s3err.New(s3err.XAmzContentSHA256Mismatch)
 		}
 	}
-	if p.md5Header != "" {
+	if p.md5Sent {
 		if err := VerifyContentMD5(p.md5Header, md5sum); err != nil {
 			return 0, "", bodyError(err)
 		}
