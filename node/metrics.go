@@ -63,7 +63,7 @@ func isScrape(ctx *fasthttp.RequestCtx) bool {
 		return false
 	}
 	auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
-	return len(auth) == 0 || len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ")
+	return len(auth) == 0 || len(auth) >= 6 && strings.EqualFold(string(auth[:6]), "bearer")
 }
 
 // openObservability builds the registry and, with Config.AccessLog, the

@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -34,8 +35,9 @@ func (h *Handler) observe(r *request) {
 	}
 	status := r.ctx.Response.StatusCode()
 	in := int64(r.ctx.Request.Header.ContentLength())
-	if in < 0 {
-		in = 0 // chunked: unknown
+	if in < 0 { // chunked transfer: what an aws-chunked body declares, if any
+		in, _ = strconv.ParseInt(string(r.ctx.Request.Header.Peek("X-Amz-Decoded-Content-Length")), 10, 64)
+		in = max(in, 0)
 	}
 	out := responseBytes(r.ctx)
 	h.metrics.Request(idx, status, d, in, out)
