@@ -5,16 +5,17 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_node WORKDIR: builds s4 into WORKDIR, starts a node with data in
-# WORKDIR/data, sets NODE_PID, BASE (https://localhost:PORT) and
-# AWS_CA_BUNDLE, and waits until /health/ready answers 200.
+# start_node WORKDIR [SERVER FLAGS...]: builds s4 into WORKDIR, starts a
+# node with data in WORKDIR/data (and the flags), sets NODE_PID, BASE
+# (https://localhost:PORT) and AWS_CA_BUNDLE, and waits until /health/ready
+# answers 200.
 start_node() {
   local work=$1
   go build -o "$work/s4" ./cmd/s4
   local port cport
   port=$(free_port); cport=$(free_port)
   S4_ROOT_PASSWORD=password12345 "$work/s4" server --data-dir "$work/data" \
-    --listen "127.0.0.1:$port" --cluster-listen "127.0.0.1:$cport" >"$work/out.log" 2>&1 &
+    --listen "127.0.0.1:$port" --cluster-listen "127.0.0.1:$cport" "${@:2}" >"$work/out.log" 2>&1 &
   NODE_PID=$!
   BASE="https://localhost:$port"
   local deadline=$((SECONDS + 30))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check S4's CI runs: formatting, vet, the race-enabled test suite,
 # short fuzz runs of every parser, and the end-to-end tests of the binary
-# (admin API with curl, S3 API with the aws cli).
+# (admin API with curl and with s4 admin, S3 API with the aws cli).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +37,9 @@ scripts/smoke-admin.sh
 echo "== aws cli end-to-end test of the S3 API"
 scripts/s3-cli-e2e.sh
 
+echo "== s4 admin end-to-end test: the seed's flow through the CLI, one node and a cluster's follower"
+scripts/admin-cli-e2e.sh
+
 echo "== aws cli end-to-end test of a three-node cluster (scripts/cluster.sh)"
 scripts/cluster-e2e.sh
 scripts/cluster-kill.sh
@@ -45,5 +48,5 @@ echo "== fault suite of real processes: one seed, one minute, all faults (script
 scripts/faults.sh -s "${FAULTS_SEED:-1}" -d "${FAULTS_DURATION:-60s}" -f all
 
 # Every step above stops the script on failure, so reaching here means all passed.
-echo "$packages test packages, $fuzzed fuzz targets and 5 end-to-end scripts passed"
-echo "summary: $((packages + fuzzed + 5)) passed, 0 failed"
+echo "$packages test packages, $fuzzed fuzz targets and 6 end-to-end scripts passed"
+echo "summary: $((packages + fuzzed + 6)) passed, 0 failed"

@@ -1,6 +1,7 @@
 // Command s4 runs an S4 node and its tools.
 //
 //	s4 server [flags]    run a node (every flag also reads an S4_* variable)
+//	s4 admin ...         the admin API's client (package admincli)
 //	s4 keygen [-o FILE]  write a new cluster key
 //	s4 version
 package main
@@ -19,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/s4/s4/admincli"
 	"github.com/s4/s4/disk"
 	"github.com/s4/s4/keyring"
 	"github.com/s4/s4/node"
@@ -31,6 +33,9 @@ const usage = `s4 — an S3-compatible object store whose IAM is event-sourced o
 
 Usage:
   s4 server [flags]      run a node (s4 server --help lists the flags)
+  s4 admin COMMAND       manage users, S3 keys, the cluster and scrape tokens
+                         through the admin API (s4 admin --help)
+  s4 completion SHELL    shell completion of s4 admin (bash, zsh, fish, powershell)
   s4 keygen [-o FILE]    write a new 32-byte cluster key (hex) to FILE or stdout
   s4 cert -cert F -key F [-hosts h1,h2]
                          write a self-signed HTTPS certificate (localhost,
@@ -51,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "server":
 		return runServer(args[1:], stdout, stderr)
+	case "admin", "completion", "__complete", "__completeNoDesc":
+		return admincli.Run(args, os.Stdin, stdout, stderr)
 	case "keygen":
 		return runKeygen(args[1:], stdout, stderr)
 	case "cert":
@@ -174,6 +181,10 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&certHosts, "cert-hosts", "S4_CERT_HOSTS", "", "extra comma-separated names/IPs for the generated certificate")
 	sf.boolean(&cfg.PlainHTTP, "http", "S4_HTTP", "serve plain HTTP instead of HTTPS (behind a TLS proxy)")
 	sf.str(&logLevel, "log-level", "S4_LOG_LEVEL", "info", "debug, info, warn or error")
+	var logFormat, accessLog string
+	sf.str(&logFormat, "log-format", "S4_LOG_FORMAT", "text", "text or json (one object per line); every line names the node")
+	sf.str(&accessLog, "access-log", "S4_ACCESS_LOG", "", "append the S3 access log (one JSON line per request) to this file, or - for standard output (default: off)")
+	sf.boolean(&cfg.MetricsPublic, "metrics-public", "S4_METRICS_PUBLIC", "serve GET /metrics without a scrape token")
 	var diskReserve string
 	sf.str(&diskReserve, "disk-reserve", "S4_DISK_RESERVE", "default", "free space kept on the data dir's file system for the Raft log and metadata: at it, object writes get 507 XS4StorageFull; a percentage (2%), a size (512MiB, 2GiB; 0 turns it off) or default: the larger of 2% and 256MiB, at most half the file system")
 	if err := sf.fs.Parse(args); err != nil {
@@ -195,8 +206,18 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "s4 server: --log-level:", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg.Logger = log
+	var handler slog.Handler
+	switch logFormat {
+	case "text":
+		handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	case "json":
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	default:
+		fmt.Fprintf(stderr, "s4 server: --log-format %q is not text or json\n", logFormat)
+		return 2
+	}
+	log := slog.New(handler)
+	cfg.Logger = log // the node adds its ID to every line
 	if d, err := time.ParseDuration(authLease); err != nil || d <= 0 {
 		fmt.Fprintf(stderr, "s4 server: --auth-lease %q is not a positive duration\n", authLease)
 		return 2
@@ -231,23 +252,36 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 
 	// A joining node needs the cluster's key: one generated here could
 	// never reach the cluster.
-	key, err := loadClusterKey(keyFile, cfg.DataDir, cfg.Join == "", log)
+	key, generatedKey, err := loadClusterKey(keyFile, cfg.DataDir, cfg.Join == "")
 	if err != nil {
 		fmt.Fprintln(stderr, "s4 server:", err)
 		return 1
 	}
 	cfg.ClusterKey = &key
+	if accessLog != "" {
+		w, closeLog, err := openAccessLog(accessLog, stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, "s4 server: --access-log:", err)
+			return 1
+		}
+		defer closeLog()
+		cfg.AccessLog = w
+	}
 
 	n, err := node.Open(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "s4 server:", err)
 		return 1
 	}
+	log = log.With("node", n.ID()) // as the node's own lines
+	if generatedKey != "" {
+		log.Warn("no cluster key given: generated one for this single node; copy it to every node before forming a cluster", "file", generatedKey)
+	}
 	scheme := "https"
 	if cfg.PlainHTTP {
 		scheme = "http"
 	}
-	log.Info("s4 listening", "version", version, "api", scheme+"://"+n.Addr().String(), "cluster", n.ClusterAddr().String(), "node_id", n.ID())
+	log.Info("s4 listening", "version", version, "api", scheme+"://"+n.Addr().String(), "cluster", n.ClusterAddr().String())
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -269,34 +303,49 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 
 // loadClusterKey reads the key from S4_CLUSTER_KEY, the given file, or the
 // data dir; a single node without any generates one into its data dir when
-// generate allows it.
-func loadClusterKey(file, dataDir string, generate bool, log *slog.Logger) (keyring.ClusterKey, error) {
+// generate allows it, and returns the file it wrote (for a warning once
+// the node's ID is known).
+func loadClusterKey(file, dataDir string, generate bool) (k keyring.ClusterKey, generated string, err error) {
 	if v := os.Getenv("S4_CLUSTER_KEY"); v != "" && file == "" {
-		return keyring.ParseClusterKey([]byte(v))
+		k, err = keyring.ParseClusterKey([]byte(v))
+		return k, "", err
 	}
 	if file != "" {
-		return keyring.ReadClusterKeyFile(file)
+		k, err = keyring.ReadClusterKeyFile(file)
+		return k, "", err
 	}
 	path := filepath.Join(dataDir, "cluster.key")
-	k, err := keyring.ReadClusterKeyFile(path)
+	k, err = keyring.ReadClusterKeyFile(path)
 	if err == nil {
-		return k, nil
+		return k, "", nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return k, err
+		return k, "", err
 	}
 	if !generate {
-		return k, errors.New("--join needs the cluster's key: give --cluster-key-file or S4_CLUSTER_KEY (the same key on every node), or put it in " + path)
+		return k, "", errors.New("--join needs the cluster's key: give --cluster-key-file or S4_CLUSTER_KEY (the same key on every node), or put it in " + path)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return k, err
+		return k, "", err
 	}
 	if k, err = keyring.GenerateClusterKey(); err != nil {
-		return k, err
+		return k, "", err
 	}
 	if err := keyring.WriteClusterKeyFile(path, k); err != nil {
-		return k, err
+		return k, "", err
 	}
-	log.Warn("no cluster key given: generated one for this single node; copy it to every node before forming a cluster", "file", path)
-	return k, nil
+	return k, path, nil
+}
+
+// openAccessLog opens the access log's destination: a file, appended to
+// (created with mode 0640), or - for stdout.
+func openAccessLog(path string, stdout io.Writer) (io.Writer, func(), error) {
+	if path == "-" {
+		return stdout, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
 }
