@@ -134,6 +134,9 @@ func TestSeedFlow(t *testing.T) {
 	if r := c.ok("", "admin", "user", "list"); !strings.Contains(r.stdout, "USERNAME") || !strings.Contains(r.stdout, "alice") {
 		t.Fatalf("table: %s", r.stdout)
 	}
+	if r := c.ok("", "__complete", "admin", "credentials", "issue", "al"); !strings.Contains(r.stdout, "alice\tWriter") {
+		t.Fatalf("completion of a username: %q", r.stdout)
+	}
 	var byID userJSON
 	c.json(&byID, "", "admin", "user", "get", alice.ID)
 	if byID.Username != "alice" {

@@ -10,9 +10,10 @@ func init() { register(newCredentialsCmd) }
 
 func newCredentialsCmd(a *app) *cobra.Command {
 	issue := &cobra.Command{
-		Use:   "issue USER",
-		Short: "Issue an S3 key pair to a user, replacing the one it had (the secret is shown only now)",
-		Args:  exactArgs("USER"),
+		Use:               "issue USER",
+		Short:             "Issue an S3 key pair to a user, replacing the one it had (the secret is shown only now)",
+		Args:              exactArgs("USER"),
+		ValidArgsFunction: a.completeUsers,
 		RunE: func(_ *cobra.Command, args []string) error {
 			u, err := a.user(args[0])
 			if err != nil {
@@ -46,9 +47,10 @@ func newCredentialsCmd(a *app) *cobra.Command {
 		},
 	}
 	revoke := &cobra.Command{
-		Use:   "revoke USER",
-		Short: "Revoke a user's S3 key pair: no node accepts it once this returns",
-		Args:  exactArgs("USER"),
+		Use:               "revoke USER",
+		Short:             "Revoke a user's S3 key pair: no node accepts it once this returns",
+		Args:              exactArgs("USER"),
+		ValidArgsFunction: a.completeUsers,
 		RunE: func(_ *cobra.Command, args []string) error {
 			u, err := a.user(args[0])
 			if err != nil {

@@ -2,6 +2,7 @@ package admincli
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -99,7 +100,7 @@ func newUserCmd(a *app) *cobra.Command {
 	create.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of standard input")
 
 	get := &cobra.Command{
-		Use: "get USER", Short: "Show a user (by username or ID)", Args: exactArgs("USER"),
+		Use: "get USER", Short: "Show a user (by username or ID)", Args: exactArgs("USER"), ValidArgsFunction: a.completeUsers,
 		RunE: func(_ *cobra.Command, args []string) error {
 			u, err := a.user(args[0])
 			if err != nil {
@@ -115,9 +116,10 @@ func newUserCmd(a *app) *cobra.Command {
 	var newRole string
 	var active, setPassword, upStdin bool
 	update := &cobra.Command{
-		Use:   "update USER [--role ROLE] [--active=true|false] [--password]",
-		Short: "Change a user's role, active flag or password (a deactivation, demotion or new password ends its sessions and, but for the password, its S3 access at once)",
-		Args:  exactArgs("USER"),
+		Use:               "update USER [--role ROLE] [--active=true|false] [--password]",
+		Short:             "Change a user's role, active flag or password (a deactivation, demotion or new password ends its sessions and, but for the password, its S3 access at once)",
+		Args:              exactArgs("USER"),
+		ValidArgsFunction: a.completeUsers,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := map[string]any{}
 			if cmd.Flags().Changed("role") {
@@ -160,7 +162,7 @@ func newUserCmd(a *app) *cobra.Command {
 	update.Flags().BoolVar(&upStdin, "password-stdin", false, "set a new password, read from the first line of standard input")
 
 	del := &cobra.Command{
-		Use: "delete USER", Short: "Delete a user and its S3 key", Args: exactArgs("USER"),
+		Use: "delete USER", Short: "Delete a user and its S3 key", Args: exactArgs("USER"), ValidArgsFunction: a.completeUsers,
 		RunE: func(_ *cobra.Command, args []string) error {
 			u, err := a.user(args[0])
 			if err != nil {
@@ -183,4 +185,23 @@ func newUserCmd(a *app) *cobra.Command {
 		},
 	}
 	return group("user", "Manage users", list, create, get, update, del)
+}
+
+// completeUsers completes a USER argument with the usernames the API lists
+// (when logged in; nothing otherwise).
+func (a *app) completeUsers(_ *cobra.Command, args []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var users []userJSON
+	if _, err := a.get("users", &users); err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []cobra.Completion
+	for _, u := range users {
+		if strings.HasPrefix(u.Username, prefix) {
+			out = append(out, cobra.CompletionWithDesc(u.Username, u.Role))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
