@@ -65,6 +65,7 @@ func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler) error 
 			}
 		},
 		Name:            "S4",
+		Logger:          fasthttpLogger{n.log.With("component", "http")}, // not stderr: every line JSON (--log-format) and naming the node
 		ReadBufferSize:  16 << 10,
 		WriteBufferSize: 64 << 10,
 		ReadTimeout:     5 * time.Minute,
