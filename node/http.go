@@ -33,7 +33,7 @@ var (
 // health checks under /health/, Prometheus metrics at /metrics (a GET
 // that is not an S3 request: isScrape), and the S3 API on every other
 // path.
-func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler) error {
+func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler, s3Expect func(*fasthttp.RequestCtx) int) error {
 	ln, err := net.Listen("tcp", n.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("node: listen: %w", err)
@@ -63,6 +63,17 @@ func (n *Node) serveHTTP(adminHandler, s3Handler fasthttp.RequestHandler) error 
 			default:
 				s3Handler(ctx)
 			}
+		},
+		// A request with "Expect: 100-continue" is decided from its
+		// headers before the client sends its body: an S3 request that
+		// would be refused (a revoked key, a denied role, a fenced node)
+		// gets its S3 error instead of "100 Continue" (s3.Handler.Expect).
+		ExpectHandler: func(ctx *fasthttp.RequestCtx) int {
+			path := ctx.URI().PathOriginal()
+			if bytes.HasPrefix(path, adminPrefix) || bytes.Equal(path, adminRoot) || bytes.Equal(path, healthLive) || bytes.Equal(path, healthReady) {
+				return fasthttp.StatusContinue
+			}
+			return s3Expect(ctx)
 		},
 		Name:            "S4",
 		Logger:          fasthttpLogger{n.log.With("component", "http")}, // not stderr: every line JSON (--log-format) and naming the node

@@ -157,7 +157,7 @@ func Open(cfg Config) (_ *Node, err error) {
 		Metrics: n.obs.metrics.S3, AccessLog: n.obs.access}, n.fsm, n.meta, n.prop, n.blobs, n)
 	n.startObservability() // metrics.go
 	s3h.Store(n.s3)
-	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP); err != nil {
+	if err := n.serveHTTP(adminHandler.ServeFastHTTP, n.s3.ServeFastHTTP, n.s3.Expect); err != nil {
 		return nil, err
 	}
 	n.objects.Start()

@@ -4,12 +4,18 @@ package s3_test
 // a real client against the handler on its own.
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s4/s4/internal/s3test"
@@ -77,4 +83,62 @@ func TestDateAndAmzDate(t *testing.T) {
 			t.Fatalf("Date %v and X-Amz-Date: %d %s", date, resp.StatusCode, body)
 		}
 	}
+}
+
+// expectContinue sends a signed PUT of size bytes with "Expect:
+// 100-continue", headers only, and returns what the server answers before
+// it gets a byte of the body (within a second).
+func expectContinue(t *testing.T, c *s3test.Client, u s3test.User, path string, size int) string {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", c.Endpoint+path, nil)
+	req.ContentLength = int64(size)
+	req.Header.Set("Expect", "100-continue")
+	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: u.AccessKey, SecretAccessKey: u.SecretKey}, req, "UNSIGNED-PAYLOAD", "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", req.URL.Host, c.TLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var head bytes.Buffer
+	fmt.Fprintf(&head, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", req.URL.RequestURI(), req.URL.Host, size)
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			fmt.Fprintf(&head, "%s: %s\r\n", k, v)
+		}
+	}
+	head.WriteString("\r\n")
+	if _, err := conn.Write(head.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	b, _ := io.ReadAll(conn) // until the server closes, or the deadline
+	return string(b)
+}
+
+// TestExpectContinueRefusedBeforeBody: a PUT with "Expect: 100-continue"
+// that will be refused (an unknown key, a Reader's write) gets its S3 error
+// document at once, before sending its body, never "100 Continue"; an
+// accepted one gets "100 Continue". Before, every request got 100 Continue
+// and sent its body before the error.
+func TestExpectContinueRefusedBeforeBody(t *testing.T) {
+	e := newEnv(t)
+	s3test.MkBucket(t, e.SDKFor(e.writer), "bkt")
+	stranger := s3test.User{AccessKey: "S4AKunknownunknownunkn", SecretKey: strings.Repeat("x", 40)}
+	for _, tc := range []struct {
+		who  s3test.User
+		code string
+	}{{stranger, "InvalidAccessKeyId"}, {e.reader, "AccessDenied"}} {
+		got := expectContinue(t, e.Client, tc.who, "/bkt/big", 64<<20)
+		if strings.Contains(got, "100 Continue") || !strings.HasPrefix(got, "HTTP/1.1 403") || !strings.Contains(got, "<Code>"+tc.code+"</Code>") {
+			t.Fatalf("%s: the server answered %q, want 403 %s before the body", tc.code, got, tc.code)
+		}
+	}
+	if got := expectContinue(t, e.Client, e.writer, "/bkt/big", 64<<20); !strings.HasPrefix(got, "HTTP/1.1 100 Continue") {
+		t.Fatalf("the writer's PUT: %q, want 100 Continue", got)
+	}
+	// The SDK's uploads still work through the same server.
+	s3test.PutString(t, e.SDKFor(e.writer), "bkt", "small", "data")
 }

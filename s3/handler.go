@@ -126,6 +126,7 @@ type request struct {
 	op        *operation // routed (nil before, or if none)
 	accessKey string     // the access key presented, once parsed
 	errCode   s3err.Code // the error answered ("" for none)
+	expecting bool       // decided before the body (Expect)
 }
 
 func (r *request) resource() string {
@@ -143,9 +144,7 @@ func (r *request) header(name string) string { return string(r.ctx.Request.Heade
 // ServeFastHTTP serves one S3 request: parse the path, authenticate against
 // the auth index, check the role, run the operation.
 func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
-	r := &request{ctx: ctx, id: h.reqPfx + strconv.FormatUint(h.reqSeq.Add(1), 16), start: time.Now()}
-	ctx.Response.Header.Set("x-amz-request-id", r.id)
-	ctx.Response.Header.Set("Server", "S4")
+	r := h.newRequest(ctx)
 	defer h.observe(r) // last: after a panic's answer too
 	defer func() {
 		if p := recover(); p != nil {
@@ -158,7 +157,81 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	}
 }
 
+func (h *Handler) newRequest(ctx *fasthttp.RequestCtx) *request {
+	r := &request{ctx: ctx, id: h.reqPfx + strconv.FormatUint(h.reqSeq.Add(1), 16), start: time.Now()}
+	ctx.Response.Header.Set("x-amz-request-id", r.id)
+	ctx.Response.Header.Set("Server", "S4")
+	return r
+}
+
+// Expect decides a request that sent "Expect: 100-continue" from its
+// headers alone, before the client sends the body (fasthttp's
+// Server.ExpectHandler): everything admit checks, the signature included
+// (it covers the headers; the body's hash or checksum is checked as it is
+// read). It returns 100 to go on; otherwise it has written the S3 error
+// that the request would have got after sending its body, and returns its
+// status (fasthttp then closes the connection: the client may already be
+// sending). A large upload with a revoked key or a denied role is thus
+// refused before its bytes travel.
+func (h *Handler) Expect(ctx *fasthttp.RequestCtx) int {
+	r := h.newRequest(ctx)
+	r.expecting = true
+	err := h.admit(r)
+	if err == nil {
+		return fasthttp.StatusContinue
+	}
+	h.writeError(r, err)
+	// Say so: a client that sees "Connection: close" on the answer does not
+	// send the body it held back (Go's net/http sends it otherwise, into a
+	// connection fasthttp closes).
+	ctx.Response.SetConnectionClose()
+	drainUnasked(ctx)
+	h.observe(r)
+	return ctx.Response.StatusCode()
+}
+
+// drainUnasked reads and drops what a client sends of a body it was told
+// to hold back, before the refusal goes out and fasthttp closes the
+// connection: not every client waits for "100 Continue" (aws-sdk-go-v2's
+// requests do not: Go's transport waits only for requests it made
+// itself), and closing a connection with unread bytes resets it, so the
+// client would see a reset instead of the error. A client that waits sends
+// nothing, and the refusal leaves after expectIdle; one that sends is read
+// up to maxDrain (as refused bodies are, see drain), then cut off.
+func drainUnasked(ctx *fasthttp.RequestCtx) {
+	c := ctx.Conn()
+	defer c.SetReadDeadline(time.Time{})
+	buf := make([]byte, 32<<10)
+	for n := 0; n <= maxDrain; {
+		c.SetReadDeadline(time.Now().Add(expectIdle))
+		m, err := c.Read(buf)
+		n += m
+		if err != nil {
+			return // idle (the client waits), or it went away
+		}
+	}
+}
+
+// expectIdle is how long a refused "Expect: 100-continue" request waits for
+// body bytes a client sends without waiting, before the refusal leaves.
+const expectIdle = 150 * time.Millisecond
+
 func (h *Handler) serve(r *request) error {
+	if err := h.admit(r); err != nil {
+		return err
+	}
+	if h.fresh != nil {
+		if err := h.fresh.FreshRead(); err != nil {
+			return errNodeUnavailable.WithCause(err)
+		}
+	}
+	return r.op.fn(h, r)
+}
+
+// admit checks what a request's headers decide: the node may serve, the
+// path and query parse, the signature holds for a known, active user, the
+// operation exists and the user's role allows it.
+func (h *Handler) admit(r *request) error {
 	if h.gate != nil {
 		if err := h.gate.ServeS3(); err != nil {
 			return errNodeUnavailable.WithCause(err)
@@ -184,12 +257,7 @@ func (h *Handler) serve(r *request) error {
 		h.metrics.AuthFailure(metrics.AuthRole)
 		return s3err.New(s3err.AccessDenied)
 	}
-	if h.fresh != nil {
-		if err := h.fresh.FreshRead(); err != nil {
-			return errNodeUnavailable.WithCause(err)
-		}
-	}
-	return op.fn(h, r)
+	return nil
 }
 
 // parsePath splits the raw path into bucket and key; the key is decoded
@@ -294,8 +362,11 @@ func (h *Handler) writeError(r *request, err error) {
 	ctx := r.ctx
 	// The client may still be sending a body we refused without reading it
 	// (AccessDenied on a PUT, an oversize XML body): read it first, or it
-	// sees a connection reset instead of this answer.
-	drain(r)
+	// sees a connection reset instead of this answer. (Not when it waits
+	// for 100 Continue: it has sent none.)
+	if !r.expecting {
+		drain(r)
+	}
 	ctx.Response.ResetBody()
 	status := e.Status()
 	ctx.SetStatusCode(status)

@@ -99,6 +99,7 @@ func (e *env) serve(t *testing.T, h *s4s3.Handler) *s3test.Client {
 	}
 	srv := &fasthttp.Server{
 		Handler:            h.ServeFastHTTP,
+		ExpectHandler:      h.Expect, // as the node serves it
 		ReadBufferSize:     16 << 10,
 		WriteBufferSize:    64 << 10,
 		ReadTimeout:        5 * time.Minute,

@@ -50,7 +50,13 @@ type Client struct {
 // in roots; its idle connections are closed when t ends.
 func HTTPClient(t *testing.T, roots *x509.CertPool) *http.Client {
 	t.Helper()
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxIdleConnsPerHost: 16, ForceAttemptHTTP2: false}
+	// ExpectContinueTimeout as aws-sdk-go-v2's default client has it: a
+	// body sent with "Expect: 100-continue" (the SDK adds it above 2 MiB)
+	// waits up to a second for the server's word. Without it, Go sends the
+	// body at once, and a refusal the server gives before reading it closes
+	// the connection under the body.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxIdleConnsPerHost: 16, ForceAttemptHTTP2: false,
+		ExpectContinueTimeout: time.Second}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 5 * time.Minute}
 }
