@@ -41,6 +41,7 @@ type UserCreate struct {
 	Role         iam.Role
 	Root         bool // the root user cannot be deleted, deactivated or demoted
 	At           int64
+	Origin       Origin // who proposed it, from where (history.go)
 }
 
 // UserUpdate changes any of a user's password, role and active flag; nil
@@ -52,12 +53,14 @@ type UserUpdate struct {
 	Role         *iam.Role
 	Active       *bool
 	At           int64
+	Origin       Origin // who proposed it, from where (history.go)
 }
 
 // UserDelete deletes a user and its credential.
 type UserDelete struct {
-	ID string
-	At int64
+	ID     string
+	At     int64
+	Origin Origin // who proposed it, from where (history.go)
 }
 
 // CredentialIssue gives a user a new S3 key pair, replacing the previous one
@@ -68,6 +71,7 @@ type CredentialIssue struct {
 	AccessKey    string
 	SealedSecret []byte
 	At           int64
+	Origin       Origin // who proposed it, from where (history.go)
 }
 
 // CredentialRevoke removes a user's key pair. Revoking a user without one is
@@ -75,6 +79,7 @@ type CredentialIssue struct {
 type CredentialRevoke struct {
 	UserID string
 	At     int64
+	Origin Origin // who proposed it, from where (history.go)
 }
 
 var msgpackHandle = &codec.MsgpackHandle{}

@@ -17,7 +17,9 @@
 //   - scrapetoken.go: the scrape tokens' events (GET /metrics) and handlers;
 //   - counts.go: the events applied, by type (EventsApplied, for metrics);
 //   - snapshot.go: the snapshot format, which composes the users' records
-//     (iam.State) and the metadata store's (meta.Snapshot).
+//     (iam.State) and the metadata store's (meta.Snapshot);
+//   - history.go: what the IAM history (in the metadata store) records of
+//     each IAM event, the events' Origin, and the retention's HistoryPrune.
 //
 // Rules that keep every node identical:
 //   - Apply is deterministic. The stores never read the clock, a random
@@ -188,6 +190,9 @@ func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 				continue
 			}
 			a := f.apply(cur, l.Data)
+			if a.history != nil {
+				f.meta.AppendHistory(l.Index, a.history)
+			}
 			if a.state != nil {
 				cur = a.state
 			}

@@ -20,13 +20,15 @@ type ScrapeTokenCreate struct {
 	Hash      []byte
 	CreatedBy string
 	At        int64
+	Origin    Origin // who proposed it, from where (history.go)
 }
 
 // ScrapeTokenRevoke removes a scrape token; an unknown ID is a no-op, so a
 // retried revoke is harmless.
 type ScrapeTokenRevoke struct {
-	ID string
-	At int64
+	ID     string
+	At     int64
+	Origin Origin // who proposed it, from where (history.go)
 }
 
 func (f *FSM) applyScrapeTokenCreate(s *iam.State, ev *ScrapeTokenCreate) applied {

@@ -24,6 +24,8 @@ var eventTable = []eventSpec{
 	// Scrape tokens of GET /metrics (scrapetoken.go): a revoke is one.
 	iamEvent(MsgScrapeTokenCreate, "ScrapeTokenCreate", false, (*FSM).applyScrapeTokenCreate),
 	iamEvent(MsgScrapeTokenRevoke, "ScrapeTokenRevoke", true, (*FSM).applyScrapeTokenRevoke),
+	// The IAM history's retention cut-off (history.go).
+	historyEvent(MsgHistoryPrune, "HistoryPrune", (*FSM).applyHistoryPrune),
 	// Object metadata.
 	metaEvent(MsgBucketCreate, "BucketCreate", applyBucketCreate),
 	metaEvent(MsgBucketDelete, "BucketDelete", applyBucketDelete),
@@ -53,13 +55,14 @@ type applied struct {
 	state   *iam.State
 	resp    any
 	dropped string
+	history *meta.HistoryRecord // what the IAM history records of the event (nil: nothing)
 }
 
 // iamEvent is a row for an IAM event: its handler returns the next state.
 func iamEvent[E any](t MessageType, name string, revokes bool, fn func(f *FSM, s *iam.State, ev *E) applied) eventSpec {
 	return eventSpec{t: t, name: name, version: eventVersion, iam: true, revokes: revokes,
 		body:  func() any { return new(E) },
-		apply: func(f *FSM, s *iam.State, body any) applied { return fn(f, s, body.(*E)) }}
+		apply: func(f *FSM, s *iam.State, body any) applied { return f.withHistory(s, fn(f, s, body.(*E)), body) }}
 }
 
 // metaEvent is a row for an object-metadata event: its handler is one

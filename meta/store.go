@@ -94,7 +94,7 @@ func Open(path string) (*Store, error) {
 
 // initBuckets creates the top-level bbolt buckets that are missing.
 func initBuckets(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bktBuckets, bktUploads, bktRefs, bktGarbage} {
+	for _, b := range append([][]byte{bktBuckets, bktUploads, bktRefs, bktGarbage}, historyBuckets...) {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
