@@ -1,7 +1,8 @@
 // Package admin serves S4's admin API under /api/admin/: login with a
 // username and password for a JWT session, and user and S3-credential
 // management for SuperUsers, and the scrape tokens of GET /metrics
-// (scrapetokens.go). Reads come from the local FSM (Store); every
+// (scrapetokens.go), and the IAM history (history.go). Reads come from the
+// local FSM (Store) and metadata store (HistoryStore); every
 // change is an event proposed through the cluster (Proposer), stamped here
 // with its IDs, time, password hash and sealed secret, because the FSM never
 // reads clocks or randomness.
@@ -81,6 +82,11 @@ type Config struct {
 	Fresh FreshReader
 	// Metrics counts every request by route and status; nil: none.
 	Metrics *metrics.Admin
+	// NodeID names this node in the events it proposes (their Origin).
+	NodeID string
+	// History serves the IAM history's routes (history.go); nil: they
+	// answer 404.
+	History HistoryStore
 }
 
 // FreshReader brings a follower's state up to date (node.Node.FreshRead).
@@ -103,6 +109,8 @@ const (
 // Handler serves the admin API. It is safe for concurrent use.
 type Handler struct {
 	metrics  *metrics.Admin
+	nodeID   string
+	history  HistoryStore
 	cluster  ClusterAdmin
 	fresh    FreshReader
 	store    Store
@@ -135,6 +143,8 @@ func New(cfg Config, store Store, p Proposer) *Handler {
 	}
 	h := &Handler{
 		metrics:  cfg.Metrics,
+		nodeID:   cfg.NodeID,
+		history:  cfg.History,
 		cluster:  cfg.Cluster,
 		fresh:    cfg.Fresh,
 		store:    store,
@@ -173,6 +183,7 @@ type route struct {
 	id      string
 	methods []string
 	cluster bool // a /api/admin/cluster route (Config.Cluster serves it)
+	history bool // an IAM history route (Config.History serves it)
 }
 
 const (
@@ -185,6 +196,8 @@ const (
 	routeNode        = "cluster-node"
 	routeTokens      = "metrics-tokens"
 	routeToken       = "metrics-token"
+	routeEvents      = "events"
+	routeAccess      = "access"
 	routeUnmatched   = "unmatched" // 404: no such route (the metrics' label)
 )
 
@@ -204,6 +217,10 @@ func matchRoute(path string) (route, bool) {
 		return route{name: routeNodes, methods: []string{"POST"}, cluster: true}, true
 	case "metrics/tokens":
 		return route{name: routeTokens, methods: []string{"GET", "POST"}}, true
+	case "events":
+		return route{name: routeEvents, methods: []string{"GET"}, history: true}, true
+	case "access":
+		return route{name: routeAccess, methods: []string{"GET"}, history: true}, true
 	}
 	if id, ok := strings.CutPrefix(rest, "metrics/tokens/"); ok && id != "" && !strings.Contains(id, "/") {
 		return route{name: routeToken, id: id, methods: []string{"DELETE"}}, true
@@ -282,7 +299,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 // it answers 404 or 405 and returns false.
 func (h *Handler) route(ctx *fasthttp.RequestCtx) (rt route, method string, ok bool) {
 	rt, ok = matchRoute(string(ctx.Path()))
-	if ok && h.cluster == nil && rt.cluster {
+	if ok && (h.cluster == nil && rt.cluster || h.history == nil && rt.history) {
 		ok = false
 	}
 	if !ok {
@@ -343,6 +360,10 @@ func (h *Handler) dispatch(ctx *fasthttp.RequestCtx, rt route, method string, ac
 		}
 	case routeToken:
 		h.revokeScrapeToken(ctx, actor, rt.id)
+	case routeEvents:
+		h.listEvents(ctx)
+	case routeAccess:
+		h.access(ctx)
 	}
 }
 

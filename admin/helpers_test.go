@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"github.com/s4/s4/iam"
 	"github.com/s4/s4/internal/testcert"
 	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/meta"
 )
 
 const (
@@ -135,10 +137,14 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// testNodeID is the node the test's handler says it is.
+const testNodeID = "n1"
+
 type env struct {
 	t      *testing.T
 	h      *Handler
 	f      *fsm.FSM
+	m      *meta.Store
 	p      *testProposer
 	clock  *fakeClock
 	jwtKey []byte
@@ -165,12 +171,18 @@ func newEnvWith(t *testing.T, opt envOptions) *env {
 	rand.Read(sealKey[:])
 	sealer := keyring.NewSealer(sealKey)
 	f := fsm.New(sealer)
+	m, err := meta.Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	f.AttachMeta(m) // the IAM history lives there
 	p := &testProposer{f: f}
 	clock := &fakeClock{t: time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)}
 	jwtKey := make([]byte, 32)
 	rand.Read(jwtKey)
 	logs := &lockedBuffer{}
-	e := &env{t: t, f: f, p: p, clock: clock, jwtKey: jwtKey, logs: logs}
+	e := &env{t: t, f: f, m: m, p: p, clock: clock, jwtKey: jwtKey, logs: logs}
 
 	// The root user, as the node's bootstrap would create it.
 	hash, err := keyring.HashPassword(rootPassword)
@@ -180,16 +192,19 @@ func newEnvWith(t *testing.T, opt envOptions) *env {
 	e.rootID = keyring.NewID()
 	if err := p.Propose(context.Background(), fsm.MsgUserCreate, fsm.UserCreate{
 		ID: e.rootID, Username: rootName, PasswordHash: hash, Role: iam.RoleSuperUser, Root: true, At: clock.Now().UnixNano(),
+		Origin: fsm.Origin{Node: testNodeID},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	e.addSecret(rootPassword)
 
 	e.h = New(Config{
-		JWTKey: jwtKey,
-		Sealer: sealer,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:    clock.Now,
+		JWTKey:  jwtKey,
+		Sealer:  sealer,
+		Logger:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:     clock.Now,
+		NodeID:  testNodeID,
+		History: m,
 	}, f, p)
 
 	cert := testcert.New(t, "s4 admin test")

@@ -81,7 +81,7 @@ func (h *Handler) createScrapeToken(ctx *fasthttp.RequestCtx, actor *iam.User) {
 	}
 	token := NewScrapeToken()
 	sum := ScrapeTokenHash([]byte(token))
-	ev := fsm.ScrapeTokenCreate{ID: keyring.NewID(), Name: name, Hash: sum[:], CreatedBy: actor.ID, At: h.now().UnixNano()}
+	ev := fsm.ScrapeTokenCreate{ID: keyring.NewID(), Name: name, Hash: sum[:], CreatedBy: actor.ID, At: h.now().UnixNano(), Origin: h.origin(ctx, actor)}
 	if err := h.propose(ctx, fsm.MsgScrapeTokenCreate, ev); err != nil {
 		h.writeProposeError(ctx, "create scrape token", err)
 		return
@@ -98,7 +98,7 @@ func (h *Handler) revokeScrapeToken(ctx *fasthttp.RequestCtx, actor *iam.User, i
 		h.writeError(ctx, fasthttp.StatusNotFound, "scrape token not found")
 		return
 	}
-	if err := h.propose(ctx, fsm.MsgScrapeTokenRevoke, fsm.ScrapeTokenRevoke{ID: id, At: h.now().UnixNano()}); err != nil {
+	if err := h.propose(ctx, fsm.MsgScrapeTokenRevoke, fsm.ScrapeTokenRevoke{ID: id, At: h.now().UnixNano(), Origin: h.origin(ctx, actor)}); err != nil {
 		h.writeProposeError(ctx, "revoke scrape token", err)
 		return
 	}

@@ -153,7 +153,7 @@ func (h *Handler) createUser(ctx *fasthttp.RequestCtx, actor *iam.User) {
 	if !ok {
 		return
 	}
-	ev := fsm.UserCreate{Username: req.Username, PasswordHash: hash, Role: req.Role}
+	ev := fsm.UserCreate{Username: req.Username, PasswordHash: hash, Role: req.Role, Origin: h.origin(ctx, actor)}
 	for attempt := 0; ; attempt++ {
 		ev.ID = keyring.NewID()
 		ev.At = h.now().UnixNano()
@@ -208,7 +208,7 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx, actor *iam.User, id strin
 		h.writeError(ctx, fasthttp.StatusConflict, "the root user cannot be deleted, deactivated or demoted")
 		return
 	}
-	ev := fsm.UserUpdate{ID: id, Role: req.Role, Active: req.Active}
+	ev := fsm.UserUpdate{ID: id, Role: req.Role, Active: req.Active, Origin: h.origin(ctx, actor)}
 	if req.Password != nil {
 		if ev.PasswordHash, ok = h.hashPassword(ctx, *req.Password); !ok {
 			return
@@ -240,7 +240,7 @@ func (h *Handler) deleteUser(ctx *fasthttp.RequestCtx, actor *iam.User, id strin
 		h.writeError(ctx, fasthttp.StatusConflict, "the root user cannot be deleted, deactivated or demoted")
 		return
 	}
-	if err := h.propose(ctx, fsm.MsgUserDelete, fsm.UserDelete{ID: id, At: h.now().UnixNano()}); err != nil {
+	if err := h.propose(ctx, fsm.MsgUserDelete, fsm.UserDelete{ID: id, At: h.now().UnixNano(), Origin: h.origin(ctx, actor)}); err != nil {
 		h.writeProposeError(ctx, "delete user", err)
 		return
 	}
@@ -277,7 +277,7 @@ func (h *Handler) issueCredential(ctx *fasthttp.RequestCtx, actor *iam.User, id 
 			return
 		}
 		err = h.propose(ctx, fsm.MsgCredentialIssue, fsm.CredentialIssue{
-			UserID: id, AccessKey: accessKey, SealedSecret: sealed, At: h.now().UnixNano(),
+			UserID: id, AccessKey: accessKey, SealedSecret: sealed, At: h.now().UnixNano(), Origin: h.origin(ctx, actor),
 		})
 		if !errors.Is(err, fsm.ErrAccessKeyTaken) {
 			break
@@ -297,7 +297,7 @@ func (h *Handler) revokeCredential(ctx *fasthttp.RequestCtx, actor *iam.User, id
 		h.writeError(ctx, fasthttp.StatusNotFound, "user not found")
 		return
 	}
-	if err := h.propose(ctx, fsm.MsgCredentialRevoke, fsm.CredentialRevoke{UserID: id, At: h.now().UnixNano()}); err != nil {
+	if err := h.propose(ctx, fsm.MsgCredentialRevoke, fsm.CredentialRevoke{UserID: id, At: h.now().UnixNano(), Origin: h.origin(ctx, actor)}); err != nil {
 		h.writeProposeError(ctx, "revoke credential", err)
 		return
 	}

@@ -114,6 +114,11 @@ type Config struct {
 	// AccessLog, when set, receives the S3 access log: one JSON line per
 	// request (package accesslog). Default nil: off.
 	AccessLog io.Writer
+	// HistoryRetention is how long the IAM history keeps an event.
+	// Default 0: forever. The leader proposes the cut-off as an event
+	// (node/history.go) every HistoryPruneEvery (default 10m) while older
+	// events remain.
+	HistoryRetention, HistoryPruneEvery time.Duration
 	// RootPasswordOut receives the one-time message with a generated root
 	// password. Default: nowhere (tests); the s4 binary passes stdout.
 	RootPasswordOut func(user, password string)
@@ -204,6 +209,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GCInterval <= 0 {
 		c.GCInterval = 30 * time.Second
+	}
+	if c.HistoryPruneEvery <= 0 {
+		c.HistoryPruneEvery = 10 * time.Minute
 	}
 	if c.ApplyTimeout <= 0 {
 		c.ApplyTimeout = 5 * time.Second

@@ -36,6 +36,7 @@
 //	cluster_admin.go  the cluster admin view (admin.ClusterAdmin)
 //	disk.go           the free-space reserve's monitor
 //	objects.go        the object-data service's wiring (package objects)
+//	history.go        the IAM history's retention: the leader proposes its cut-off
 //	metrics.go        GET /metrics: the scrape token's check, what is read at
 //	                  scrape time (Raft, leases, FSM, disk, blobs), the
 //	                  barrier's timing, leader changes; the access log's wiring

@@ -152,7 +152,7 @@ func Open(cfg Config) (_ *Node, err error) {
 		cluster.WithStatusLine(n.layer.Mux().Listener(transport.ServiceStatus)))
 	n.prop = cluster.NewProposer(n, n.rpcCli)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n, Fresh: n,
-		Metrics: n.obs.metrics.Admin}, n.fsm, n.prop)
+		Metrics: n.obs.metrics.Admin, NodeID: id, History: n.meta}, n.fsm, n.prop)
 	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n.objects, Space: n.objects,
 		Metrics: n.obs.metrics.S3, AccessLog: n.obs.access}, n.fsm, n.meta, n.prop, n.blobs, n)
 	n.startObservability() // metrics.go
@@ -166,6 +166,8 @@ func Open(cfg Config) (_ *Node, err error) {
 	go n.becomeReady()     // ready.go
 	go n.renewLease()      // lease_follower.go
 	go n.holdLeaderLease() // lease_leader.go
+
+	n.startHistoryRetention() // history.go: the IAM history's retention, if any
 	return n, nil
 }
 

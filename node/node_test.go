@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,7 +232,9 @@ func TestRestartKeepsEverything(t *testing.T) {
 // searches every file under the data dir, the node's JSON log (at debug
 // level) and its access log among them, for the secrets, passwords and
 // tokens, raw, hex and base64. The log's lines are JSON and name the node;
-// the access log has a line per S3 request.
+// the access log has a line per S3 request. The IAM history (in meta.db,
+// searched with every file) and the admin API's answers about it (its
+// export and an access list) are searched too.
 func TestNoPlaintextSecretsOnDisk(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(dir)
@@ -273,6 +276,14 @@ func TestNoPlaintextSecretsOnDisk(t *testing.T) {
 	secrets = append(secrets, tok.Token)
 	if code, _ := scrape(t, c, tok.Token); code != 200 {
 		t.Fatalf("scrape: %d", code)
+	}
+	_, export := c.doRaw("GET", "/api/admin/events?format=ndjson", nil)
+	if events := bytes.Count(export, []byte("\n")); events < 1+3*4+1 {
+		t.Fatalf("the history export has %d events, want every change above", events)
+	}
+	_, accessNow := c.doRaw("GET", "/api/admin/access?at="+url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano)), nil)
+	if !bytes.Contains(accessNow, []byte("S4AK")) {
+		t.Fatalf("access now: %s", accessNow)
 	}
 	if err := n.Snapshot(); err != nil {
 		t.Fatal(err)
@@ -327,6 +338,13 @@ func TestNoPlaintextSecretsOnDisk(t *testing.T) {
 	}
 	if files < 3 {
 		t.Fatalf("only %d files under the data dir: the search proves nothing", files)
+	}
+	for name, b := range map[string][]byte{"the history export": export, "the access list": accessNow} {
+		for _, nd := range needles {
+			if bytes.Contains(b, nd) {
+				t.Errorf("%s contains a secret or password (%q...)", name, nd[:6])
+			}
+		}
 	}
 }
 

@@ -103,7 +103,7 @@ func (n *Node) ensureRoot() error {
 	defer cancel()
 	err = n.prop.Propose(ctx, fsm.MsgUserCreate, &fsm.UserCreate{
 		ID: keyring.NewID(), Username: n.cfg.RootUser, PasswordHash: hash,
-		Role: iam.RoleSuperUser, Root: true, At: time.Now().UnixNano(),
+		Role: iam.RoleSuperUser, Root: true, At: time.Now().UnixNano(), Origin: fsm.Origin{Node: string(n.id)},
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -185,7 +186,8 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&logFormat, "log-format", "S4_LOG_FORMAT", "text", "text or json (one object per line); every line names the node")
 	sf.str(&accessLog, "access-log", "S4_ACCESS_LOG", "", "append the S3 access log (one JSON line per request) to this file, or - for standard output (default: off)")
 	sf.boolean(&cfg.MetricsPublic, "metrics-public", "S4_METRICS_PUBLIC", "serve GET /metrics without a scrape token")
-	var diskReserve string
+	var diskReserve, historyRetention string
+	sf.str(&historyRetention, "history-retention", "S4_HISTORY_RETENTION", "0", "how long the IAM history keeps an event: a duration (8760h) or days (365d); 0 keeps it forever")
 	sf.str(&diskReserve, "disk-reserve", "S4_DISK_RESERVE", "default", "free space kept on the data dir's file system for the Raft log and metadata: at it, object writes get 507 XS4StorageFull; a percentage (2%), a size (512MiB, 2GiB; 0 turns it off) or default: the larger of 2% and 256MiB, at most half the file system")
 	if err := sf.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -223,6 +225,12 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		return 2
 	} else {
 		cfg.AuthLease = d
+	}
+	if d, err := parseRetention(historyRetention); err != nil {
+		fmt.Fprintln(stderr, "s4 server: --history-retention:", err)
+		return 2
+	} else {
+		cfg.HistoryRetention = d
 	}
 	if r, err := disk.ParseReserve(diskReserve); err != nil {
 		fmt.Fprintln(stderr, "s4 server: --disk-reserve:", err)
@@ -335,6 +343,26 @@ func loadClusterKey(file, dataDir string, generate bool) (k keyring.ClusterKey, 
 		return k, "", err
 	}
 	return k, path, nil
+}
+
+// parseRetention parses --history-retention: 0 (forever), a Go duration
+// or a number of days ("365d").
+func parseRetention(s string) (time.Duration, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*365 {
+			return 0, fmt.Errorf("%q is not a number of days (1 to 36500)", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive duration, a number of days (365d) or 0", s)
+	}
+	return d, nil
 }
 
 // openAccessLog opens the access log's destination: a file, appended to
