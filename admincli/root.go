@@ -1,6 +1,7 @@
 // Package admincli is `s4 admin`, a command-line client of S4's admin API
 // (README "Operating S4"): login and logout, users, S3 credentials, the
-// cluster's membership, and the scrape tokens of GET /metrics. It talks
+// cluster's membership, the scrape tokens of GET /metrics, and the IAM
+// history (history, access). It talks
 // HTTPS to one node (--endpoint, S4_ENDPOINT; --ca-cert or --insecure for a
 // self-signed certificate) and keeps the session token of each endpoint in
 // a file only the user can read (session.go). Output is a table, or the
@@ -15,7 +16,8 @@
 //
 // Files: root.go (Run, the command tree), client.go (the API over HTTPS,
 // errors), session.go (the session file), login.go, users.go,
-// credentials.go, cluster.go, metrics.go (the commands), output.go.
+// credentials.go, cluster.go, metrics.go, history.go (the commands),
+// output.go.
 package admincli
 
 import (
