@@ -103,6 +103,7 @@ var errorTable = []struct {
 	{"fsm.ErrEntityTooSmall", fsm.ErrEntityTooSmall},
 	{"fsm.ErrPreconditionFailed", fsm.ErrPreconditionFailed},
 	{"fsm.ErrNoSuchKey", fsm.ErrNoSuchKey},
+	{"fsm.ErrHistoryBefore", fsm.ErrHistoryBefore},
 	// cluster
 	{"cluster.ErrNoLeader", ErrNoLeader},
 	{"cluster.ErrNotLeader", ErrNotLeader},

@@ -35,6 +35,10 @@ var (
 	ErrPreconditionFailed = meta.ErrPreconditionFailed
 	ErrNoSuchKey          = meta.ErrNoSuchKey
 
+	// A question the IAM history cannot answer (package meta): a time
+	// before its retention cut-off. A read's verdict, not an event's.
+	ErrHistoryBefore = meta.ErrHistoryBefore
+
 	// Events as such (package fsm). ErrInvalidEvent: an event no correct
 	// proposer writes, refused by CheckEvent or, with the reason a store
 	// gave (an iam.InvalidError or a meta.InvalidError), by Apply.
