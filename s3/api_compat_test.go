@@ -9,7 +9,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"maps"
+	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s4/s4/internal/s3test"
 )
@@ -141,4 +145,122 @@ func TestExpectContinueRefusedBeforeBody(t *testing.T) {
 	}
 	// The SDK's uploads still work through the same server.
 	s3test.PutString(t, e.SDKFor(e.writer), "bkt", "small", "data")
+}
+
+// rawResponse sends a signed request without a body over its own TLS
+// connection and returns every byte the server sent, header names as they
+// went on the wire (Go's client would canonicalise them).
+func rawResponse(t *testing.T, c *s3test.Client, u s3test.User, method, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest(method, c.Endpoint+path, nil)
+	req.Close = true
+	const empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	req.Header.Set("X-Amz-Content-Sha256", empty)
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: u.AccessKey, SecretAccessKey: u.SecretKey}, req, empty, "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", req.URL.Host, c.TLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(conn)
+	if err != nil && len(b) == 0 {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// metaLines returns the x-amz-meta-* header lines of a raw response, as
+// sent (any case of the prefix), sorted.
+func metaLines(raw string) []string {
+	head, _, _ := strings.Cut(raw, "\r\n\r\n")
+	var out []string
+	for _, l := range strings.Split(head, "\r\n") {
+		if len(l) > 11 && strings.EqualFold(l[:11], "x-amz-meta-") {
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestUserMetadataLowerCase: user metadata names are stored and sent back
+// in lower case (x-amz-meta-foo, as S3 does: boto3 hands the name after
+// the prefix back as it came, so x-amz-meta-Foo made Metadata['foo'] a
+// KeyError), on GET and HEAD alike, after CopyObject with COPY and REPLACE
+// and on a multipart object; a non-ASCII value, sent raw in UTF-8 or
+// RFC 2047-encoded, is stored decoded and sent back RFC 2047-encoded.
+func TestUserMetadataLowerCase(t *testing.T) {
+	e := newEnv(t)
+	w := e.SDKFor(e.writer)
+	s3test.MkBucket(t, w, "bkt")
+	s3test.Must[*s3.PutObjectOutput](t)(w.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("sdk"),
+		Body: strings.NewReader("x"), Metadata: map[string]string{"Foo": "bar", "Two-Words": "A b"}}))
+	// What boto3 sends for Metadata={'uni': 'héllo'} (botocore ≥ 1.40) and what
+	// a client that encodes sends.
+	resp, body := e.Signed(t, e.writer, "PUT", "/bkt/uni", []byte("y"), map[string]string{
+		"X-Amz-Meta-Raw": "héllo wörld", "x-amz-meta-ENC": mime.QEncoding.Encode("UTF-8", "ünïcode"), "x-amz-meta-plain": "a=?b"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT with unicode metadata: %d %s", resp.StatusCode, body)
+	}
+	enc := func(s string) string { return mime.BEncoding.Encode("UTF-8", s) }
+	sdkLines := []string{"x-amz-meta-foo: bar", "x-amz-meta-two-words: A b"}
+	uniLines := []string{"x-amz-meta-enc: " + enc("ünïcode"), "x-amz-meta-plain: a=?b", "x-amz-meta-raw: " + enc("héllo wörld")}
+	check := func(key string, want []string, wantSDK map[string]string) {
+		t.Helper()
+		for _, method := range []string{"HEAD", "GET"} {
+			raw := rawResponse(t, e.Client, e.reader, method, "/bkt/"+key)
+			if !strings.HasPrefix(raw, "HTTP/1.1 200") {
+				t.Fatalf("%s %s: %.200q", method, key, raw)
+			}
+			if got := metaLines(raw); !slices.Equal(got, want) {
+				t.Errorf("%s %s: metadata headers on the wire %q, want %q", method, key, got, want)
+			}
+		}
+		h := s3test.Must[*s3.HeadObjectOutput](t)(w.HeadObject(bg, &s3.HeadObjectInput{Bucket: aws.String("bkt"), Key: aws.String(key)}))
+		g := s3test.Must[*s3.GetObjectOutput](t)(w.GetObject(bg, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String(key)}))
+		g.Body.Close()
+		dec := func(m map[string]string) map[string]string {
+			out := map[string]string{}
+			for k, v := range m {
+				d, err := new(mime.WordDecoder).DecodeHeader(v)
+				if err != nil {
+					t.Errorf("%s: metadata %s=%q does not decode: %v", key, k, v, err)
+				}
+				out[k] = d
+			}
+			return out
+		}
+		if hm, gm := dec(h.Metadata), dec(g.Metadata); !maps.Equal(hm, wantSDK) || !maps.Equal(gm, wantSDK) {
+			t.Errorf("%s: the SDK's metadata: HEAD %q GET %q, want %q", key, hm, gm, wantSDK)
+		}
+	}
+	check("sdk", sdkLines, map[string]string{"foo": "bar", "two-words": "A b"})
+	check("uni", uniLines, map[string]string{"enc": "ünïcode", "plain": "a=?b", "raw": "héllo wörld"})
+
+	// CopyObject: COPY keeps the names and values, REPLACE takes the new ones.
+	for _, src := range []string{"sdk", "uni"} {
+		s3test.Must[*s3.CopyObjectOutput](t)(w.CopyObject(bg, &s3.CopyObjectInput{Bucket: aws.String("bkt"), Key: aws.String(src + "-copy"), CopySource: aws.String("bkt/" + src)}))
+	}
+	check("sdk-copy", sdkLines, map[string]string{"foo": "bar", "two-words": "A b"})
+	check("uni-copy", uniLines, map[string]string{"enc": "ünïcode", "plain": "a=?b", "raw": "héllo wörld"})
+	resp, body = e.Signed(t, e.writer, "PUT", "/bkt/replaced", nil, map[string]string{"X-Amz-Copy-Source": "/bkt/uni",
+		"X-Amz-Metadata-Directive": "REPLACE", "X-Amz-Meta-New-Name": "Ünï", "X-Amz-Meta-Ascii": "Mixed Case"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("CopyObject REPLACE: %d %s", resp.StatusCode, body)
+	}
+	check("replaced", []string{"x-amz-meta-ascii: Mixed Case", "x-amz-meta-new-name: " + enc("Ünï")}, map[string]string{"ascii": "Mixed Case", "new-name": "Ünï"})
+
+	// A multipart object keeps what CreateMultipartUpload got.
+	mp := s3test.Must[*s3.CreateMultipartUploadOutput](t)(w.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("mp"),
+		Metadata: map[string]string{"Upper": "Case"}}))
+	pt := s3test.Must[*s3.UploadPartOutput](t)(w.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("bkt"), Key: aws.String("mp"), UploadId: mp.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("z")}))
+	s3test.Must[*s3.CompleteMultipartUploadOutput](t)(w.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("mp"), UploadId: mp.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: pt.ETag}}}}))
+	check("mp", []string{"x-amz-meta-upper: Case"}, map[string]string{"upper": "Case"})
 }

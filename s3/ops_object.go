@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"mime"
 	"net/url"
 	"strconv"
 	"strings"
@@ -74,8 +75,9 @@ func objectHeaders(r *request, obj *meta.ObjectMeta) error {
 				obj.UserMeta = map[string]string{}
 			}
 			name := strings.ToLower(string(k[11:]))
-			obj.UserMeta[name] = string(v)
-			size += len(name) + len(v)
+			value := decodeMetaValue(string(v))
+			obj.UserMeta[name] = value
+			size += len(name) + len(value)
 		}
 	}
 	if size > maxUserMetadata {
@@ -83,6 +85,31 @@ func objectHeaders(r *request, obj *meta.ObjectMeta) error {
 	}
 	return nil
 }
+
+// decodeMetaValue is a user metadata value as S4 stores it: RFC 2047
+// encoded-words ("=?UTF-8?B?...?=") decoded, as S3 does before it stores
+// one; a value in a charset the decoder does not know stays as it came.
+// A raw UTF-8 value is stored as it is.
+func decodeMetaValue(v string) string {
+	if !strings.Contains(v, "=?") {
+		return v
+	}
+	d, err := metaWordDecoder.DecodeHeader(v)
+	if err != nil {
+		return v
+	}
+	return d
+}
+
+var metaWordDecoder = &mime.WordDecoder{}
+
+// encodeMetaValue is a stored user metadata value as it goes out: as it is
+// if it is printable US-ASCII, else RFC 2047 B-encoded UTF-8, as S3 makes
+// such values "mail-safe before returning" (a raw UTF-8 value comes back
+// as the encoding of the same UTF-8, which SDKs that decode, botocore
+// among them, turn back into what was sent; S3 itself re-encodes each raw
+// byte as a Latin-1 character).
+func encodeMetaValue(v string) string { return mime.BEncoding.Encode("UTF-8", v) }
 
 // newObject starts the object a PutObject or CreateMultipartUpload
 // creates: it refuses ACLs other than private and a missing bucket, then
@@ -111,7 +138,10 @@ func setObjectHeaders(r *request, obj *meta.ObjectMeta) {
 		rh.Set(k, v)
 	}
 	for k, v := range obj.UserMeta {
-		rh.Set("x-amz-meta-"+k, v)
+		// SetCanonical keeps the name as stored, in lower case, as S3 sends
+		// it (Set would make it X-Amz-Meta-Foo, which boto3 hands back as
+		// the key "Foo").
+		rh.SetCanonical([]byte("x-amz-meta-"+k), []byte(encodeMetaValue(v)))
 	}
 	rh.Set("Accept-Ranges", "bytes")
 }

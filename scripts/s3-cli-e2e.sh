@@ -60,6 +60,16 @@ grep -q AccessDenied <<<"$out" || fail "reader delete: $out"
 out=$(as_bob s3 mb s3://bobs 2>&1) && fail "reader could create a bucket"
 grep -q AccessDenied <<<"$out" || fail "reader mb: $out"
 
+# User metadata comes back with its name in lower case, as S3 sends it
+# (x-amz-meta-Foo made botocore answer {"Foo": ...}), also after a copy.
+as_alice s3api put-object --bucket e2e --key meta.txt --body "$work/small.txt" --metadata Foo=bar,Two-Words=x >/dev/null
+as_alice s3api copy-object --bucket e2e --key meta-copy.txt --copy-source e2e/meta.txt >/dev/null
+for k in meta.txt meta-copy.txt; do
+  md=$(as_alice s3api head-object --bucket e2e --key "$k" --query Metadata --output json |
+    python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))')
+  [ "$md" = '{"foo": "bar", "two-words": "x"}' ] || fail "head-object $k metadata: $md"
+done
+
 # Revoked: the next request with the old key fails.
 curl -s --cacert "$AWS_CA_BUNDLE" -X DELETE "$BASE/api/admin/users/$BOB/credentials" -H "Authorization: Bearer $TOKEN"
 out=$(as_bob s3 ls s3://e2e 2>&1) && fail "revoked key still works"
