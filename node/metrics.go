@@ -160,7 +160,13 @@ func (n *Node) countLeaderChanges() {
 	})
 	n.raft.RegisterObserver(o)
 	defer n.raft.DeregisterObserver(o)
+	// A leader elected before the observer was registered (a single node
+	// elects itself at once) sent no observation here: count it now.
 	var last raft.ServerID
+	if _, id := n.raft.LeaderWithID(); id != "" {
+		last = id
+		n.obs.leaderChanges.Add(1)
+	}
 	for {
 		select {
 		case <-n.closing:
