@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -286,8 +287,13 @@ func TestClusterScrapeTokenRevoke(t *testing.T) {
 	if code := c2.do("DELETE", "/api/admin/metrics/tokens/"+tok.ID, nil, nil); code != 204 {
 		t.Fatalf("revoke: %d", code)
 	}
-	if got := c2.last.Get("X-S4-Confirmed-By"); strings.Count(got, ",") != 2 {
-		t.Errorf("the revoke was confirmed by %q, want all three", got)
+	// Every node either applied the revoke before the answer or had its
+	// lease run out (on a loaded machine a healthy node may be waited out).
+	confirmed, expired := c2.last.Get("X-S4-Confirmed-By"), c2.last.Get("X-S4-Lease-Expired")
+	for _, n := range nodes {
+		if !slices.Contains(strings.Split(confirmed, ","), n.ID()) && !slices.Contains(strings.Split(expired, ","), n.ID()) {
+			t.Errorf("the revoke's answer (confirmed by %q, lease expired %q) does not account for %s", confirmed, expired, n.ID())
+		}
 	}
 	for i, c := range clients {
 		if code, _ := scrape(t, c, tok.Token); code == 200 {
@@ -298,8 +304,11 @@ func TestClusterScrapeTokenRevoke(t *testing.T) {
 	lc := newClient(t, leader)
 	lc.token = c1.token
 	tok2 := newScrapeToken(t, lc, "second")
-	if v, _ := metricValue(scrapeOK(t, lc, tok2.Token), "s4_revocation_barrier_nodes_total", map[string]string{"how": "confirmed"}); v < 2 {
-		t.Errorf("the leader's barrier counted %v confirmations", v)
+	lm := scrapeOK(t, lc, tok2.Token)
+	conf, _ := metricValue(lm, "s4_revocation_barrier_nodes_total", map[string]string{"how": "confirmed"})
+	exp, _ := metricValue(lm, "s4_revocation_barrier_nodes_total", map[string]string{"how": "lease_expired"})
+	if conf+exp < 2 {
+		t.Errorf("the leader's barrier counted %v confirmations and %v expired leases, want the two other nodes", conf, exp)
 	}
 	mfs := scrapeOK(t, newClient(t, f1), tok2.Token)
 	if v, ok := metricValue(mfs, "s4_auth_lease_held", nil); !ok || v != 1 {
