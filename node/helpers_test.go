@@ -2,11 +2,13 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Helpers the node tests share: the admin API's user and key setup, a
@@ -17,8 +19,12 @@ import (
 func addUser(t *testing.T, c *client, name, password, role string) userJSON {
 	t.Helper()
 	var u userJSON
-	if code := c.do("POST", "/api/admin/users", map[string]string{"username": name, "password": password, "role": role}, &u); code != 201 {
-		t.Fatalf("create user %s: %d", name, code)
+	code, b := c.doRaw("POST", "/api/admin/users", map[string]string{"username": name, "password": password, "role": role})
+	if code != 201 {
+		t.Fatalf("create user %s: %d %s", name, code, b)
+	}
+	if err := json.Unmarshal(b, &u); err != nil {
+		t.Fatal(err)
 	}
 	return u
 }
@@ -93,4 +99,58 @@ func (h *logRecorder) find(prefix string) []string {
 		}
 	}
 	return out
+}
+
+// addUserRetry is addUser for a cluster in the middle of a leader change,
+// as a client that retries a 503 sees it: it retries 503 until a deadline,
+// and a 409 after a 503 means an earlier try was committed (its answer
+// lost), so it looks the user up.
+func addUserRetry(t *testing.T, c *client, name, password, role string) userJSON {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	retried := false
+	for {
+		code, b := c.doRaw("POST", "/api/admin/users", map[string]string{"username": name, "password": password, "role": role})
+		var u userJSON
+		switch {
+		case code == 201:
+			if err := json.Unmarshal(b, &u); err != nil {
+				t.Fatal(err)
+			}
+			return u
+		case code == 409 && retried:
+			var users []userJSON
+			if code := c.do("GET", "/api/admin/users", nil, &users); code == 200 {
+				for _, u := range users {
+					if u.Username == name {
+						return u
+					}
+				}
+			}
+			t.Fatalf("create user %s: 409 after a 503, and no such user", name)
+		case code == 503 && time.Now().Before(deadline):
+			retried = true
+			time.Sleep(50 * time.Millisecond)
+		default:
+			t.Fatalf("create user %s: %d %s", name, code, b)
+		}
+	}
+}
+
+// addKeyRetry is addKey retrying a 503 until a deadline (a new pair
+// replaces the old, so a retry after a lost answer is harmless).
+func addKeyRetry(t *testing.T, c *client, id string) credJSON {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var cred credJSON
+		code := c.do("POST", "/api/admin/users/"+id+"/credentials", nil, &cred)
+		if code == 201 {
+			return cred
+		}
+		if code != 503 || time.Now().After(deadline) {
+			t.Fatalf("issue a key to %s: %d", id, code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
