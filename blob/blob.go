@@ -1,107 +1,3 @@
-// Package blob owns object bytes on one node's local disk, content addressed
-// by SHA-256.
-//
-// # Layout
-//
-//	dir/tmp/                 files being written (random names, mode 0600)
-//	dir/sha256/ab/<hex>      committed blobs; <hex> is the 64-digit lower-case
-//	                         SHA-256 of the content, ab its first byte
-//
-// The 256 fan-out directories are created (and made durable) by [Open], so a
-// commit never creates a directory. A million blobs make ~4,000 entries per
-// directory, which ext4's and xfs's hashed directories handle without a
-// slowdown. Open moves blobs of the earlier two-level layout
-// (dir/sha256/ab/cd/<hex>) into place.
-//
-// Paths are built only from digests: the hex of a SHA-256 the store computed
-// itself, or of a [32]byte handed in by the caller. No object key, bucket name
-// or other client input ever becomes part of a path, so nothing a client sends
-// can make the store touch a file outside dir.
-//
-// # Writing
-//
-// [Store.Create] opens a temp file; the [Writer] hashes every byte (SHA-256,
-// MD5 and CRC32C, in the same pass) as it writes it to the file, so a body is
-// never held in memory. [Store.Put] does Create, copy and Commit through one fixed-size
-// buffer (256 KiB) and enforces a size limit without reading more than one byte
-// past it.
-//
-// # Durability
-//
-// [Writer.Commit] makes a blob durable before it returns:
-//
-//  1. fsync of the temp file (data and size);
-//  2. rename of the temp file to dir/sha256/ab/<hex>;
-//  3. fsync of dir/sha256/ab, which makes the new name durable.
-//
-// If the target name exists already with the same size (same content, written
-// earlier or by a concurrent Commit), the temp file is removed, the existing
-// file is kept and the directory is still fsynced, so that Commit never returns
-// before the blob's name is durable even when another goroutine renamed it a
-// moment ago. Concurrent commits of the same content are therefore safe and
-// all return the same [Ref]. An existing file of the wrong size (it cannot be
-// the right content) is atomically replaced by the new one.
-//
-// [Store.Remove] unlinks the blob and then fsyncs its directory. [Open]
-// creates dir, dir/tmp, dir/sha256 and its 256 fan-out directories and
-// fsyncs their parents.
-//
-// # Crash behaviour
-//
-// A crash at any point leaves at most files under dir/tmp; [Open] removes
-// everything found there (so one directory must be used by at most one Store
-// at a time). A file visible under dir/sha256 got there by an atomic rename
-// after its data was fsynced, so it is always complete and its content hashes
-// to its name: hashed here, or, for a copy made with [Store.CreateCopyOf], by
-// the node where the bytes entered the cluster (see "Copies" below). A blob whose Commit had not returned may or may not be present
-// after the crash; a blob whose Remove had not returned may still be present
-// and is then simply garbage again.
-//
-// # Copies
-//
-// A blob that another node of the cluster already holds arrives in one of
-// two ways. [Store.CreateCopy] hashes it like any blob (SHA-256, no MD5): for
-// fetches of blobs that sat on a peer's disk. [Store.CreateCopyOf] takes the
-// [Ref] the sending node computed when the bytes entered the cluster and
-// checks the copy against its size and CRC32C only, then commits it under
-// the sender's SHA-256: for the copies a PUT makes to its peers. The copy
-// travels over mutually authenticated TLS (AES-GCM, integrity-checked), and
-// the CRC32C, computed in the same pass as the sender's SHA-256, catches what
-// TLS cannot: a blob that changed on the sender's disk between the PUT and
-// the copy, or a framing bug. It costs ~0.1 ms per MiB where SHA-256 costs
-// 4.6 ms on the CPUs of BENCHMARKS.md, twice per PUT on three nodes.
-//
-// # Pins and removal
-//
-// Blobs are referenced by object metadata that lives elsewhere (the Raft log
-// and the FSM's metadata store), so removing an unreferenced blob races with a
-// PUT that is about to reference it. Pins close that race. The protocol:
-//
-//   - A writer pins the digest before it proposes the metadata event and unpins
-//     after its own FSM applied it (or after the proposal failed). Use
-//     [Store.PutPinned] or [Writer.CommitPinned], which take the pin under the
-//     same lock as the commit itself, so that there is no moment at which the
-//     freshly committed (or deduplicated) blob is neither pinned nor
-//     referenced. [Store.Pin] pins a digest known in advance.
-//   - The garbage collector calls [Store.Remove] with a callback that re-checks
-//     the reference count in the metadata store. Remove holds the lock that Pin
-//     and Commit take, checks the pin count, then calls the callback, and
-//     deletes the file only if the blob is unpinned and the callback reports it
-//     still unreferenced. Once the writer's metadata event is applied, the
-//     callback sees the reference; until then the pin protects the blob.
-//
-// Pins are per node. A blob copied to a peer before the metadata event is
-// proposed is unreferenced on that peer until the event is applied there, so
-// the GC must not remove blobs that are merely young: it should only remove a
-// blob that was found unreferenced on two passes some time apart (or pin blobs
-// received from peers until the event is applied).
-//
-// # Repair
-//
-// [Store.Verify] re-hashes a blob and reports [ErrCorrupt] on mismatch. To
-// repair, call Remove with a callback that returns true (the blob stays if a
-// writer pins it meanwhile; retry later), fetch the content from a peer and
-// Put it again. A GET that meanwhile finds no local blob reads it from a peer.
 package blob
 
 import (
@@ -135,7 +31,7 @@ const (
 	bufSize  = 256 << 10
 	dirPerm  = 0o700
 	tmpName  = "tmp"
-	objsName = "sha256"
+	objsName = "blocks"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -164,6 +60,8 @@ type Store struct {
 
 	mu   sync.Mutex // serialises Pin/unpin, Remove and the rename step of Commit
 	pins map[[32]byte]int
+
+	migrated Migration // what Open found (format.go)
 }
 
 // Open opens (creating if needed) the store in dir and removes any temp files
@@ -208,6 +106,9 @@ func Open(dir string) (*Store, error) {
 	if err := s.prepareFanout(); err != nil {
 		return nil, fmt.Errorf("blob: open: %w", err)
 	}
+	if err := s.checkFormat(); err != nil {
+		return nil, err
+	}
 	if err := syncDir(dir); err != nil {
 		return nil, fmt.Errorf("blob: open: %w", err)
 	}
@@ -215,8 +116,7 @@ func Open(dir string) (*Store, error) {
 }
 
 // prepareFanout creates the 256 fan-out directories that are missing and
-// moves blobs of the two-level layout up into them; it fsyncs every
-// directory it changed.
+// fsyncs their parent if it created any.
 func (s *Store) prepareFanout() error {
 	created := false
 	for i := 0; i < 256; i++ {
@@ -225,53 +125,12 @@ func (s *Store) prepareFanout() error {
 		switch {
 		case err == nil:
 			created = true
-			continue
 		case !errors.Is(err, fs.ErrExist):
-			return err
-		}
-		if err := migrateTwoLevel(d); err != nil {
 			return err
 		}
 	}
 	if created {
 		return syncDir(s.objs)
-	}
-	return nil
-}
-
-// migrateTwoLevel moves dir/sha256/ab/cd/<hex> files to dir/sha256/ab/<hex>
-// (renames within one file system: a crash leaves every blob in one of the
-// two places, and the next Open finishes the move) and removes the emptied
-// cd directories.
-func migrateTwoLevel(d1 string) error {
-	ents, err := os.ReadDir(d1)
-	if err != nil {
-		return err
-	}
-	moved := false
-	for _, e := range ents {
-		if !e.IsDir() || !isHex(e.Name(), 2) {
-			continue
-		}
-		d2 := filepath.Join(d1, e.Name())
-		files, err := os.ReadDir(d2)
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			if f.Type().IsRegular() && isHex(f.Name(), 64) {
-				if err := os.Rename(filepath.Join(d2, f.Name()), filepath.Join(d1, f.Name())); err != nil {
-					return err
-				}
-				moved = true
-			}
-		}
-		if err := os.Remove(d2); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("migrating %s: %w", d2, err)
-		}
-	}
-	if moved {
-		return syncDir(d1)
 	}
 	return nil
 }
@@ -319,6 +178,17 @@ func (s *Store) CreateCopy() (*Writer, error) {
 	return w, err
 }
 
+// CreateReplacement is CreateCopy for the repair of a corrupt local blob:
+// its Commit replaces the blob of the same name even if one exists
+// (atomically, by rename; pins are unaffected: the blob never disappears).
+func (s *Store) CreateReplacement() (*Writer, error) {
+	w, err := s.CreateCopy()
+	if err == nil {
+		w.replace = true
+	}
+	return w, err
+}
+
 // Writer writes one blob. It hashes the bytes as they arrive and writes them
 // straight to the temp file, without buffering. It is not safe for concurrent
 // use.
@@ -326,13 +196,16 @@ type Writer struct {
 	s    *Store
 	f    *os.File
 	name string
-	sha  hash.Hash // nil for CreateCopyOf
-	md5  hash.Hash // nil for copies
-	crc  uint32
-	want *Ref // CreateCopyOf: what the bytes must match
-	n    int64
-	err  error // sticky write error
-	done bool  // committed or aborted
+	sha  hash.Hash   // nil for CreateCopyOf
+	md5  hash.Hash   // nil for copies
+	sums blockSummer // block CRCs and the whole CRC32C
+	want *Ref        // CreateCopyOf: what the bytes must match
+	// replace: Commit renames over an existing blob of the same name (a
+	// repair of a corrupt copy) instead of keeping it.
+	replace bool
+	n       int64
+	err     error // sticky write error
+	done    bool  // committed or aborted
 }
 
 // Write implements io.Writer.
@@ -344,7 +217,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	n, err := w.f.Write(p)
-	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
+	w.sums.write(p[:n])
 	if w.sha != nil {
 		w.sha.Write(p[:n])
 	}
@@ -376,7 +249,7 @@ func (w *Writer) Sum() Ref {
 	if w.md5 != nil {
 		w.md5.Sum(r.MD5[:0])
 	}
-	r.CRC32C = w.crc
+	r.CRC32C = w.sums.crc
 	r.Size = w.n
 	return r
 }
@@ -427,10 +300,14 @@ func (w *Writer) commit(pin bool) (Ref, func(), error) {
 		w.discard()
 		return Ref{}, nil, err
 	}
-	if w.want != nil && (w.n != w.want.Size || w.crc != w.want.CRC32C) {
+	if w.want != nil && (w.n != w.want.Size || w.sums.crc != w.want.CRC32C) {
 		w.discard()
 		return Ref{}, nil, fmt.Errorf("blob: commit: copy of %x: %w: %d bytes with CRC32C %08x, want %d bytes with %08x",
-			w.want.SHA256[:8], ErrCorrupt, w.n, w.crc, w.want.Size, w.want.CRC32C)
+			w.want.SHA256[:8], ErrCorrupt, w.n, w.sums.crc, w.want.Size, w.want.CRC32C)
+	}
+	if _, err := w.f.Write(appendTrailer(nil, w.sums.sums(), w.n, w.sums.crc)); err != nil {
+		w.discard()
+		return Ref{}, nil, fmt.Errorf("blob: commit: writing the block trailer: %w", err)
 	}
 	if err := w.f.Sync(); err != nil {
 		w.discard()
@@ -450,7 +327,7 @@ func (w *Writer) commit(pin bool) (Ref, func(), error) {
 
 	s.mu.Lock()
 	fi, statErr := os.Lstat(final)
-	exists := statErr == nil && fi.Mode().IsRegular() && fi.Size() == ref.Size
+	exists := !w.replace && statErr == nil && fi.Mode().IsRegular() && fi.Size() == fileSize(ref.Size)
 	if !exists {
 		if err := os.Rename(w.name, final); err != nil {
 			s.mu.Unlock()
@@ -528,10 +405,13 @@ func (s *Store) PutPinned(r io.Reader, maxSize int64) (ref Ref, unpin func(), er
 	return w.commit(true)
 }
 
-// Open opens a committed blob for reading and returns its size. It returns
-// ErrNotFound if this node has no such blob. The open file stays readable
-// even if the blob is removed meanwhile.
-func (s *Store) Open(sum [32]byte) (*os.File, int64, error) {
+// Open opens a committed blob for reading and returns its content size. It
+// returns ErrNotFound if this node has no such blob, and an error wrapping
+// ErrCorrupt if its block trailer is damaged (the whole blob is then
+// unreadable here: repair it). The Reader verifies every block before it
+// returns bytes of it. The open file stays readable even if the blob is
+// removed or replaced meanwhile.
+func (s *Store) Open(sum [32]byte) (*Reader, int64, error) {
 	_, p := s.paths(sum)
 	f, err := os.Open(p)
 	if err != nil {
@@ -549,7 +429,20 @@ func (s *Store) Open(sum [32]byte) (*os.File, int64, error) {
 		f.Close()
 		return nil, 0, fmt.Errorf("%w: %x", ErrNotFound, sum)
 	}
-	return f, fi.Size(), nil
+	t, err := readTrailer(f, fi.Size())
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("blob: open %x: %w", sum, err)
+	}
+	return newReader(f, sum, t), t.size, nil
+}
+
+// Path returns the file that holds (or would hold) the blob sum: for
+// operators and for tests that damage a blob on purpose. Read blobs with
+// Open, which verifies them.
+func (s *Store) Path(sum [32]byte) string {
+	_, p := s.paths(sum)
+	return p
 }
 
 // Has reports whether this node holds a committed blob with that digest.
@@ -624,7 +517,7 @@ func (s *Store) Remove(sum [32]byte, stillUnreferenced func() bool) (removed boo
 	return true, nil
 }
 
-// Walk calls fn for every committed blob, in digest order, and stops at the
+// Walk calls fn for every committed blob and its content size, in digest order, and stops at the
 // first error fn returns. Files that are not blobs (wrong name or place) are
 // skipped. Blobs committed or removed during the walk may or may not be seen.
 func (s *Store) Walk(fn func(sum [32]byte, size int64) error) error {
@@ -654,7 +547,11 @@ func (s *Store) Walk(fn func(sum [32]byte, size int64) error) error {
 				}
 				return fmt.Errorf("blob: walk: %w", err)
 			}
-			if err := fn(sum, fi.Size()); err != nil {
+			size := contentSize(fi.Size())
+			if size < 0 {
+				size = fi.Size() // not a whole blob: Open reports it corrupt
+			}
+			if err := fn(sum, size); err != nil {
 				return err
 			}
 		}
@@ -662,25 +559,20 @@ func (s *Store) Walk(fn func(sum [32]byte, size int64) error) error {
 	return nil
 }
 
-// Verify re-hashes a blob and returns ErrCorrupt if its content does not
-// match its digest, ErrNotFound if it is missing.
+// Verify reads a blob and checks every block against its CRC32C (not
+// its SHA-256: the checksums were computed from content that was checked
+// against it). It returns an error wrapping ErrCorrupt if a block or the
+// trailer fails, ErrNotFound if the blob is missing.
 func (s *Store) Verify(sum [32]byte) error {
-	f, _, err := s.Open(sum)
+	r, _, err := s.Open(sum)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	h := sha256.New()
-	// Hide f's WriterTo so that the pooled buffer is used.
-	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, *bp); err != nil {
-		return fmt.Errorf("blob: verify %x: %w", sum, err)
-	}
-	var got [32]byte
-	h.Sum(got[:0])
-	if got != sum {
-		return fmt.Errorf("%w: %x hashes to %x", ErrCorrupt, sum, got)
+	defer r.Close()
+	for i := range int64(len(r.t.blocks)) {
+		if err := r.load(i); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -713,51 +712,6 @@ func BenchmarkPut(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// TestOpenMovesTwoLevelLayout: blobs written by the earlier layout
-// (sha256/ab/cd/<hex>) are found after Open, which moved them into
-// sha256/ab/<hex>; the emptied directories are gone.
-func TestOpenMovesTwoLevelLayout(t *testing.T) {
-	dir := t.TempDir()
-	var sums [][32]byte
-	for i := 0; i < 20; i++ {
-		data := []byte(fmt.Sprintf("legacy blob %d", i))
-		sum := sha256.Sum256(data)
-		h := hex.EncodeToString(sum[:])
-		d := filepath.Join(dir, objsName, h[:2], h[2:4])
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, h), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		sums = append(sums, sum)
-	}
-	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	walked := 0
-	if err := s.Walk(func([32]byte, int64) error { walked++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if walked != len(sums) {
-		t.Fatalf("Walk saw %d blobs, want %d", walked, len(sums))
-	}
-	for _, sum := range sums {
-		if err := s.Verify(sum); err != nil {
-			t.Fatalf("%x: %v", sum, err)
-		}
-		h := hex.EncodeToString(sum[:])
-		if _, err := os.Stat(filepath.Join(dir, objsName, h[:2], h[2:4])); !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("old directory of %s still there: %v", h, err)
-		}
-	}
-	ents, err := os.ReadDir(filepath.Join(dir, objsName))
-	if err != nil || len(ents) != 256 {
-		t.Fatalf("%d fan-out directories, want 256 (%v)", len(ents), err)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +61,7 @@ const BlobPinGrace = 2 * time.Minute
 type BlobStore interface {
 	CreateCopy() (*blob.Writer, error)                // a copy: SHA-256 checked, no MD5
 	CreateCopyOf(want blob.Ref) (*blob.Writer, error) // a copy checked by size and CRC32C
-	Open(sum [32]byte) (*os.File, int64, error)
+	Open(sum [32]byte) (*blob.Reader, int64, error)   // verifies each block as it reads
 	Has(sum [32]byte) bool
 	Pin(sum [32]byte) (unpin func())
 }
@@ -222,12 +221,24 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 		return
 	}
 	defer f.Close()
+	// A corrupt first block (or trailer, caught by Open) is an error
+	// before the status line; a later one cuts the response short: a
+	// block that fails its CRC32C is never sent.
+	if err := f.Verify(0); err != nil {
+		s.log.Warn("not sending a blob that fails its checksum", "remote", r.RemoteAddr, "err", err)
+		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
+		return
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	out := &idleWriter{w: w, extend: func() { rc.SetWriteDeadline(time.Now().Add(BlobIdleTimeout)) }}
-	if _, err := io.Copy(out, io.LimitReader(f, size)); err != nil {
+	if _, err := f.WriteTo(out); err != nil {
+		if errors.Is(err, blob.ErrCorrupt) {
+			s.log.Warn("cut a blob transfer short: a block fails its checksum", "remote", r.RemoteAddr, "err", err)
+			return
+		}
 		s.log.Debug("sending a blob failed", "remote", r.RemoteAddr, "err", err)
 	}
 }

@@ -133,6 +133,12 @@ func Open(cfg Config) (_ *Node, err error) {
 	if n.blobs, err = blob.Open(filepath.Join(cfg.DataDir, "blobs")); err != nil {
 		return nil, err
 	}
+	if m := n.blobs.Migrated(); m.From > 0 && m.From < blob.FormatVersion {
+		n.log.Info("migrated the blob store to the current format (block checksums)", "from", m.From, "to", blob.FormatVersion, "blobs", m.Blobs, "bytes", m.Bytes, "quarantined", len(m.Quarantined))
+		for _, h := range m.Quarantined {
+			n.log.Warn("a blob did not match its name while migrating; moved to blobs/corrupt, to be fetched from a peer", "blob", h)
+		}
+	}
 	// The disk monitor reports to the object-data service, which is built
 	// on it below.
 	var objs atomic.Pointer[objects.Service]

@@ -12,6 +12,8 @@
 //   - fetch on miss: a GET of a blob this node lacks copies it from a peer
 //     and keeps it (Fetch), or, at the free-space reserve, reads it from a
 //     peer without keeping it (Stream);
+//   - repair: a blob whose block fails its CRC32C here is replaced by a
+//     good copy from a peer (Repair; the S3 GET calls it and reads on);
 //   - background catch-up: a node that missed copies (it was down, or at
 //     its reserve) fetches every referenced blob it lacks (catchup.go);
 //   - garbage collection of the blobs no object references any more, and
@@ -40,7 +42,7 @@
 //	doc.go        this overview
 //	service.go    Service, Config, the interfaces it needs, Start/Stop/Wait
 //	replicate.go  Replicate: a PUT's blob to a majority of the voters
-//	fetch.go      Fetch: a missing blob from a peer, kept
+//	fetch.go      Fetch: a missing blob from a peer, kept; Repair
 //	stream.go     Stream: a blob from a peer, not kept, checked as it passes
 //	catchup.go    the background catch-up of missing blobs
 //	gc.go         garbage collection and the orphan sweep
@@ -67,6 +69,13 @@
 // the list. A catch-up fetch is not pinned: it re-checks the reference
 // count after the fetch and removes the blob again if its object was
 // deleted meanwhile (catchup.go), so nothing fetched stays behind.
+//
+// Checked block by block. Every local read (a copy to a peer, a GET
+// served to a peer, an S3 GET) goes through blob.Reader, which checks each
+// 1 MiB block's CRC32C before it hands out a byte of it, so a node never
+// passes on a block that rotted on its disk; the receiving side checks
+// what arrives (CRC32C of a PUT's copy, SHA-256 of a fetch) before it
+// commits.
 //
 // Never keep what cannot be stored at the reserve. At the free-space
 // reserve (package disk) this node stores no object data: Check refuses

@@ -53,7 +53,44 @@ func (s *Service) Fetch(ctx context.Context, sum [32]byte) error {
 	return fmt.Errorf("objects: fetch %x: %w", sum[:8], errors.Join(errs...))
 }
 
+// Repair implements s3.Replicator: it replaces this node's copy of the
+// blob sum, which failed its block checksums, with a good copy from a peer
+// (checked against sum's SHA-256 as it arrives, committed by an atomic
+// rename over the bad one). The error wraps blob.ErrNotFound if no peer
+// has the blob, disk.ErrFull if this node has no room for the copy.
+func (s *Service) Repair(ctx context.Context, sum [32]byte) error {
+	voters, others, _, err := s.peers.Peers()
+	if err != nil {
+		return fmt.Errorf("objects: repair: %w", err)
+	}
+	var errs []error
+	for _, addr := range append(voters, others...) {
+		err := s.copyFrom(ctx, addr, sum, s.blobs.CreateReplacement)
+		if err == nil {
+			s.log.Info("repaired a corrupt blob from a peer", "blob", fmt.Sprintf("%x", sum), "peer", addr)
+			return nil
+		}
+		if disk.IsNoSpace(err) {
+			return fmt.Errorf("objects: repair %x: %w", sum[:8], err)
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(errs) == 0 {
+		return fmt.Errorf("objects: repair %x: %w (no peers)", sum[:8], blob.ErrNotFound)
+	}
+	return fmt.Errorf("objects: repair %x: %w", sum[:8], errors.Join(errs...))
+}
+
 func (s *Service) fetchFrom(ctx context.Context, addr string, sum [32]byte) error {
+	return s.copyFrom(ctx, addr, sum, s.blobs.CreateCopy)
+}
+
+// copyFrom copies the blob sum from the node at addr into a writer that
+// create makes, checking it against sum.
+func (s *Service) copyFrom(ctx context.Context, addr string, sum [32]byte, create func() (*blob.Writer, error)) error {
 	rc, size, err := s.transfer.GetBlob(ctx, addr, sum)
 	if err != nil {
 		return err
@@ -62,7 +99,7 @@ func (s *Service) fetchFrom(ctx context.Context, addr string, sum [32]byte) erro
 	if err := s.Check(size); err != nil {
 		return err
 	}
-	w, err := s.blobs.CreateCopy()
+	w, err := create()
 	if err != nil {
 		return s.noSpace(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,10 +60,13 @@ type References interface {
 
 // BlobStore is this node's blob store (*blob.Store).
 type BlobStore interface {
-	Open(sum [32]byte) (*os.File, int64, error)
+	Open(sum [32]byte) (*blob.Reader, int64, error) // verifies each block as it reads
 	Has(sum [32]byte) bool
 	Committed(sum [32]byte) (time.Time, error)
 	CreateCopy() (*blob.Writer, error) // a copy from a peer, SHA-256 checked
+	// CreateReplacement is CreateCopy whose Commit replaces a corrupt
+	// local copy.
+	CreateReplacement() (*blob.Writer, error)
 	Remove(sum [32]byte, stillUnreferenced func() bool) (removed bool, err error)
 	Walk(fn func(sum [32]byte, size int64) error) error
 }

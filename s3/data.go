@@ -106,6 +106,16 @@ func (h *Handler) fetch(sum [32]byte, size int64) error {
 	return h.cfg.Replicator.Fetch(ctx, sum)
 }
 
+// repair replaces this node's corrupt copy of a blob with a peer's.
+func (h *Handler) repair(sum [32]byte, size int64) error {
+	if h.cfg.Replicator == nil {
+		return fmt.Errorf("no other node to repair it from: %w", blob.ErrNotFound)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.transferTimeout(size))
+	defer cancel()
+	return h.cfg.Replicator.Repair(ctx, sum)
+}
+
 // stream reads a blob of size bytes from a peer without keeping it (its
 // transfer is bounded by the cluster client's default: a timeout that grows
 // with the size).

@@ -3,7 +3,6 @@ package s3
 import (
 	"context"
 	"io"
-	"os"
 
 	"github.com/s4/s4/blob"
 	"github.com/s4/s4/fsm"
@@ -64,8 +63,9 @@ type Blobs interface {
 	Create() (*blob.Writer, error)
 	// PutPinned stores r as a blob and pins it (UploadPartCopy).
 	PutPinned(r io.Reader, maxSize int64) (ref blob.Ref, unpin func(), err error)
-	// Open opens a blob; blob.ErrNotFound when this node lacks it.
-	Open(sum [32]byte) (*os.File, int64, error)
+	// Open opens a blob; blob.ErrNotFound when this node lacks it. The
+	// reader verifies each block before it returns bytes of it.
+	Open(sum [32]byte) (*blob.Reader, int64, error)
 	Has(sum [32]byte) bool
 	Pin(sum [32]byte) (unpin func())
 	// Remove removes a blob unless it is pinned or stillUnreferenced,
@@ -93,6 +93,10 @@ type Replicator interface {
 	// It fails with an error wrapping disk.ErrFull when this node has no
 	// room for it (at its free-space reserve).
 	Fetch(ctx context.Context, sum [32]byte) error
+	// Repair replaces this node's copy of a blob that failed its block
+	// checksums with a good copy from a peer; the error wraps
+	// blob.ErrNotFound if no peer has it.
+	Repair(ctx context.Context, sum [32]byte) error
 	// Stream reads a blob from a peer without keeping it (a GET on a node
 	// at its reserve): the caller reads size bytes from rc and closes it.
 	// rc fails with an error, instead of the last bytes or EOF, if the

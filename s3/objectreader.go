@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/s4/s4/blob"
 	"github.com/s4/s4/disk"
@@ -15,7 +16,7 @@ import (
 // openObject returns a reader of length bytes of obj from offset start,
 // reading its blobs in order. Files are opened as the reader reaches them.
 func (h *Handler) openObject(obj *meta.ObjectMeta, start, length int64) (io.ReadCloser, error) {
-	or := &objectReader{blobs: h.blobs, fetch: h.fetch, stream: h.stream, remaining: length}
+	or := &objectReader{blobs: h.blobs, fetch: h.fetch, repair: h.repair, stream: h.stream, log: h.log, remaining: length}
 	for _, p := range obj.Parts {
 		if start >= p.Size {
 			start -= p.Size
@@ -42,15 +43,25 @@ type partRange struct {
 // objectReader reads an object's parts in order: each from the local blob
 // store, or, when a blob is missing here, from a peer: fetched into the
 // store (fetch), or, when this node has no room for it (at its free-space
-// reserve), streamed from a peer without keeping it (stream).
+// reserve), streamed from a peer without keeping it (stream). A local blob
+// whose block fails its checksum (blob.ErrCorrupt; no byte of that block
+// was read) is repaired from a peer (repair) and read on from the good
+// copy, once per part; if that fails, the read fails.
 type objectReader struct {
 	blobs     Blobs
 	fetch     func(sum [32]byte, size int64) error                  // from a peer, kept
+	repair    func(sum [32]byte, size int64) error                  // a corrupt local copy from a peer
 	stream    func(sum [32]byte, size int64) (io.ReadCloser, error) // from a peer, not kept
+	log       *slog.Logger
 	parts     []partRange
 	cur       io.Reader
 	c         io.Closer // what cur reads from
 	remaining int64
+
+	part     partRange // the part cur reads
+	local    bool      // cur reads the local blob store
+	read     int64     // bytes of part read through cur
+	repaired bool      // part was repaired already
 }
 
 func (o *objectReader) next() error {
@@ -63,7 +74,32 @@ func (o *objectReader) next() error {
 	}
 	p := o.parts[0]
 	o.parts = o.parts[1:]
+	o.part, o.read, o.repaired, o.local = p, 0, false, false
+	return o.openPart()
+}
+
+// openPart opens o.part from its offset plus what was read of it.
+func (o *objectReader) openPart() error {
+	p := o.part
+	p.off += o.read
 	f, size, err := o.blobs.Open(p.sum)
+	if err == nil {
+		// The first block is checked now, so that a GET whose first
+		// block is corrupt is repaired before its status line.
+		if err = f.Verify(p.off); err != nil {
+			f.Close()
+		}
+	}
+	if errors.Is(err, blob.ErrCorrupt) {
+		if rerr := o.repairPart(err); rerr != nil {
+			return rerr
+		}
+		if f, size, err = o.blobs.Open(p.sum); err == nil {
+			if err = f.Verify(p.off); err != nil {
+				f.Close()
+			}
+		}
+	}
 	if errors.Is(err, blob.ErrNotFound) && o.fetch != nil {
 		ferr := o.fetch(p.sum, p.size)
 		switch {
@@ -85,6 +121,26 @@ func (o *objectReader) next() error {
 	}
 	o.c = f
 	o.cur = io.NewSectionReader(f, p.off, size-p.off)
+	o.local = true
+	return nil
+}
+
+// repairPart repairs the local copy of o.part, which failed with why.
+func (o *objectReader) repairPart(why error) error {
+	sum := o.part.sum
+	if o.repaired {
+		return s3err.Errorf(s3err.InternalError, "object data %s is corrupt on this node and stayed so after a repair", hex.EncodeToString(sum[:8])).WithCause(why)
+	}
+	o.repaired = true
+	if o.log == nil || o.repair == nil {
+		return s3err.Errorf(s3err.InternalError, "object data %s is corrupt on this node", hex.EncodeToString(sum[:8])).WithCause(why)
+	}
+	o.log.Warn("a blob failed its block checksum; repairing it from a peer", "blob", hex.EncodeToString(sum[:]), "err", why)
+	if err := o.repair(sum, o.part.size); err != nil {
+		o.log.Error("could not repair a corrupt blob", "blob", hex.EncodeToString(sum[:]), "err", err)
+		return s3err.Errorf(s3err.InternalError, "object data %s is corrupt on this node and no other node could provide a good copy", hex.EncodeToString(sum[:8])).
+			WithCause(fmt.Errorf("%w; repairing it from a peer: %v", why, err))
+	}
 	return nil
 }
 
@@ -105,6 +161,7 @@ func (o *objectReader) streamPart(p partRange, why error) error {
 	}
 	o.c = rc
 	o.cur = io.LimitReader(rc, p.size-p.off)
+	o.local = false
 	return nil
 }
 
@@ -123,6 +180,23 @@ func (o *objectReader) Read(b []byte) (int, error) {
 		}
 		n, err := o.cur.Read(b)
 		o.remaining -= int64(n)
+		o.read += int64(n)
+		if n > 0 && o.local && errors.Is(err, blob.ErrCorrupt) {
+			return n, nil // good bytes before the bad block; it fails again next
+		}
+		if n == 0 && o.local && errors.Is(err, blob.ErrCorrupt) {
+			// No byte of the bad block was returned: repair, then read
+			// on from the good copy where this one stopped.
+			o.c.Close()
+			o.c, o.cur = nil, nil
+			if err := o.repairPart(err); err != nil {
+				return 0, err
+			}
+			if err := o.openPart(); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if err == io.EOF {
 			o.cur = nil
 			err = nil

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"testing"
 
 	"github.com/s4/s4/blob"
@@ -104,5 +106,90 @@ func TestObjectReaderStreamsAtReserve(t *testing.T) {
 	fetchErr = nil
 	if got, err := read(or(0)); err != nil || !bytes.Equal(got, whole) || !bs.Has(rsum) {
 		t.Fatalf("with room: %d bytes, %v, kept %v", len(got), err, bs.Has(rsum))
+	}
+}
+
+// TestObjectReaderRepairsCorruptBlock: a local blob whose block fails its
+// checksum is never read from: the reader repairs it (from a peer, here a
+// stand-in) and reads on from the good copy, for the whole object and for
+// ranges; when the repair fails, the read fails and no byte of the bad
+// block was returned.
+func TestObjectReaderRepairsCorruptBlock(t *testing.T) {
+	bs, err := blob.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 3*blob.BlockSize/16+100)
+	ref, err := bs.Put(bytes.NewReader(data), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corrupt := func(off int64) {
+		f, err := os.OpenFile(bs.Path(ref.SHA256), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteAt([]byte{'X'}, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var repairErr error
+	repairs := 0
+	repair := func(sum [32]byte, size int64) error {
+		repairs++
+		if repairErr != nil {
+			return repairErr
+		}
+		w, err := bs.CreateReplacement()
+		if err != nil {
+			return err
+		}
+		w.Write(data)
+		_, err = w.Commit()
+		return err
+	}
+	read := func(start, length int64) ([]byte, error) {
+		o := &objectReader{blobs: bs, repair: repair, log: slog.New(slog.DiscardHandler), remaining: length,
+			parts: []partRange{{sum: ref.SHA256, size: ref.Size, off: start}}}
+		if err := o.next(); err != nil {
+			return nil, err
+		}
+		defer o.Close()
+		return io.ReadAll(o)
+	}
+	for _, c := range []struct{ bad, start, length int64 }{
+		{10, 0, ref.Size},                           // first block: before the status line
+		{2*blob.BlockSize + 7, 0, ref.Size},         // mid-stream
+		{blob.BlockSize + 5, blob.BlockSize - 3, 9}, // a range across into it
+	} {
+		corrupt(c.bad)
+		repairs = 0
+		got, err := read(c.start, c.length)
+		if err != nil || !bytes.Equal(got, data[c.start:c.start+c.length]) || repairs != 1 {
+			t.Fatalf("bad byte at %d, read %d+%d: %d bytes, %v, %d repairs", c.bad, c.start, c.length, len(got), err, repairs)
+		}
+		if err := bs.Verify(ref.SHA256); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A range that does not touch the bad block needs no repair.
+	corrupt(5)
+	repairs = 0
+	if got, err := read(blob.BlockSize+1, 100); err != nil || !bytes.Equal(got, data[blob.BlockSize+1:][:100]) || repairs != 0 {
+		t.Fatalf("range past the bad block: %v, %d repairs", err, repairs)
+	}
+	repairErr = blob.ErrNotFound
+	if _, err := read(0, ref.Size); err == nil || repairs != 1 {
+		t.Fatalf("unrepairable first block: %v", err)
+	}
+	// Bad block later: the good blocks before it, then an error.
+	repairErr = nil
+	repair(ref.SHA256, ref.Size)
+	repairErr = blob.ErrNotFound
+	corrupt(blob.BlockSize + 1)
+	got, err := read(0, ref.Size)
+	if err == nil || len(got) != blob.BlockSize || !bytes.Equal(got, data[:blob.BlockSize]) {
+		t.Fatalf("unrepairable block 1: %d bytes, %v", len(got), err)
 	}
 }
