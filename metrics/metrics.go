@@ -15,7 +15,8 @@
 //   - metrics.go: Registry, the exposition;
 //   - s3.go: S3, the S3 API's requests, latencies, bytes and auth failures;
 //   - admin.go: Admin, the admin API's requests; Barrier, the revocation
-//     barrier's latency and how it was passed.
+//     barrier's latency and how it was passed;
+//   - scrub.go: Scrub, what the blob scrubber checked, found and repaired.
 package metrics
 
 import (
@@ -36,17 +37,18 @@ type Registry struct {
 	S3      *S3
 	Admin   *Admin
 	Barrier *Barrier
+	Scrub   *Scrub
 }
 
 // New returns a node's registry with the Go runtime and process
 // collectors, and the S3 metrics of the operations named ops (their
 // indexes are what S3.Request takes).
 func New(ops []string) *Registry {
-	r := &Registry{reg: prometheus.NewRegistry(), S3: newS3(ops), Admin: newAdmin(), Barrier: newBarrier()}
+	r := &Registry{reg: prometheus.NewRegistry(), S3: newS3(ops), Admin: newAdmin(), Barrier: newBarrier(), Scrub: newScrub()}
 	r.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		r.S3, r.Admin, r.Barrier,
+		r.S3, r.Admin, r.Barrier, r.Scrub,
 	)
 	return r
 }

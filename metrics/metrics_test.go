@@ -120,3 +120,45 @@ func BenchmarkS3Request(b *testing.B) {
 		}
 	})
 }
+
+// TestScrubMetrics: the scrub counters are there at 0 for both kinds from
+// the start, move with the scrubber's calls, and an unknown kind does not
+// add a label value.
+func TestScrubMetrics(t *testing.T) {
+	r := New(nil)
+	mfs := parse(t, r)
+	for _, k := range ScrubKinds {
+		for _, name := range []string{"s4_scrub_checked_total", "s4_scrub_checked_bytes_total", "s4_scrub_corrupt_total", "s4_scrub_repaired_total", "s4_scrub_unrepairable_total"} {
+			if v, ok := value(mfs, name, map[string]string{"kind": k}); !ok || v != 0 {
+				t.Fatalf("%s{kind=%s} = %v, %v at the start", name, k, v, ok)
+			}
+		}
+	}
+	r.Scrub.Scrubbed("blob", 1000)
+	r.Scrub.Scrubbed("inline", 10)
+	r.Scrub.Corrupt("blob")
+	r.Scrub.Repaired("blob")
+	r.Scrub.Unrepairable("some other kind")
+	r.Scrub.Pass()
+	mfs = parse(t, r)
+	for _, c := range []struct {
+		name, kind string
+		want       float64
+	}{
+		{"s4_scrub_checked_total", "blob", 1}, {"s4_scrub_checked_bytes_total", "blob", 1000},
+		{"s4_scrub_checked_bytes_total", "inline", 10}, {"s4_scrub_corrupt_total", "blob", 1},
+		{"s4_scrub_repaired_total", "blob", 1}, {"s4_scrub_unrepairable_total", "blob", 1},
+	} {
+		if v, _ := value(mfs, c.name, map[string]string{"kind": c.kind}); v != c.want {
+			t.Errorf("%s{kind=%s} = %v, want %v", c.name, c.kind, v, c.want)
+		}
+	}
+	if n := len(mfs["s4_scrub_unrepairable_total"].GetMetric()); n != 2 {
+		t.Errorf("%d label values of kind, want 2", n)
+	}
+	if v, _ := value(mfs, "s4_scrub_passes_total", nil); v != 1 {
+		t.Errorf("passes %v", v)
+	}
+	var nilScrub *Scrub
+	nilScrub.Scrubbed("blob", 1) // no panic
+}

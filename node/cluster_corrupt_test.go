@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/s4/s4/blob"
 )
@@ -120,5 +121,79 @@ func TestClusterCorruptBlobNeverServed(t *testing.T) {
 	}
 	if got, err := get(""); err == nil {
 		t.Fatalf("GET with every copy corrupt returned %d bytes and no error", len(got))
+	}
+}
+
+// scrubCount is the node's scrub counter name{kind="blob"}.
+func scrubCount(t *testing.T, n *Node, name string) float64 {
+	t.Helper()
+	list, err := n.obs.metrics.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs := map[string]*dto.MetricFamily{}
+	for _, mf := range list {
+		mfs[mf.GetName()] = mf
+	}
+	v, _ := metricValue(mfs, name, map[string]string{"kind": "blob"})
+	return v
+}
+
+// TestClusterScrubberRepairs: a flipped byte in a blob on one node of
+// three is found by that node's scrubber, which repairs the copy from a
+// peer, without any client reading it; its counters move.
+func TestClusterScrubberRepairs(t *testing.T) {
+	var peers []Peer
+	for i := 1; i <= 3; i++ {
+		peers = append(peers, Peer{ID: fmt.Sprintf("n%d", i), Addr: freeAddr(t)})
+	}
+	nodes, _, err := tryStartClusterWith(t, peers, func(_ int, cfg *Config) {
+		cfg.ScrubInterval = 50 * time.Millisecond
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := waitLeader(t, nodes)
+	admin := loginRetry(t, leader)
+	u := addUser(t, admin, "writer", "writer-password", "Writer")
+	cred := addKey(t, admin, u.ID)
+	c := nodeS3Env(t, leader).sdk(cred.AccessKey, cred.SecretKey)
+	mkBucket(t, c, "data")
+	body := randBytes(12, 2*blob.BlockSize+99)
+	sum := sha256.Sum256(body)
+	if _, err := c.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String("scrubbed"), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(t, leader, nodes...)
+	waitFor(t, 60*time.Second, "every node holds the blob", func() bool {
+		for _, n := range nodes {
+			if !n.Blobs().Has(sum) {
+				return false
+			}
+		}
+		return true
+	})
+	var victim *Node
+	for _, n := range nodes {
+		if n != leader {
+			victim = n
+		}
+	}
+	before := map[string]float64{}
+	for _, name := range []string{"s4_scrub_corrupt_total", "s4_scrub_repaired_total"} {
+		before[name] = scrubCount(t, victim, name)
+	}
+	flipByte(t, victim, sum, blob.BlockSize+4242)
+	waitFor(t, 60*time.Second, "the scrubber repairs the copy", func() bool {
+		return scrubCount(t, victim, "s4_scrub_repaired_total") > before["s4_scrub_repaired_total"] && victim.Blobs().Verify(sum) == nil
+	})
+	if got := scrubCount(t, victim, "s4_scrub_corrupt_total"); got <= before["s4_scrub_corrupt_total"] {
+		t.Fatalf("s4_scrub_corrupt_total %v, was %v", got, before["s4_scrub_corrupt_total"])
+	}
+	if got := scrubCount(t, victim, "s4_scrub_checked_total"); got < 1 {
+		t.Fatalf("s4_scrub_checked_total %v", got)
+	}
+	if got := scrubCount(t, victim, "s4_scrub_unrepairable_total"); got != 0 {
+		t.Fatalf("s4_scrub_unrepairable_total %v", got)
 	}
 }

@@ -76,6 +76,13 @@ type Config struct {
 	MaxObjectSize int64
 	// GCInterval is how often unreferenced blobs are removed. Default 30s.
 	GCInterval time.Duration
+	// ScrubRate bounds the blob scrubber's reads, in bytes per second
+	// (package objects, scrub.go); 0: objects.DefaultScrubRate (16 MiB/s);
+	// negative: no scrubber.
+	ScrubRate int64
+	// ScrubInterval is the pause between two scrub passes. Default
+	// objects.DefaultScrubInterval (24h).
+	ScrubInterval time.Duration
 	// DiskReserve is the free space kept on the data dir's file system for
 	// the Raft log and the metadata store: at it, object data is refused
 	// with 507 (package disk; node/disk.go, objects/reserve.go). Default

@@ -36,6 +36,10 @@ func (n *Node) newObjects() *objects.Service {
 		Disk:       n.disk,
 		GCInterval: n.cfg.GCInterval,
 		Logger:     n.log,
+
+		ScrubRate:     n.cfg.ScrubRate,
+		ScrubInterval: n.cfg.ScrubInterval,
+		ScrubMetrics:  n.obs.metrics.Scrub,
 	})
 }
 

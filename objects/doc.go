@@ -14,6 +14,8 @@
 //     peer without keeping it (Stream);
 //   - repair: a blob whose block fails its CRC32C here is replaced by a
 //     good copy from a peer (Repair; the S3 GET calls it and reads on);
+//   - the scrubber: every blob re-read and checked in the background at
+//     a bounded rate, repaired from a peer if it fails (scrub.go);
 //   - background catch-up: a node that missed copies (it was down, or at
 //     its reserve) fetches every referenced blob it lacks (catchup.go);
 //   - garbage collection of the blobs no object references any more, and
@@ -46,6 +48,7 @@
 //	stream.go     Stream: a blob from a peer, not kept, checked as it passes
 //	catchup.go    the background catch-up of missing blobs
 //	gc.go         garbage collection and the orphan sweep
+//	scrub.go      the scrubber: blobs (and inline bodies, a hook) re-checked
 //	reserve.go    the free-space reserve: Check, NoSpace, Released, GC kicks
 //
 // # Invariants
@@ -79,7 +82,8 @@
 //
 // Never keep what cannot be stored at the reserve. At the free-space
 // reserve (package disk) this node stores no object data: Check refuses
-// writes and copies from peers, Fetch keeps nothing, catch-up pauses, and
+// writes and copies from peers, Fetch keeps nothing, catch-up and the
+// scrubber pause, and
 // a GET reads the blob from a peer without keeping it (Stream). A write
 // that fails with ENOSPC anyway is reported as no space (disk.ErrFull
 // through disk.IsNoSpace) and makes the monitor read the free space again.

@@ -107,6 +107,17 @@ type Config struct {
 	// GCInterval is the time between two garbage-collection passes.
 	// Default 30s.
 	GCInterval time.Duration
+	// ScrubRate bounds the scrubber's reads, in bytes per second; 0:
+	// DefaultScrubRate; negative: no scrubber (scrub.go).
+	ScrubRate int64
+	// ScrubInterval is the pause between two scrub passes (from the end
+	// of one to the start of the next). Default DefaultScrubInterval.
+	ScrubInterval time.Duration
+	// ScrubMetrics receives the scrubber's counts; nil: none.
+	ScrubMetrics ScrubMetrics
+	// Inline is the metadata store's inline bodies, scrubbed after the
+	// blobs; nil: none.
+	Inline InlineBodies
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -123,6 +134,11 @@ type Service struct {
 	disk     Disk // nil: no reserve
 	every    time.Duration
 	log      *slog.Logger
+
+	scrubRate  int64         // bytes per second; negative: no scrubber
+	scrubEvery time.Duration // between two passes
+	metrics    ScrubMetrics
+	inline     InlineBodies // nil: none
 
 	kicks kicks // the reserve's signals to the collector and to catch-up
 
@@ -155,14 +171,29 @@ func New(cfg Config) *Service {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.scrubRate, s.scrubEvery, s.metrics, s.inline = cfg.ScrubRate, cfg.ScrubInterval, cfg.ScrubMetrics, cfg.Inline
+	if s.scrubRate == 0 {
+		s.scrubRate = DefaultScrubRate
+	}
+	if s.scrubEvery <= 0 {
+		s.scrubEvery = DefaultScrubInterval
+	}
+	if s.metrics == nil {
+		s.metrics = nopScrubMetrics{}
+	}
 	return s
 }
 
-// Start starts the garbage collector and the catch-up loop.
+// Start starts the garbage collector, the catch-up loop and the
+// scrubber (unless ScrubRate is negative).
 func (s *Service) Start() {
 	s.loops.Add(2)
 	go s.collectGarbage() // gc.go
 	go s.catchUpBlobs()   // catchup.go
+	if s.scrubRate > 0 {
+		s.loops.Add(1)
+		go s.scrubLoop() // scrub.go
+	}
 }
 
 // Stop ends the background work (the loops, the copies that go on after

@@ -186,7 +186,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&logFormat, "log-format", "S4_LOG_FORMAT", "text", "text or json (one object per line); every line names the node")
 	sf.str(&accessLog, "access-log", "S4_ACCESS_LOG", "", "append the S3 access log (one JSON line per request) to this file, or - for standard output (default: off)")
 	sf.boolean(&cfg.MetricsPublic, "metrics-public", "S4_METRICS_PUBLIC", "serve GET /metrics without a scrape token")
-	var diskReserve, historyRetention string
+	var diskReserve, historyRetention, scrubRate, scrubInterval string
+	sf.str(&scrubRate, "scrub-rate", "S4_SCRUB_RATE", "16MiB", "how fast the scrubber re-reads this node's blobs to check their block checksums (repairing what fails from a peer): a size per second (16MiB, 100MB/s), or off")
+	sf.str(&scrubInterval, "scrub-interval", "S4_SCRUB_INTERVAL", "24h", "pause between two scrub passes (from the end of one to the start of the next)")
 	sf.str(&historyRetention, "history-retention", "S4_HISTORY_RETENTION", "0", "how long the IAM history keeps an event: a duration (8760h) or days (365d); 0 keeps it forever")
 	sf.str(&diskReserve, "disk-reserve", "S4_DISK_RESERVE", "default", "free space kept on the data dir's file system for the Raft log and metadata: at it, object writes get 507 XS4StorageFull; a percentage (2%), a size (512MiB, 2GiB; 0 turns it off) or default: the larger of 2% and 256MiB, at most half the file system")
 	if err := sf.fs.Parse(args); err != nil {
@@ -231,6 +233,18 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		return 2
 	} else {
 		cfg.HistoryRetention = d
+	}
+	if r, err := parseScrubRate(scrubRate); err != nil {
+		fmt.Fprintln(stderr, "s4 server: --scrub-rate:", err)
+		return 2
+	} else {
+		cfg.ScrubRate = r
+	}
+	if d, err := time.ParseDuration(scrubInterval); err != nil || d <= 0 {
+		fmt.Fprintf(stderr, "s4 server: --scrub-interval %q is not a positive duration\n", scrubInterval)
+		return 2
+	} else {
+		cfg.ScrubInterval = d
 	}
 	if r, err := disk.ParseReserve(diskReserve); err != nil {
 		fmt.Fprintln(stderr, "s4 server: --disk-reserve:", err)
@@ -347,6 +361,33 @@ func loadClusterKey(file, dataDir string, generate bool) (k keyring.ClusterKey, 
 
 // parseRetention parses --history-retention: 0 (forever), a Go duration
 // or a number of days ("365d").
+// parseScrubRate parses --scrub-rate: "off" (-1: no scrubber) or a size
+// as --disk-reserve takes one (16MiB, 100MB, 1048576), optionally
+// followed by "/s"; at least 1 MiB per second, so that a pass ends.
+func parseScrubRate(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	if strings.EqualFold(t, "off") {
+		return -1, nil
+	}
+	t = strings.TrimSuffix(t, "/s")
+	bad := fmt.Errorf("%q is not a rate like 16MiB, 100MB/s or off", s)
+	if t == "" || strings.HasSuffix(t, "%") || strings.EqualFold(t, "default") {
+		return 0, bad
+	}
+	r, err := disk.ParseReserve(t)
+	if err != nil {
+		return 0, bad
+	}
+	b := r.Resolve(0)
+	if b < 1<<20 {
+		return 0, fmt.Errorf("%q is below 1MiB per second (use off to turn the scrubber off)", s)
+	}
+	if b > 1<<40 {
+		return 0, fmt.Errorf("%q is above 1TiB per second", s)
+	}
+	return int64(b), nil
+}
+
 func parseRetention(s string) (time.Duration, error) {
 	if s == "" || s == "0" {
 		return 0, nil

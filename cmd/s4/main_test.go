@@ -27,3 +27,28 @@ func TestRunDispatch(t *testing.T) {
 		}
 	}
 }
+
+func TestParseScrubRate(t *testing.T) {
+	for in, want := range map[string]int64{"off": -1, "OFF": -1, "16MiB": 16 << 20, "100MB/s": 100e6, "1048576": 1 << 20, " 2 GiB/s ": 2 << 30} {
+		if got, err := parseScrubRate(in); err != nil || got != want {
+			t.Errorf("parseScrubRate(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "1KiB", "2%", "default", "fast", "/s", "16MiB/h", "2TiB"} {
+		if got, err := parseScrubRate(in); err == nil {
+			t.Errorf("parseScrubRate(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+func FuzzParseScrubRate(f *testing.F) {
+	for _, s := range []string{"off", "16MiB", "100MB/s", "1.5GiB/s", "0", "-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := parseScrubRate(s)
+		if err == nil && r != -1 && (r < 1<<20 || r > 1<<40) {
+			t.Fatalf("parseScrubRate(%q) = %d", s, r)
+		}
+	})
+}
