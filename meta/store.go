@@ -12,7 +12,9 @@
 //   - read.go: buckets, objects, listings and uploads;
 //   - write.go: the write operations (CreateBucket, PutObject, ...);
 //   - blobs.go: blob reference counts and the garbage list;
-//   - snapshot.go: a consistent view to snapshot, and restoring one.
+//   - snapshot.go: a consistent view to snapshot, and restoring one;
+//   - completed.go: what completed multipart uploads made, for a re-sent
+//     CompleteMultipartUpload.
 //
 // Invariants:
 //   - The write operations are deterministic: they read nothing but their
@@ -53,6 +55,8 @@ import (
 //	p/<uploadID>         partNumber (4 bytes BE) -> PartMeta
 //	refs                 sha256 -> count (8 bytes BE)
 //	garbage              sha256 -> "" (blobs whose count dropped to 0)
+//	done-uploads         uploadID -> CompletedUpload (completed.go)
+//	done-uploads-at      at + uploadID -> ""
 //
 // The write operations run on one goroutine (the FSM's); the reads run on
 // any, concurrently with them. ForgetGarbage, node-local bookkeeping of the
@@ -94,7 +98,7 @@ func Open(path string) (*Store, error) {
 
 // initBuckets creates the top-level bbolt buckets that are missing.
 func initBuckets(tx *bolt.Tx) error {
-	for _, b := range append([][]byte{bktBuckets, bktUploads, bktRefs, bktGarbage}, historyBuckets...) {
+	for _, b := range append([][]byte{bktBuckets, bktUploads, bktRefs, bktGarbage, bktDoneUploads, bktDoneUploadsAt}, historyBuckets...) {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}

@@ -317,3 +317,48 @@ func TestBatchSharesOneTransaction(t *testing.T) {
 		t.Fatal("the batch lost a write or kept a refused one")
 	}
 }
+
+// TestCompletedUploadRemembered: a completed upload's result is there for
+// CompletedUploadRetention after it, while its key holds the object it
+// made; the next completion after the retention forgets it.
+func TestCompletedUploadRemembered(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u", 1))
+	day := int64(CompletedUploadRetention)
+	mk := func(id, key string, at int64) {
+		t.Helper()
+		ok(t, m.CreateUpload("b", key, id, &ObjectMeta{}, at))
+		ok(t, m.PutPart(id, 1, &PartMeta{ETag: `"p"`, Size: 10, Blob: blobOf(id)}))
+		ok(t, m.CompleteUpload(id, []CompletePart{{PartNumber: 1, ETag: "p"}}, at, nil))
+	}
+	mk("u1", "k1", 100)
+	c, found := m.CompletedUpload("u1")
+	if obj, _ := m.Object("b", "k1"); !found || c.Bucket != "b" || c.Key != "k1" || c.ETag != obj.ETag || c.At != 100 {
+		t.Fatalf("CompletedUpload(u1) = %+v, %v; object %+v", c, found, obj)
+	}
+	if _, found := m.CompletedUpload("nope"); found {
+		t.Fatal("an unknown upload is remembered")
+	}
+	mk("u2", "k2", 100+day) // exactly the retention later: u1 stays
+	if _, found := m.CompletedUpload("u1"); !found {
+		t.Fatal("u1 forgotten at the retention's edge")
+	}
+	mk("u3", "k3", 101+day)
+	if _, found := m.CompletedUpload("u1"); found {
+		t.Fatal("u1 remembered past the retention")
+	}
+	for _, id := range []string{"u2", "u3"} {
+		if _, found := m.CompletedUpload(id); !found {
+			t.Fatalf("%s forgotten", id)
+		}
+	}
+	// The key's object replaced or deleted: no longer that upload's result.
+	ok(t, m.PutObject("b", "k2", objOf("x"), nil))
+	if _, found := m.CompletedUpload("u2"); found {
+		t.Fatal("u2 remembered after its object was replaced")
+	}
+	ok(t, m.DeleteObjects("b", []string{"k3"}))
+	if _, found := m.CompletedUpload("u3"); found {
+		t.Fatal("u3 remembered after its object was deleted")
+	}
+}

@@ -216,7 +216,8 @@ func (s *Store) PutPart(id string, number int, part *PartMeta) error {
 // upload. It refuses an unknown upload (ErrNoSuchUpload), a bucket gone
 // (ErrNoSuchBucket), a failed condition (the upload stays: the client may
 // retry or abort it), and parts that are missing, out of order or too
-// small (ErrInvalidPart, ErrInvalidPartOrder, ErrEntityTooSmall).
+// small (ErrInvalidPart, ErrInvalidPartOrder, ErrEntityTooSmall). What it
+// made is remembered for a re-sent request (CompletedUpload).
 func (s *Store) CompleteUpload(id string, parts []CompletePart, at int64, cond *WriteCondition) error {
 	return s.update(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bktUploads).Get([]byte(id))
@@ -240,6 +241,7 @@ func (s *Store) CompleteUpload(id string, parts []CompletePart, at int64, cond *
 		// The object takes its own references before the upload drops the parts'.
 		putObject(tx, ob, rec.Key, &obj)
 		dropUpload(tx, id)
+		rememberCompleted(tx, id, CompletedUpload{Bucket: rec.Bucket, Key: rec.Key, ETag: obj.ETag, At: at})
 		return nil
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -227,4 +228,91 @@ func TestS3Multipart(t *testing.T) {
 	}
 	_, err = rd.HeadObject(bg, &s3.HeadObjectInput{Bucket: b, Key: aws.String("other/key")})
 	s3test.WantCode(t, err, "NotFound", 404)
+}
+
+// TestCompleteMultipartResent: a CompleteMultipartUpload re-sent after the
+// upload completed (an SDK retries one whose answer it lost) answers 200
+// with the first answer's ETag and location, as S3 does, while the key
+// still holds the object that upload made and the request lists the same
+// parts; copies sent at the same time all succeed. Anything else is
+// NoSuchUpload: other parts, another key, the object replaced or deleted.
+// A part with another ETag is InvalidPart.
+func TestCompleteMultipartResent(t *testing.T) {
+	e := newEnv(t)
+	w := e.SDKFor(e.writer)
+	b := aws.String("mpu")
+	s3test.MkBucket(t, w, "mpu")
+	p1, p2 := s3test.RandBytes(1, 5<<20), []byte("the last part")
+	upload := func(key string) (string, []types.CompletedPart) {
+		t.Helper()
+		mp := s3test.Must[*s3.CreateMultipartUploadOutput](t)(w.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String(key)}))
+		var parts []types.CompletedPart
+		for i, data := range [][]byte{p1, p2} {
+			n := aws.Int32(int32(i + 1))
+			out := s3test.Must[*s3.UploadPartOutput](t)(w.UploadPart(bg, &s3.UploadPartInput{Bucket: b, Key: aws.String(key), UploadId: mp.UploadId, PartNumber: n, Body: bytes.NewReader(data)}))
+			parts = append(parts, types.CompletedPart{PartNumber: n, ETag: out.ETag})
+		}
+		return aws.ToString(mp.UploadId), parts
+	}
+	complete := func(key, id string, parts ...types.CompletedPart) (*s3.CompleteMultipartUploadOutput, error) {
+		return w.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String(key), UploadId: aws.String(id),
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	}
+	id, parts := upload("k")
+	bad := parts[1]
+	bad.ETag = aws.String(`"0123456789abcdef0123456789abcdef"`)
+	_, err := complete("k", id, parts[0], bad)
+	s3test.WantCode(t, err, "InvalidPart", 400)
+	bad.ETag = aws.String("not-an-etag")
+	_, err = complete("k", id, parts[0], bad)
+	s3test.WantCode(t, err, "InvalidPart", 400)
+
+	first := s3test.Must[*s3.CompleteMultipartUploadOutput](t)(complete("k", id, parts...))
+	same := func(what string, out *s3.CompleteMultipartUploadOutput) {
+		t.Helper()
+		if aws.ToString(out.ETag) != aws.ToString(first.ETag) || aws.ToString(out.Location) != aws.ToString(first.Location) ||
+			aws.ToString(out.Bucket) != "mpu" || aws.ToString(out.Key) != "k" {
+			t.Errorf("%s: ETag %s location %s bucket %s key %s, want the first answer's: ETag %s location %s", what,
+				aws.ToString(out.ETag), aws.ToString(out.Location), aws.ToString(out.Bucket), aws.ToString(out.Key), aws.ToString(first.ETag), aws.ToString(first.Location))
+		}
+	}
+	same("re-sent", s3test.Must[*s3.CompleteMultipartUploadOutput](t)(complete("k", id, parts...)))
+	same("re-sent again", s3test.Must[*s3.CompleteMultipartUploadOutput](t)(complete("k", id, parts...)))
+	if got := s3test.GetString(t, w, "mpu", "k"); got != string(p1)+string(p2) {
+		t.Fatalf("object after re-sent completions: %d bytes", len(got))
+	}
+	// Not the same request: other parts, another key.
+	_, err = complete("k", id, parts[0])
+	s3test.WantCode(t, err, "NoSuchUpload", 404)
+	_, err = complete("other", id, parts...)
+	s3test.WantCode(t, err, "NoSuchUpload", 404)
+
+	// The object replaced: the upload's result is gone.
+	s3test.PutString(t, w, "mpu", "k", "replaced")
+	_, err = complete("k", id, parts...)
+	s3test.WantCode(t, err, "NoSuchUpload", 404)
+	// Deleted: gone too.
+	id2, parts2 := upload("k2")
+	s3test.Must[*s3.CompleteMultipartUploadOutput](t)(complete("k2", id2, parts2...))
+	s3test.Must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k2")}))
+	_, err = complete("k2", id2, parts2...)
+	s3test.WantCode(t, err, "NoSuchUpload", 404)
+
+	// Copies sent together: every one gets the same 200.
+	id3, parts3 := upload("k3")
+	outs := make([]*s3.CompleteMultipartUploadOutput, 4)
+	errs := make([]error, len(outs))
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Go(func() { outs[i], errs[i] = complete("k3", id3, parts3...) })
+	}
+	wg.Wait()
+	for i := range outs {
+		if errs[i] != nil {
+			t.Fatalf("concurrent completion %d: %v", i, errs[i])
+		}
+		if aws.ToString(outs[i].ETag) != aws.ToString(outs[0].ETag) || aws.ToString(outs[i].ETag) != aws.ToString(first.ETag) {
+			t.Errorf("concurrent completion %d: ETag %s, want %s", i, aws.ToString(outs[i].ETag), aws.ToString(first.ETag))
+		}
+	}
 }

@@ -48,6 +48,9 @@ type Metadata interface {
 	// when the bucket does not exist.
 	List(bucket, prefix, after, delimiter string, max int) (res meta.ListResult, ok bool)
 	Upload(id string) (meta.UploadInfo, bool)
+	// CompletedUpload is what upload id made, while its key still holds
+	// it (meta.CompletedUploadRetention).
+	CompletedUpload(id string) (meta.CompletedUpload, bool)
 	Parts(id string, after, max int) (parts []meta.PartEntry, truncated bool)
 	Uploads(bucket, prefix string) []meta.UploadInfo
 	// BlobRefs counts the objects and parts that use a blob.

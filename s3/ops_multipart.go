@@ -143,7 +143,7 @@ func (h *Handler) completeMultipartUpload(r *request) error {
 	}
 	u, err := h.upload(r)
 	if err != nil {
-		return err
+		return h.completedAgain(r, nil, err)
 	}
 	// The parts are stored already, but the object is new data all the
 	// same: refused at the reserve, before the body is read (the client may
@@ -167,10 +167,49 @@ func (h *Handler) completeMultipartUpload(r *request) error {
 		ev.Parts = append(ev.Parts, meta.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag})
 	}
 	if err := h.propose(r, fsm.MsgUploadComplete, ev); err != nil {
+		if s3err.IsCode(err, s3err.NoSuchUpload) { // a copy of this request completed it first
+			return h.completedAgain(r, parts, err)
+		}
 		return err
 	}
 	obj, _ := h.meta.Object(r.bucket, r.key)
 	return writeXML(r, fasthttp.StatusOK, &CompleteMultipartUploadResult{Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: obj.ETag})
+}
+
+// completedAgain answers a CompleteMultipartUpload of an upload that is
+// not in progress (notFound, NoSuchUpload): if that upload completed (less
+// than meta.CompletedUploadRetention ago), its key still holds the object
+// it made, and the request lists the parts that made it (their ETags give
+// the object's), it is a re-sent request, and gets the first one's answer,
+// 200 with the same ETag and location, as S3 does. Anything else is
+// notFound. parts is the request's, if it was read already.
+func (h *Handler) completedAgain(r *request, parts []CompletedPart, notFound error) error {
+	c, ok := h.meta.CompletedUpload(r.query.Get("uploadId"))
+	if !ok || c.Bucket != r.bucket || c.Key != r.key {
+		return notFound
+	}
+	if parts == nil {
+		body, err := h.readSmallBody(r, MaxCompleteMultipartBodySize)
+		if err != nil {
+			return err
+		}
+		if parts, err = DecodeCompleteMultipartUpload(bytes.NewReader(body)); err != nil {
+			return err
+		}
+	}
+	md5s := make([][16]byte, len(parts))
+	for i, p := range parts {
+		if len(p.ETag) != 32 {
+			return notFound
+		}
+		if _, err := hex.Decode(md5s[i][:], []byte(p.ETag)); err != nil {
+			return notFound
+		}
+	}
+	if meta.MultipartETag(md5s) != c.ETag {
+		return notFound
+	}
+	return writeXML(r, fasthttp.StatusOK, &CompleteMultipartUploadResult{Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: c.ETag})
 }
 
 func (h *Handler) abortMultipartUpload(r *request) error {
