@@ -177,23 +177,30 @@ func (h *Handler) getObject(r *request) error {
 		}
 	}
 	start, length, partial := int64(0), obj.Size, false
-	if pn := r.query.Get("partNumber"); pn != "" {
-		n, err := strconv.Atoi(pn)
-		if err != nil || n < 1 || n > 10000 {
+	if pn, ok := r.query["partNumber"]; ok {
+		// As S3: part N of a multipart object, or part 1 of any other (the
+		// whole object), each as a range (206 and Content-Range).
+		n, err := strconv.Atoi(pn[0])
+		if err != nil || n < 1 || n > MaxPartNumber {
 			return s3err.New(s3err.InvalidPartNumber)
+		}
+		if r.header("Range") != "" {
+			return s3err.Errorf(s3err.InvalidRequest, "Cannot specify both Range header and partNumber query parameter")
 		}
 		sizes := obj.PartSizes
 		if len(sizes) == 0 {
 			sizes = []int64{obj.Size}
 		}
 		if n > len(sizes) {
-			return s3err.New(s3err.InvalidPartNumber)
+			return s3err.New(s3err.PartNumberNotSatisfiable)
+		}
+		if len(obj.PartSizes) > 0 {
+			r.ctx.Response.Header.Set("x-amz-mp-parts-count", strconv.Itoa(len(sizes)))
 		}
 		for i := 0; i < n-1; i++ {
 			start += sizes[i]
 		}
-		length, partial = sizes[n-1], len(sizes) > 1
-		r.ctx.Response.Header.Set("x-amz-mp-parts-count", strconv.Itoa(len(sizes)))
+		length, partial = sizes[n-1], sizes[n-1] > 0 // an empty object has no range to name
 	} else if rng := r.header("Range"); rng != "" {
 		s, l, p, err := ParseRange(rng, obj.Size)
 		if err != nil {

@@ -112,6 +112,7 @@ const (
 	ChecksumMismatch               Code = "ChecksumMismatch"               // BadDigest
 	ClusterUnavailable             Code = "ClusterUnavailable"             // ServiceUnavailable
 	ConditionalWriteNotImplemented Code = "ConditionalWriteNotImplemented" // NotImplemented
+	PartNumberNotSatisfiable       Code = "PartNumberNotSatisfiable"       // InvalidPartNumber, 416
 	// StorageFull is S4's own code: 507, the node is at its free-space
 	// reserve (package disk) or its disk is full.
 	StorageFull Code = "XS4StorageFull"
@@ -199,6 +200,7 @@ var errorTable = map[Code]APIError{
 	ChecksumMismatch:               {"BadDigest", "The checksum value that you specified did not match what we received.", http.StatusBadRequest},
 	ClusterUnavailable:             {"ServiceUnavailable", "Service is unable to handle request.", http.StatusServiceUnavailable},
 	ConditionalWriteNotImplemented: {"NotImplemented", "A header you provided implies functionality that is not implemented", http.StatusNotImplemented},
+	PartNumberNotSatisfiable:       {"InvalidPartNumber", "The requested partnumber is not satisfiable", http.StatusRequestedRangeNotSatisfiable},
 	StorageFull:                    {"XS4StorageFull", "This node is at its free-space reserve and stores no new object data. Free space by deleting objects, or grow the disk; writes are accepted again once the free space is back above the reserve.", http.StatusInsufficientStorage},
 }
 
