@@ -19,7 +19,7 @@ func applyObjectPut(m *meta.Store, ev *ObjectPut) error {
 }
 
 func applyObjectDelete(m *meta.Store, ev *ObjectDelete) error {
-	return m.DeleteObjects(ev.Bucket, ev.Keys)
+	return m.DeleteObjectsIf(ev.Bucket, ev.Keys, ev.If)
 }
 
 func applyUploadCreate(m *meta.Store, ev *UploadCreate) error {

@@ -41,10 +41,17 @@ type ObjectPut struct {
 	If     *meta.WriteCondition // nil: unconditional
 }
 
-// ObjectDelete deletes objects; deleting a missing key is not an error.
+// ObjectDelete deletes objects; deleting a missing key is not an error,
+// unless If (DeleteObject's If-Match) says it must exist.
+//
+// If is a field added to version 1 (2026-12-03), as ObjectPut's was:
+// builds before it skip it and delete unconditionally. So is
+// WriteCondition.NoneMatch (If-None-Match with ETags on PutObject), which
+// builds before it skip, writing unconditionally.
 type ObjectDelete struct {
 	Bucket string
 	Keys   []string
+	If     *meta.WriteCondition // nil: unconditional
 }
 
 // UploadCreate starts a multipart upload; Object holds the metadata the

@@ -69,9 +69,9 @@ type Checksum struct {
 }
 
 // WriteCondition is a conditional write (S3's If-None-Match and If-Match
-// on PutObject and CompleteMultipartUpload). The write operation checks it
-// in the same step that writes, so that of two racing writes at most one
-// passes.
+// on PutObject and CompleteMultipartUpload, If-Match on DeleteObject). The
+// write operation checks it in the same step that writes, so that of two
+// racing writes at most one passes.
 type WriteCondition struct {
 	// IfNoneMatch: the key must not exist (If-None-Match: *), else
 	// ErrPreconditionFailed.
@@ -82,6 +82,10 @@ type WriteCondition struct {
 	// ErrPreconditionFailed.
 	IfMatch bool
 	ETags   []string
+	// NoneMatch (If-None-Match with ETags): the key must not have one of
+	// them (compared without quotes and any "W/": a weak comparison, as
+	// for If-None-Match), else ErrPreconditionFailed; a missing key passes.
+	NoneMatch []string
 }
 
 // PartMeta describes one uploaded part.

@@ -286,6 +286,30 @@ func TestConditionalWrites(t *testing.T) {
 		t.Fatalf("If-Match writes: %+v", o)
 	}
 
+	// If-None-Match with ETags: refused when the key has one of them.
+	v4 := objOf("v4")
+	cur, _ := m.Object("b", "k")
+	wantErr(t, m.PutObject("b", "k", v4, &WriteCondition{NoneMatch: []string{"other", `W/` + cur.ETag}}), ErrPreconditionFailed)
+	if m.BlobRefs(blobOf("v4").SHA256) != 0 {
+		t.Fatal("a failed If-None-Match with ETags wrote")
+	}
+	n1, n2 := objOf("n"), objOf("n2")
+	n1.ETag, n2.ETag = `"n1"`, `"n2"`
+	ok(t, m.PutObject("b", "new", n1, &WriteCondition{NoneMatch: []string{cur.ETag}})) // missing: passes
+	ok(t, m.PutObject("b", "new", n2, &WriteCondition{NoneMatch: []string{cur.ETag}})) // another ETag: passes
+
+	// Conditional deletes: every key must pass, or none goes.
+	wantErr(t, m.DeleteObjectsIf("b", []string{"new"}, &WriteCondition{IfMatch: true, ETags: []string{"nope"}}), ErrPreconditionFailed)
+	wantErr(t, m.DeleteObjectsIf("b", []string{"new", "gone"}, &WriteCondition{IfMatch: true}), ErrNoSuchKey)
+	if _, found := m.Object("b", "new"); !found {
+		t.Fatal("a failed conditional delete deleted")
+	}
+	nw, _ := m.Object("b", "new")
+	ok(t, m.DeleteObjectsIf("b", []string{"new"}, &WriteCondition{IfMatch: true, ETags: []string{nw.ETag}}))
+	if _, found := m.Object("b", "new"); found || m.BlobRefs(blobOf("n2").SHA256) != 0 {
+		t.Fatal("a passing conditional delete kept the object")
+	}
+
 	ok(t, m.CreateUpload("b", "k", "up", &ObjectMeta{}, 2))
 	ok(t, m.PutPart("up", 1, &PartMeta{ETag: `"p1"`, Size: 2, Blob: blobOf("p1")}))
 	parts := []CompletePart{{1, `"p1"`}}

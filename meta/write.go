@@ -2,6 +2,7 @@ package meta
 
 import (
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -111,17 +112,22 @@ func (c *WriteCondition) check(b *bolt.Bucket, key string) error {
 	if c.IfNoneMatch && v != nil {
 		return fmt.Errorf("%w: the key exists (If-None-Match)", ErrPreconditionFailed)
 	}
-	if !c.IfMatch {
-		return nil
-	}
-	if v == nil {
+	if c.IfMatch && v == nil {
 		return fmt.Errorf("%w (If-Match)", ErrNoSuchKey)
 	}
-	if len(c.ETags) == 0 {
+	if v == nil || len(c.ETags) == 0 && len(c.NoneMatch) == 0 {
 		return nil
 	}
 	var old ObjectMeta
 	decodeMsg(v, &old)
+	for _, e := range c.NoneMatch {
+		if normalizeETag(strings.TrimPrefix(e, "W/")) == normalizeETag(old.ETag) {
+			return fmt.Errorf("%w: the key has that ETag (If-None-Match)", ErrPreconditionFailed)
+		}
+	}
+	if !c.IfMatch || len(c.ETags) == 0 {
+		return nil
+	}
 	for _, e := range c.ETags {
 		if normalizeETag(e) == normalizeETag(old.ETag) {
 			return nil
@@ -145,10 +151,23 @@ func putObject(tx *bolt.Tx, b *bolt.Bucket, key string, obj *ObjectMeta) {
 // DeleteObjects deletes keys of bucket; a missing key is not an error. It
 // refuses a missing bucket (ErrNoSuchBucket).
 func (s *Store) DeleteObjects(bucket string, keys []string) error {
+	return s.DeleteObjectsIf(bucket, keys, nil)
+}
+
+// DeleteObjectsIf is DeleteObjects if cond (nil: unconditional) holds for
+// every key (If-Match on DeleteObject: a missing key is ErrNoSuchKey, one
+// with another ETag ErrPreconditionFailed); if it fails for one, nothing
+// is deleted.
+func (s *Store) DeleteObjectsIf(bucket string, keys []string, cond *WriteCondition) error {
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(objectsBucket(bucket))
 		if b == nil {
 			return ErrNoSuchBucket
+		}
+		for _, key := range keys {
+			if err := cond.check(b, key); err != nil {
+				return err
+			}
 		}
 		for _, key := range keys {
 			if v := b.Get([]byte(key)); v != nil {

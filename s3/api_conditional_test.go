@@ -20,8 +20,9 @@ import (
 // TestS3ConditionalWrites: PutObject and CompleteMultipartUpload with
 // If-None-Match: * create only a missing key (412 otherwise); with If-Match
 // they replace only an existing key with that ETag (404 NoSuchKey, 412);
-// a refused write changes nothing; If-None-Match with an ETag is 501; and
-// of many racing create-only PUTs of one key exactly one wins.
+// with If-None-Match and ETags they replace a key only if it has none of
+// them (412; a missing key or another ETag passes); a refused write changes
+// nothing; and of many racing create-only PUTs of one key exactly one wins.
 func TestS3ConditionalWrites(t *testing.T) {
 	e := newEnv(t)
 	w := e.SDKFor(e.writer)
@@ -55,10 +56,27 @@ func TestS3ConditionalWrites(t *testing.T) {
 	}
 	_, err = put("k", "v3", func(in *s3.PutObjectInput) { in.IfMatch = first.ETag }) // no longer current
 	s3test.WantCode(t, err, "PreconditionFailed", 412)
-	_, err = put("k", "v3", func(in *s3.PutObjectInput) { in.IfNoneMatch = first.ETag })
-	s3test.WantCode(t, err, "NotImplemented", 501)
+	current := s3test.Must[*s3.HeadObjectOutput](t)(w.HeadObject(bg, &s3.HeadObjectInput{Bucket: aws.String("cond"), Key: aws.String("k")})).ETag
+	_, err = put("k", "v3", func(in *s3.PutObjectInput) { in.IfNoneMatch = current })
+	s3test.WantCode(t, err, "PreconditionFailed", 412)
+	_, err = put("k", "v3", func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String(`"0", W/` + aws.ToString(current)) })
+	s3test.WantCode(t, err, "PreconditionFailed", 412)
 	if got := s3test.GetString(t, w, "cond", "k"); got != "v2" {
 		t.Fatalf("refused writes changed the object to %q", got)
+	}
+
+	// If-None-Match with an ETag the key does not have, or on a missing key:
+	// written.
+	for _, key := range []string{"k-other", "k-new"} {
+		if key == "k-other" {
+			s3test.PutString(t, w, "cond", key, "other")
+		}
+		if _, err := put(key, "v4", func(in *s3.PutObjectInput) { in.IfNoneMatch = current }); err != nil {
+			t.Fatalf("PUT %s with If-None-Match of another ETag: %v", key, err)
+		}
+		if got := s3test.GetString(t, w, "cond", key); got != "v4" {
+			t.Fatalf("%s after a passing If-None-Match: %q", key, got)
+		}
 	}
 
 	// CompleteMultipartUpload, create-only, on an existing key: 412, and
@@ -116,5 +134,67 @@ func TestS3ConditionalWrites(t *testing.T) {
 	}
 	if got := s3test.GetString(t, w, "cond", "race"); got != fmt.Sprintf("racer %d", won) {
 		t.Fatalf("the key holds %q, the winner was racer %d", got, won)
+	}
+}
+
+// TestS3ConditionalDelete: DeleteObject with If-Match deletes only a key
+// with that ETag (412 PreconditionFailed otherwise, the object kept) or,
+// with *, any existing key; a missing key is 404 NoSuchKey, as S3 answers;
+// of many racing conditional deletes of one object exactly one deletes it.
+func TestS3ConditionalDelete(t *testing.T) {
+	e := newEnv(t)
+	w := e.SDKFor(e.writer)
+	b := aws.String("cond")
+	s3test.MkBucket(t, w, "cond")
+	del := func(key, ifMatch string) error {
+		_, err := w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String(key), IfMatch: aws.String(ifMatch)})
+		return err
+	}
+	exists := func(key string) bool {
+		_, err := w.HeadObject(bg, &s3.HeadObjectInput{Bucket: b, Key: aws.String(key)})
+		return err == nil
+	}
+	v1 := aws.ToString(s3test.PutString(t, w, "cond", "k", "v1").ETag)
+	s3test.WantCode(t, del("k", `"00000000000000000000000000000000"`), "PreconditionFailed", 412)
+	s3test.WantCode(t, del("k", "W/"+v1), "PreconditionFailed", 412) // weak tags never match If-Match
+	if !exists("k") {
+		t.Fatal("a refused conditional delete deleted the object")
+	}
+	s3test.WantCode(t, del("missing", v1), "NoSuchKey", 404)
+	s3test.WantCode(t, del("missing", "*"), "NoSuchKey", 404)
+	if err := del("k", `"0", `+v1); err != nil {
+		t.Fatalf("DeleteObject with the current ETag: %v", err)
+	}
+	if exists("k") {
+		t.Fatal("the object is still there after the If-Match delete")
+	}
+	s3test.PutString(t, w, "cond", "k", "v2")
+	if err := del("k", "*"); err != nil || exists("k") {
+		t.Fatalf("DeleteObject with If-Match: *: %v, still there %v", err, exists("k"))
+	}
+	// Without a condition a missing key is still no error.
+	if _, err := w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k")}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Racing deletes of one object, all with its ETag: one wins.
+	etag := aws.ToString(s3test.PutString(t, w, "cond", "race", "x").ETag)
+	const racers = 8
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() { errs[i] = del("race", etag) })
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		if err == nil {
+			won++
+		} else if code, status := s3test.APICode(err); code != "NoSuchKey" || status != 404 {
+			t.Fatalf("racer %d: %v", i, err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d racers deleted the object, want 1", won)
 	}
 }

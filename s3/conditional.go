@@ -82,16 +82,22 @@ func (p Preconditions) evaluate(etag string, lastModified time.Time, notModified
 // FSM checks when it applies the write, so that of two racing writes at
 // most one passes: If-None-Match: * (the key must not exist, else 412);
 // If-Match: * or a list of ETags (the key must exist, else 404 NoSuchKey,
-// and have one of the ETags, else 412; weak ETags never match). nil: no
-// condition. If-None-Match with anything but "*" is 501 NotImplemented, as
-// in S3.
+// and have one of the ETags, else 412; weak ETags never match);
+// If-None-Match with ETags (the key must not have one of them, else 412; a
+// missing key passes). nil: no condition. DeleteObject takes If-Match
+// alone.
 func writeCondition(ifMatch, ifNoneMatch string) (*meta.WriteCondition, error) {
 	var c meta.WriteCondition
 	if v := strings.TrimSpace(ifNoneMatch); v != "" {
-		if v != "*" {
-			return nil, s3err.New(s3err.ConditionalWriteNotImplemented)
+		tags, star := etagList(v)
+		switch {
+		case star:
+			c.IfNoneMatch = true
+		case len(tags) == 0:
+			return nil, s3err.Errorf(s3err.InvalidArgument, "The If-None-Match header names no ETag.")
+		default:
+			c.NoneMatch = tags
 		}
-		c.IfNoneMatch = true
 	}
 	if v := strings.TrimSpace(ifMatch); v != "" {
 		c.IfMatch = true
@@ -103,7 +109,7 @@ func writeCondition(ifMatch, ifNoneMatch string) (*meta.WriteCondition, error) {
 			c.ETags = tags
 		}
 	}
-	if !c.IfNoneMatch && !c.IfMatch {
+	if !c.IfNoneMatch && !c.IfMatch && len(c.NoneMatch) == 0 {
 		return nil, nil
 	}
 	return &c, nil

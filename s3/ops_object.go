@@ -260,10 +260,17 @@ func (h *Handler) deleteObject(r *request) error {
 	if v := r.query.Get("versionId"); v != "" && v != "null" {
 		return s3err.New(s3err.NoSuchVersion)
 	}
+	// If-Match, as S3's conditional deletes: the key must exist (else
+	// NoSuchKey) with one of the ETags (else PreconditionFailed), checked
+	// when the delete is applied.
+	cond, err := writeCondition(r.header("If-Match"), "")
+	if err != nil {
+		return err
+	}
 	if _, err := h.bucket(r); err != nil {
 		return err
 	}
-	if err := h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: []string{r.key}}); err != nil {
+	if err := h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: []string{r.key}, If: cond}); err != nil {
 		return err
 	}
 	h.released()
