@@ -39,8 +39,13 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 			return &meta.WriteCondition{IfMatch: true}
 		case 2:
 			return &meta.WriteCondition{IfMatch: true, ETags: []string{[]string{`"e"`, `"other"`}[rng.Intn(2)]}}
+		case 3:
+			return &meta.WriteCondition{NoneMatch: []string{[]string{`"e"`, `"other"`}[rng.Intn(2)]}}
 		}
 		return nil
+	}
+	tags := func() []meta.Tag {
+		return [][]meta.Tag{nil, {{Key: "a", Value: "1"}}, {{Key: "a", Value: "2"}, {Key: "b", Value: ""}}}[rng.Intn(3)]
 	}
 	for i := 0; i < n; i++ {
 		at := int64(i)
@@ -52,7 +57,14 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 		case 2, 3:
 			enc(MsgObjectPut, &ObjectPut{Bucket: bucket(), Key: key(), Object: objOf(blob(), blob()), If: cond()})
 		case 4:
-			enc(MsgObjectDelete, &ObjectDelete{Bucket: bucket(), Keys: []string{key(), key()}})
+			switch rng.Intn(4) {
+			case 0:
+				enc(MsgObjectTagsSet, &ObjectTagsSet{Bucket: bucket(), Key: key(), Tags: tags()})
+			case 1:
+				enc(MsgBucketTagsSet, &BucketTagsSet{Bucket: bucket(), Tags: tags()})
+			default:
+				enc(MsgObjectDelete, &ObjectDelete{Bucket: bucket(), Keys: []string{key(), key()}, If: cond()})
+			}
 		case 5:
 			enc(MsgUploadCreate, &UploadCreate{Bucket: bucket(), Key: key(), UploadID: upload(), At: at})
 		case 6:

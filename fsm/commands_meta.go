@@ -37,3 +37,11 @@ func applyUploadComplete(m *meta.Store, ev *UploadComplete) error {
 func applyUploadAbort(m *meta.Store, ev *UploadAbort) error {
 	return m.AbortUpload(ev.UploadID)
 }
+
+func applyObjectTagsSet(m *meta.Store, ev *ObjectTagsSet) error {
+	return m.PutObjectTags(ev.Bucket, ev.Key, ev.Tags)
+}
+
+func applyBucketTagsSet(m *meta.Store, ev *BucketTagsSet) error {
+	return m.PutBucketTags(ev.Bucket, ev.Tags)
+}

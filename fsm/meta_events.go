@@ -14,6 +14,8 @@ const (
 	MsgPartPut        MessageType = 21
 	MsgUploadComplete MessageType = 22
 	MsgUploadAbort    MessageType = 23
+	MsgObjectTagsSet  MessageType = 24
+	MsgBucketTagsSet  MessageType = 25
 )
 
 // BucketCreate creates a bucket owned by Owner.
@@ -82,4 +84,19 @@ type UploadComplete struct {
 // UploadAbort drops an upload and its parts.
 type UploadAbort struct {
 	UploadID string
+}
+
+// ObjectTagsSet replaces an object's tags (PutObjectTagging; none:
+// DeleteObjectTagging). Tags are sorted by key, each key once.
+type ObjectTagsSet struct {
+	Bucket string
+	Key    string
+	Tags   []meta.Tag
+}
+
+// BucketTagsSet replaces a bucket's tags (PutBucketTagging; none:
+// DeleteBucketTagging). Tags are sorted by key, each key once.
+type BucketTagsSet struct {
+	Bucket string
+	Tags   []meta.Tag
 }

@@ -35,6 +35,8 @@ var eventTable = []eventSpec{
 	metaEvent(MsgPartPut, "PartPut", applyPartPut),
 	metaEvent(MsgUploadComplete, "UploadComplete", applyUploadComplete),
 	metaEvent(MsgUploadAbort, "UploadAbort", applyUploadAbort),
+	metaEvent(MsgObjectTagsSet, "ObjectTagsSet", applyObjectTagsSet),
+	metaEvent(MsgBucketTagsSet, "BucketTagsSet", applyBucketTagsSet),
 }
 
 // eventSpec is one row of the event table.

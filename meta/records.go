@@ -59,6 +59,8 @@ type ObjectMeta struct {
 	// PartSizes records the client-visible part sizes of a multipart object
 	// (for GET ?partNumber and composite checksums); empty for a single PUT.
 	PartSizes []int64
+	// Tags are the object's tags, sorted by key (tags.go).
+	Tags []Tag
 }
 
 // Checksum is a stored S3 checksum: algorithm name ("CRC32", ...) and its
@@ -109,6 +111,7 @@ type BucketInfo struct {
 	Name      string
 	Owner     string
 	CreatedAt int64
+	Tags      []Tag // sorted by key (tags.go)
 }
 
 // uploadRecord is an upload in progress as the uploads bucket stores it.

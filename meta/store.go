@@ -14,7 +14,8 @@
 //   - blobs.go: blob reference counts and the garbage list;
 //   - snapshot.go: a consistent view to snapshot, and restoring one;
 //   - completed.go: what completed multipart uploads made, for a re-sent
-//     CompleteMultipartUpload.
+//     CompleteMultipartUpload;
+//   - tags.go: object and bucket tags.
 //
 // Invariants:
 //   - The write operations are deterministic: they read nothing but their

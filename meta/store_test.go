@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -384,5 +386,43 @@ func TestCompletedUploadRemembered(t *testing.T) {
 	ok(t, m.DeleteObjects("b", []string{"k3"}))
 	if _, found := m.CompletedUpload("u3"); found {
 		t.Fatal("u3 remembered after its object was deleted")
+	}
+}
+
+// TestTags: object and bucket tags replace the set, keep the object (its
+// blobs, ETag), refuse missing buckets and keys and tag sets no correct
+// proposer sends, and an empty set deletes them.
+func TestTags(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u", 1))
+	ok(t, m.PutObject("b", "k", objOf("data"), nil))
+	two := []Tag{{"a", "1"}, {"b", ""}}
+	ok(t, m.PutObjectTags("b", "k", two))
+	if o, _ := m.Object("b", "k"); !slices.Equal(o.Tags, two) || o.ETag != `"e"` || m.BlobRefs(blobOf("data").SHA256) != 1 {
+		t.Fatalf("object after PutObjectTags: %+v, refs %d", o, m.BlobRefs(blobOf("data").SHA256))
+	}
+	wantErr(t, m.PutObjectTags("b", "missing", two), ErrNoSuchKey)
+	wantErr(t, m.PutObjectTags("nob", "k", two), ErrNoSuchBucket)
+	wantInvalid(t, m.PutObjectTags("b", "k", []Tag{{"b", ""}, {"a", ""}}))
+	wantInvalid(t, m.PutObjectTags("b", "k", []Tag{{"a", ""}, {"a", "x"}}))
+	wantInvalid(t, m.PutObjectTags("b", "k", []Tag{{"", "x"}}))
+	wantInvalid(t, m.PutObjectTags("b", "k", make([]Tag, 51)))
+	if o, _ := m.Object("b", "k"); !slices.Equal(o.Tags, two) {
+		t.Fatalf("a refused PutObjectTags changed the tags: %+v", o.Tags)
+	}
+	ok(t, m.PutObjectTags("b", "k", nil))
+	if o, _ := m.Object("b", "k"); len(o.Tags) != 0 {
+		t.Fatalf("tags after deleting them: %+v", o.Tags)
+	}
+
+	ok(t, m.PutBucketTags("b", two))
+	if info, _ := m.Bucket("b"); !slices.Equal(info.Tags, two) || info.Owner != "u" || info.CreatedAt != 1 {
+		t.Fatalf("bucket after PutBucketTags: %+v", info)
+	}
+	wantErr(t, m.PutBucketTags("nob", two), ErrNoSuchBucket)
+	wantInvalid(t, m.PutBucketTags("b", []Tag{{"a", strings.Repeat("v", 1025)}}))
+	ok(t, m.PutBucketTags("b", nil))
+	if info, _ := m.Bucket("b"); len(info.Tags) != 0 {
+		t.Fatalf("bucket tags after deleting them: %+v", info.Tags)
 	}
 }

@@ -70,6 +70,7 @@
 //   - ops_object.go: PutObject, GetObject and HeadObject, CopyObject,
 //     DeleteObject; object headers and checksums on the wire.
 //   - ops_multipart.go: the multipart upload operations.
+//   - tagging.go: object and bucket tagging, its XML and x-amz-tagging.
 //   - objectreader.go: an object's bytes, part by part, from the local
 //     blobs or a peer.
 //   - payload.go: request bodies as signed: into a blob or into memory.

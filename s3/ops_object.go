@@ -113,7 +113,8 @@ func encodeMetaValue(v string) string { return mime.BEncoding.Encode("UTF-8", v)
 
 // newObject starts the object a PutObject or CreateMultipartUpload
 // creates: it refuses ACLs other than private and a missing bucket, then
-// takes the object's metadata from the request headers.
+// takes the object's metadata and tags (x-amz-tagging) from the request
+// headers.
 func (h *Handler) newObject(r *request) (meta.ObjectMeta, error) {
 	if err := checkACLHeaders(r); err != nil {
 		return meta.ObjectMeta{}, err
@@ -125,6 +126,11 @@ func (h *Handler) newObject(r *request) (meta.ObjectMeta, error) {
 	if err := objectHeaders(r, &obj); err != nil {
 		return meta.ObjectMeta{}, err
 	}
+	tags, err := ParseTaggingHeader(r.header("X-Amz-Tagging"))
+	if err != nil {
+		return meta.ObjectMeta{}, err
+	}
+	obj.Tags = tags
 	return obj, nil
 }
 
@@ -144,6 +150,7 @@ func setObjectHeaders(r *request, obj *meta.ObjectMeta) {
 		rh.SetCanonical([]byte("x-amz-meta-"+k), []byte(encodeMetaValue(v)))
 	}
 	rh.Set("Accept-Ranges", "bytes")
+	setTaggingCount(r, obj)
 }
 
 const http1123 = "Mon, 02 Jan 2006 15:04:05 GMT"
@@ -364,6 +371,9 @@ func (h *Handler) copyObject(r *request) error {
 		}
 	default:
 		return s3err.Errorf(s3err.InvalidArgument, "Unknown metadata directive.")
+	}
+	if obj.Tags, err = copyTags(r, src.Tags); err != nil {
+		return err
 	}
 	if err := h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj}); err != nil {
 		return err

@@ -63,12 +63,18 @@ var (
 	opCompleteMultipart     = op("CompleteMultipartUpload", iam.RoleWriter, (*Handler).completeMultipartUpload)
 	opAbortMultipart        = op("AbortMultipartUpload", iam.RoleWriter, (*Handler).abortMultipartUpload)
 	opListParts             = op("ListParts", iam.RoleWriter, (*Handler).listParts)
+	opGetObjectTagging      = op("GetObjectTagging", iam.RoleReader, (*Handler).getObjectTagging)
+	opPutObjectTagging      = op("PutObjectTagging", iam.RoleWriter, (*Handler).putObjectTagging)
+	opDeleteObjectTagging   = op("DeleteObjectTagging", iam.RoleWriter, (*Handler).deleteObjectTagging)
+	opGetBucketTagging      = op("GetBucketTagging", iam.RoleReader, (*Handler).getBucketTagging)
+	opPutBucketTagging      = op("PutBucketTagging", iam.RoleWriter, (*Handler).putBucketTagging)
+	opDeleteBucketTagging   = op("DeleteBucketTagging", iam.RoleWriter, (*Handler).deleteBucketTagging)
 )
 
 // unsupported are S3 sub-resources S4 does not implement: any request
 // naming one gets NotImplemented rather than a wrong answer.
 var unsupported = []string{
-	"policy", "cors", "lifecycle", "tagging", "website", "notification", "replication",
+	"policy", "cors", "lifecycle", "website", "notification", "replication",
 	"encryption", "object-lock", "legal-hold", "retention", "torrent", "restore", "select",
 	"analytics", "inventory", "metrics", "logging", "requestPayment", "accelerate",
 	"ownershipControls", "publicAccessBlock", "intelligent-tiering", "attributes",
@@ -99,6 +105,9 @@ func (ru *rule) matches(method string, q url.Values, copying bool) bool {
 
 // bucketRules route the requests that name a bucket and no key.
 var bucketRules = []rule{
+	{"GET", "tagging", false, opGetBucketTagging},
+	{"PUT", "tagging", false, opPutBucketTagging},
+	{"DELETE", "tagging", false, opDeleteBucketTagging},
 	{"GET", "location", false, opGetBucketLocation},
 	{"GET", "acl", false, opGetBucketACL},
 	{"GET", "uploads", false, opListMultipartUploads},
@@ -114,6 +123,9 @@ var bucketRules = []rule{
 
 // objectRules route the requests that name an object.
 var objectRules = []rule{
+	{"GET", "tagging", false, opGetObjectTagging},
+	{"PUT", "tagging", false, opPutObjectTagging},
+	{"DELETE", "tagging", false, opDeleteObjectTagging},
 	{"GET", "uploadId", false, opListParts},
 	{"GET", "acl", false, opGetObjectACL},
 	{"GET", "", false, opGetObject},

@@ -70,6 +70,15 @@ for k in meta.txt meta-copy.txt; do
   [ "$md" = '{"foo": "bar", "two-words": "x"}' ] || fail "head-object $k metadata: $md"
 done
 
+# Object tagging.
+as_alice s3api put-object-tagging --bucket e2e --key meta.txt --tagging 'TagSet=[{Key=team,Value=s4},{Key=env,Value=test}]'
+tags=$(as_alice s3api get-object-tagging --bucket e2e --key meta.txt --query 'TagSet[].[Key,Value]' --output text | tr '\t\n' '= ')
+[ "$tags" = "env=test team=s4 " ] || fail "get-object-tagging: $tags"
+count=$(as_bob s3api head-object --bucket e2e --key meta.txt --query TagCount --output text)
+[ "$count" = 2 ] || fail "head-object TagCount: $count"
+out=$(as_bob s3api delete-object-tagging --bucket e2e --key meta.txt 2>&1) && fail "reader could delete tags"
+grep -q AccessDenied <<<"$out" || fail "reader delete-object-tagging: $out"
+
 # Revoked: the next request with the old key fails.
 curl -s --cacert "$AWS_CA_BUNDLE" -X DELETE "$BASE/api/admin/users/$BOB/credentials" -H "Authorization: Bearer $TOKEN"
 out=$(as_bob s3 ls s3://e2e 2>&1) && fail "revoked key still works"

@@ -59,6 +59,7 @@ const (
 	InvalidLocationConstraint      Code = "InvalidLocationConstraint"
 	InvalidPart                    Code = "InvalidPart"
 	InvalidPartOrder               Code = "InvalidPartOrder"
+	InvalidTag                     Code = "InvalidTag"
 	InvalidRange                   Code = "InvalidRange"
 	InvalidRequest                 Code = "InvalidRequest"
 	InvalidStorageClass            Code = "InvalidStorageClass"
@@ -74,6 +75,7 @@ const (
 	NoSuchBucket                   Code = "NoSuchBucket"
 	NoSuchKey                      Code = "NoSuchKey"
 	NoSuchUpload                   Code = "NoSuchUpload"
+	NoSuchTagSet                   Code = "NoSuchTagSet"
 	NoSuchVersion                  Code = "NoSuchVersion"
 	NotImplemented                 Code = "NotImplemented"
 	NotModified                    Code = "NotModified"
@@ -146,6 +148,7 @@ var errorTable = map[Code]APIError{
 	InvalidLocationConstraint:     {"InvalidLocationConstraint", "The specified location-constraint is not valid", http.StatusBadRequest},
 	InvalidPart:                   {"InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", http.StatusBadRequest},
 	InvalidPartOrder:              {"InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.", http.StatusBadRequest},
+	InvalidTag:                    {"InvalidTag", "The tag provided was not a valid tag.", http.StatusBadRequest},
 	InvalidRange:                  {"InvalidRange", "The requested range is not satisfiable", http.StatusRequestedRangeNotSatisfiable},
 	InvalidRequest:                {"InvalidRequest", "Invalid Request", http.StatusBadRequest},
 	InvalidStorageClass:           {"InvalidStorageClass", "The storage class you specified is not valid", http.StatusBadRequest},
@@ -161,6 +164,7 @@ var errorTable = map[Code]APIError{
 	NoSuchBucket:                  {"NoSuchBucket", "The specified bucket does not exist", http.StatusNotFound},
 	NoSuchKey:                     {"NoSuchKey", "The specified key does not exist.", http.StatusNotFound},
 	NoSuchUpload:                  {"NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", http.StatusNotFound},
+	NoSuchTagSet:                  {"NoSuchTagSet", "The TagSet does not exist", http.StatusNotFound},
 	NoSuchVersion:                 {"NoSuchVersion", "The specified version does not exist.", http.StatusNotFound},
 	NotImplemented:                {"NotImplemented", "A header you provided implies functionality that is not implemented", http.StatusNotImplemented},
 	NotModified:                   {"NotModified", "Not Modified", http.StatusNotModified},
