@@ -6,6 +6,7 @@ package s3_test
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -140,7 +141,8 @@ func TestS3ConditionalWrites(t *testing.T) {
 // TestS3ConditionalDelete: DeleteObject with If-Match deletes only a key
 // with that ETag (412 PreconditionFailed otherwise, the object kept) or,
 // with *, any existing key; a missing key is 404 NoSuchKey, as S3 answers;
-// of many racing conditional deletes of one object exactly one deletes it.
+// of many racing conditional deletes of one object exactly one deletes it;
+// DeleteObjects entries with an <ETag> get the same verdicts, each its own.
 func TestS3ConditionalDelete(t *testing.T) {
 	e := newEnv(t)
 	w := e.SDKFor(e.writer)
@@ -196,5 +198,31 @@ func TestS3ConditionalDelete(t *testing.T) {
 	}
 	if won != 1 {
 		t.Fatalf("%d racers deleted the object, want 1", won)
+	}
+
+	// DeleteObjects entries with an <ETag>: each its own verdict.
+	e1 := s3test.PutString(t, w, "cond", "m1", "1").ETag
+	s3test.PutString(t, w, "cond", "m2", "2")
+	s3test.PutString(t, w, "cond", "m3", "3")
+	out := s3test.Must[*s3.DeleteObjectsOutput](t)(w.DeleteObjects(bg, &s3.DeleteObjectsInput{Bucket: b, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("m1"), ETag: e1},
+		{Key: aws.String("m2"), ETag: e1},
+		{Key: aws.String("gone"), ETag: e1},
+		{Key: aws.String("m3")},
+	}}}))
+	var deleted, failed []string
+	for _, d := range out.Deleted {
+		deleted = append(deleted, aws.ToString(d.Key))
+	}
+	for _, f := range out.Errors {
+		failed = append(failed, aws.ToString(f.Key)+":"+aws.ToString(f.Code))
+	}
+	slices.Sort(deleted)
+	slices.Sort(failed)
+	if !slices.Equal(deleted, []string{"m1", "m3"}) || !slices.Equal(failed, []string{"gone:NoSuchKey", "m2:PreconditionFailed"}) {
+		t.Errorf("DeleteObjects with ETags: deleted %q, errors %q", deleted, failed)
+	}
+	if exists("m1") || !exists("m2") || exists("m3") {
+		t.Errorf("after DeleteObjects: m1 %v m2 %v m3 %v, want false true false", exists("m1"), exists("m2"), exists("m3"))
 	}
 }

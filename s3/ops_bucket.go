@@ -332,6 +332,26 @@ func (h *Handler) deleteObjects(r *request) error {
 			res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, s3err.New(s3err.NoSuchVersion)))
 			continue
 		}
+		if o.ETag != "" {
+			// A conditional entry (as If-Match on DeleteObject): its own
+			// event, so that its verdict is its own.
+			cond, err := writeCondition(o.ETag, "")
+			if err == nil {
+				err = h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: []string{o.Key}, If: cond})
+			}
+			switch {
+			case err == nil:
+				h.released()
+				if !quiet {
+					res.Deleted = append(res.Deleted, DeletedObject{Key: o.Key, VersionID: o.VersionID})
+				}
+			case s3err.IsCode(err, s3err.NoSuchKey), s3err.IsCode(err, s3err.PreconditionFailed), s3err.IsCode(err, s3err.InvalidArgument):
+				res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, s3err.As(err)))
+			default:
+				return err
+			}
+			continue
+		}
 		keys = append(keys, o.Key)
 		if !quiet {
 			res.Deleted = append(res.Deleted, DeletedObject{Key: o.Key, VersionID: o.VersionID})

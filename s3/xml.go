@@ -413,6 +413,7 @@ type CompletedPart struct {
 type ObjectIdentifier struct {
 	Key       string
 	VersionID string
+	ETag      string // a conditional delete's (S3's <ETag>): "" for none
 }
 
 type xmlCompletedPart struct {
@@ -477,6 +478,7 @@ func DecodeCompleteMultipartUpload(r io.Reader) ([]CompletedPart, error) {
 type xmlObjectIdentifier struct {
 	Key       *string `xml:"Key"`
 	VersionID string  `xml:"VersionId"`
+	ETag      string  `xml:"ETag"`
 }
 
 type xmlDelete struct {
@@ -511,7 +513,7 @@ func DecodeDeleteObjects(r io.Reader) (quiet bool, objects []ObjectIdentifier, e
 		if o.Key == nil {
 			return false, nil, s3err.New(s3err.MalformedXML)
 		}
-		objects = append(objects, ObjectIdentifier{Key: *o.Key, VersionID: strings.TrimSpace(o.VersionID)})
+		objects = append(objects, ObjectIdentifier{Key: *o.Key, VersionID: strings.TrimSpace(o.VersionID), ETag: strings.TrimSpace(o.ETag)})
 	}
 	return quiet, objects, nil
 }

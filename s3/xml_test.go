@@ -432,7 +432,8 @@ func FuzzDecodeDeleteObjects(f *testing.F) {
 	xmlTestFuzzSeeds(f,
 		`<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>a/f1.txt</Key></Object><Object><Key>a/f2.txt</Key></Object><Quiet>false</Quiet></Delete>`,
 		`<Delete><Quiet>true</Quiet><Object><Key>k</Key><VersionId>null</VersionId></Object></Delete>`,
-		`<Delete><Object></Object></Delete>`)
+		`<Delete><Object></Object></Delete>`,
+		`<Delete><Object><Key>k</Key><ETag>"9a0364b9e99bb480dd25e1f0284c8555"</ETag></Object></Delete>`)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_, objs, err := DecodeDeleteObjects(bytes.NewReader(body))
 		xmlTestFuzzErr(t, err)
