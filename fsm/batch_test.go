@@ -55,7 +55,12 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 		case 1:
 			enc(MsgBucketDelete, &BucketDelete{Name: bucket()})
 		case 2, 3:
-			enc(MsgObjectPut, &ObjectPut{Bucket: bucket(), Key: key(), Object: objOf(blob(), blob()), If: cond()})
+			obj := objOf(blob(), blob())
+			if rng.Intn(3) == 0 { // an inline object
+				body := []byte(blob())
+				obj = meta.ObjectMeta{ETag: `"e"`, Owner: "u1", Size: int64(len(body)), Inline: meta.NewInline(body)}
+			}
+			enc(MsgObjectPut, &ObjectPut{Bucket: bucket(), Key: key(), Object: obj, If: cond()})
 		case 4:
 			switch rng.Intn(4) {
 			case 0:
@@ -69,7 +74,12 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 			enc(MsgUploadCreate, &UploadCreate{Bucket: bucket(), Key: key(), UploadID: upload(), At: at})
 		case 6:
 			b := blobOf(blob())
-			enc(MsgPartPut, &PartPut{UploadID: upload(), PartNumber: 1 + rng.Intn(3), Part: meta.PartMeta{ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4]), Size: meta.MinPartSize, Blob: b}})
+			part := meta.PartMeta{ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4]), Size: meta.MinPartSize, Blob: b}
+			if rng.Intn(3) == 0 { // an inline part (of the same ETag, so that completes find it)
+				part = meta.PartMeta{ETag: part.ETag, Size: b.Size, Inline: meta.NewInline([]byte(fmt.Sprintf("%x", b.SHA256[:4])[:b.Size%8]))}
+				part.Size = part.Inline.Size
+			}
+			enc(MsgPartPut, &PartPut{UploadID: upload(), PartNumber: 1 + rng.Intn(3), Part: part})
 		case 7:
 			if rng.Intn(2) == 0 {
 				enc(MsgUploadAbort, &UploadAbort{UploadID: upload()})

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-msgpack/v2/codec"
 
 	"github.com/s4/s4/iam"
+	"github.com/s4/s4/meta"
 )
 
 // MessageType is the first byte of every Raft log entry that S4 writes. The
@@ -29,8 +30,20 @@ const (
 // every version it knows how to decode.
 const eventVersion = 1
 
-// MaxEventSize bounds an encoded event (well under raft.SuggestedMaxDataSize).
-const MaxEventSize = 64 << 10
+// MaxEventSize bounds an encoded event (under raft.SuggestedMaxDataSize,
+// 512 KiB): the largest inline body (meta.MaxInline, 256 KiB) plus 64 KiB
+// for the rest of its metadata, which was the bound before inline bodies.
+const MaxEventSize = meta.MaxInline + 64<<10
+
+// versioned is a body whose version depends on what it carries: ObjectPut
+// and PartPut are version 2 when they carry an inline body, version 1 (as
+// every release before wrote and read them) otherwise. A release that
+// predates inline bodies stops at a version 2 event (unknown version)
+// rather than apply an object without its bytes.
+type versioned interface {
+	eventVersion() uint8
+	inlineSize() int // bytes of the inline body, 0 if none
+}
 
 // UserCreate creates a user. The proposer fills in ID, the password hash
 // and the timestamp.
@@ -90,9 +103,13 @@ func Encode(t MessageType, msg any) ([]byte, error) {
 	if err := checkBody(t, msg); err != nil {
 		return nil, err
 	}
+	version := uint8(eventVersion)
+	if v, ok := msg.(versioned); ok {
+		version = v.eventVersion()
+	}
 	var buf bytes.Buffer
 	buf.WriteByte(uint8(t))
-	buf.WriteByte(eventVersion)
+	buf.WriteByte(version)
 	if err := codec.NewEncoder(&buf, msgpackHandle).Encode(msg); err != nil {
 		return nil, fmt.Errorf("fsm: encode %d: %w", t, err)
 	}

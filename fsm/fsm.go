@@ -243,7 +243,7 @@ func (f *FSM) apply(s *iam.State, data []byte) applied {
 		}
 		panic(fmt.Errorf("fsm: unknown event type %d", data[0]))
 	}
-	if v := data[1]; v != spec.version {
+	if v := data[1]; !spec.knows(v) {
 		panic(fmt.Errorf("fsm: event %s has unknown version %d", spec.name, v))
 	}
 	body := spec.body()

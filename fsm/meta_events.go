@@ -2,9 +2,12 @@ package fsm
 
 import "github.com/s4/s4/meta"
 
-// Object-metadata events. Object bytes never travel in the log: a PUT writes
-// its blob first (package blob) and then proposes the metadata, which names
-// the blob by its SHA-256.
+// Object-metadata events. Object bytes travel in the log only when they are
+// small (at most the node's inline threshold, never more than
+// meta.MaxInline): ObjectPut and PartPut then carry them (version 2 of the
+// two events, see versioned). Larger bodies do not: a PUT writes its blob
+// first (package blob) and then proposes the metadata, which names the
+// blob by its SHA-256.
 const (
 	MsgBucketCreate   MessageType = 16
 	MsgBucketDelete   MessageType = 17
@@ -42,6 +45,25 @@ type ObjectPut struct {
 	Object meta.ObjectMeta
 	If     *meta.WriteCondition // nil: unconditional
 }
+
+func inlineVersion(in *meta.Inline) uint8 {
+	if in != nil {
+		return 2
+	}
+	return 1
+}
+
+func inlineLen(in *meta.Inline) int {
+	if in == nil {
+		return 0
+	}
+	return len(in.Data)
+}
+
+func (e ObjectPut) eventVersion() uint8 { return inlineVersion(e.Object.Inline) }
+func (e ObjectPut) inlineSize() int     { return inlineLen(e.Object.Inline) }
+func (e PartPut) eventVersion() uint8   { return inlineVersion(e.Part.Inline) }
+func (e PartPut) inlineSize() int       { return inlineLen(e.Part.Inline) }
 
 // ObjectDelete deletes objects; deleting a missing key is not an error,
 // unless If (DeleteObject's If-Match) says it must exist.

@@ -29,10 +29,12 @@ var eventTable = []eventSpec{
 	// Object metadata.
 	metaEvent(MsgBucketCreate, "BucketCreate", applyBucketCreate),
 	metaEvent(MsgBucketDelete, "BucketDelete", applyBucketDelete),
-	metaEvent(MsgObjectPut, "ObjectPut", applyObjectPut),
+	// Version 2 of ObjectPut and PartPut carries an inline body
+	// (meta_events.go); they read version 1 as before.
+	withVersion(2, metaEvent(MsgObjectPut, "ObjectPut", applyObjectPut)),
 	metaEvent(MsgObjectDelete, "ObjectDelete", applyObjectDelete),
 	metaEvent(MsgUploadCreate, "UploadCreate", applyUploadCreate),
-	metaEvent(MsgPartPut, "PartPut", applyPartPut),
+	withVersion(2, metaEvent(MsgPartPut, "PartPut", applyPartPut)),
 	metaEvent(MsgUploadComplete, "UploadComplete", applyUploadComplete),
 	metaEvent(MsgUploadAbort, "UploadAbort", applyUploadAbort),
 	metaEvent(MsgObjectTagsSet, "ObjectTagsSet", applyObjectTagsSet),
@@ -43,7 +45,7 @@ var eventTable = []eventSpec{
 type eventSpec struct {
 	t       MessageType
 	name    string
-	version uint8      // the version this release writes and reads
+	version uint8      // the newest version this release writes and reads; it reads every version from 1
 	iam     bool       // changes users or credentials (moves AuthIndex)
 	revokes bool       // may take a credential or a permission away: acknowledged after the revocation barrier
 	body    func() any // a new, empty body to decode into
@@ -82,6 +84,15 @@ func metaEvent[E any](t MessageType, name string, fn func(m *meta.Store, ev *E) 
 			return applied{resp: eventError(fn(f.meta, body.(*E)))}
 		}}
 }
+
+// withVersion sets the newest version of a row's event.
+func withVersion(v uint8, e eventSpec) eventSpec {
+	e.version = v
+	return e
+}
+
+// knows reports whether this release decodes version v of the event.
+func (e *eventSpec) knows(v uint8) bool { return v >= 1 && v <= e.version }
 
 // specs indexes eventTable by type.
 var specs = func() map[MessageType]*eventSpec {
@@ -130,11 +141,20 @@ func CheckEvent(cmd []byte) error {
 		}
 		return fmt.Errorf("%w: unknown event type %d", ErrInvalidEvent, cmd[0])
 	}
-	if v := cmd[1]; v != spec.version {
+	if v := cmd[1]; !spec.knows(v) {
 		return fmt.Errorf("%w: event %s has unknown version %d", ErrInvalidEvent, spec.name, v)
 	}
-	if err := decode(cmd[2:], spec.body()); err != nil {
+	body := spec.body()
+	if err := decode(cmd[2:], body); err != nil {
 		return fmt.Errorf("%w: event %s: %v", ErrInvalidEvent, spec.name, err)
+	}
+	if v, ok := body.(versioned); ok {
+		if n := v.inlineSize(); n > meta.MaxInline {
+			return fmt.Errorf("%w: event %s carries an inline body of %d bytes, more than %d", ErrInvalidEvent, spec.name, n, meta.MaxInline)
+		}
+		if want := v.eventVersion(); cmd[1] != want {
+			return fmt.Errorf("%w: event %s of version %d is a version %d event", ErrInvalidEvent, spec.name, cmd[1], want)
+		}
 	}
 	return nil
 }

@@ -61,6 +61,9 @@ type ObjectMeta struct {
 	PartSizes []int64
 	// Tags are the object's tags, sorted by key (tags.go).
 	Tags []Tag
+	// Inline is the object's inline tail, its last bytes after Parts
+	// (inline.go); nil: none.
+	Inline *Inline `codec:",omitempty"`
 }
 
 // Checksum is a stored S3 checksum: algorithm name ("CRC32", ...) and its
@@ -98,6 +101,17 @@ type PartMeta struct {
 	Blob         BlobPart
 	LastModified int64
 	Checksum     Checksum
+	// Inline holds the part's bytes when it is inline (inline.go); Blob
+	// is then zero.
+	Inline *Inline `codec:",omitempty"`
+}
+
+// blobs returns the blobs the part references: none for an inline part.
+func (p *PartMeta) blobs() []BlobPart {
+	if p.Inline != nil {
+		return nil
+	}
+	return []BlobPart{p.Blob}
 }
 
 // CompletePart is one entry of a CompleteMultipartUpload request.

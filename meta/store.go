@@ -12,6 +12,8 @@
 //   - read.go: buckets, objects, listings and uploads;
 //   - write.go: the write operations (CreateBucket, PutObject, ...);
 //   - blobs.go: blob reference counts and the garbage list;
+//   - inline.go: inline bodies (small objects and parts kept here, with
+//     their CRC32C, instead of in blobs);
 //   - snapshot.go: a consistent view to snapshot, and restoring one;
 //   - completed.go: what completed multipart uploads made, for a re-sent
 //     CompleteMultipartUpload;
@@ -52,6 +54,7 @@ import (
 //
 //	buckets              name -> BucketInfo
 //	o/<bucket>           key -> ObjectMeta           (one bbolt bucket per S3 bucket)
+//	i/<bucket>           key -> the inline tail's bytes (inline.go; created by the first inline object)
 //	uploads              uploadID -> uploadRecord
 //	p/<uploadID>         partNumber (4 bytes BE) -> PartMeta
 //	refs                 sha256 -> count (8 bytes BE)

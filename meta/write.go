@@ -78,6 +78,9 @@ func (s *Store) DeleteBucket(name string) error {
 		}
 		must(bk.Delete([]byte(name)))
 		must(tx.DeleteBucket(objectsBucket(name)))
+		if tx.Bucket(inlineBucket(name)) != nil {
+			must(tx.DeleteBucket(inlineBucket(name)))
+		}
 		return nil
 	})
 }
@@ -94,10 +97,13 @@ func (s *Store) PutObject(bucket, key string, obj *ObjectMeta, cond *WriteCondit
 		if err := invalidName("key", key, maxKeyLen); err != nil {
 			return err
 		}
+		if err := validInline(obj.Inline); err != nil {
+			return err
+		}
 		if err := cond.check(b, key); err != nil {
 			return err
 		}
-		putObject(tx, b, key, obj)
+		putObject(tx, b, bucket, key, obj)
 		return nil
 	})
 }
@@ -136,16 +142,19 @@ func (c *WriteCondition) check(b *bolt.Bucket, key string) error {
 	return fmt.Errorf("%w: the key has another ETag (If-Match)", ErrPreconditionFailed)
 }
 
-// putObject stores obj under key, moving blob references from the object it
-// replaces (if any) to the new one.
-func putObject(tx *bolt.Tx, b *bolt.Bucket, key string, obj *ObjectMeta) {
+// putObject stores obj under key of bucket (whose objects' bbolt bucket is
+// b), moving blob references from the object it replaces (if any) to the
+// new one, and its inline tail's bytes to i/<bucket> (inline.go).
+func putObject(tx *bolt.Tx, b *bolt.Bucket, bucket, key string, obj *ObjectMeta) {
 	ref(tx, obj.Parts, +1)
 	if v := b.Get([]byte(key)); v != nil {
 		var old ObjectMeta
 		decodeMsg(v, &old)
 		ref(tx, old.Parts, -1)
 	}
-	must(b.Put([]byte(key), encodeMsg(obj)))
+	rec := *obj
+	rec.Inline = putInline(tx, bucket, key, obj.Inline)
+	must(b.Put([]byte(key), encodeMsg(&rec)))
 }
 
 // DeleteObjects deletes keys of bucket; a missing key is not an error. It
@@ -174,6 +183,9 @@ func (s *Store) DeleteObjectsIf(bucket string, keys []string, cond *WriteConditi
 				var old ObjectMeta
 				decodeMsg(v, &old)
 				ref(tx, old.Parts, -1)
+				if old.Inline != nil {
+					putInline(tx, bucket, key, nil)
+				}
 				must(b.Delete([]byte(key)))
 			}
 		}
@@ -195,6 +207,9 @@ func (s *Store) CreateUpload(bucket, key, id string, obj *ObjectMeta, at int64) 
 		}
 		if err := invalidName("upload id", id, maxKeyLen); err != nil {
 			return err
+		}
+		if obj.Inline != nil {
+			return invalid("an upload's object has no inline body before it is completed")
 		}
 		up := tx.Bucket(bktUploads)
 		if up.Get([]byte(id)) != nil {
@@ -218,12 +233,15 @@ func (s *Store) PutPart(id string, number int, part *PartMeta) error {
 		if number < 1 || number > maxPartNumber {
 			return invalid("part number %d", number)
 		}
-		ref(tx, []BlobPart{part.Blob}, +1)
+		if err := validInline(part.Inline); err != nil {
+			return err
+		}
+		ref(tx, part.blobs(), +1)
 		k := partKey(number)
 		if v := pb.Get(k); v != nil {
 			var old PartMeta
 			decodeMsg(v, &old)
-			ref(tx, []BlobPart{old.Blob}, -1)
+			ref(tx, old.blobs(), -1)
 		}
 		must(pb.Put(k, encodeMsg(part)))
 		return nil
@@ -258,7 +276,7 @@ func (s *Store) CompleteUpload(id string, parts []CompletePart, at int64, cond *
 		}
 		obj.LastModified = at
 		// The object takes its own references before the upload drops the parts'.
-		putObject(tx, ob, rec.Key, &obj)
+		putObject(tx, ob, rec.Bucket, rec.Key, &obj)
 		dropUpload(tx, id)
 		rememberCompleted(tx, id, CompletedUpload{Bucket: rec.Bucket, Key: rec.Key, ETag: obj.ETag, At: at})
 		return nil
@@ -274,6 +292,7 @@ func assemble(pb *bolt.Bucket, obj ObjectMeta, parts []CompletePart) (ObjectMeta
 	obj.Size = 0
 	obj.Parts = nil
 	obj.PartSizes = nil
+	obj.Inline = nil
 	md5s := make([][16]byte, 0, len(parts))
 	for i := 1; i < len(parts); i++ {
 		if parts[i].PartNumber <= parts[i-1].PartNumber {
@@ -293,7 +312,18 @@ func assemble(pb *bolt.Bucket, obj ObjectMeta, parts []CompletePart) (ObjectMeta
 		if i < len(parts)-1 && p.Size < MinPartSize {
 			return ObjectMeta{}, fmt.Errorf("%w: part %d is %d bytes", ErrEntityTooSmall, cp.PartNumber, p.Size)
 		}
-		obj.Parts = append(obj.Parts, p.Blob)
+		if p.Inline != nil {
+			// Only the last part can be inline (the others are at least
+			// MinPartSize, above MaxInline): it becomes the object's inline
+			// tail, its bytes and CRC32C as the part has them (a GET
+			// checks them).
+			if i < len(parts)-1 {
+				return ObjectMeta{}, fmt.Errorf("%w: part %d is %d bytes", ErrEntityTooSmall, cp.PartNumber, p.Size)
+			}
+			obj.Inline = p.Inline
+		} else {
+			obj.Parts = append(obj.Parts, p.Blob)
+		}
 		obj.PartSizes = append(obj.PartSizes, p.Size)
 		obj.Size += p.Size
 		md5s = append(md5s, p.MD5)
@@ -320,7 +350,7 @@ func dropUpload(tx *bolt.Tx, id string) {
 		pb.ForEach(func(k, v []byte) error {
 			var p PartMeta
 			decodeMsg(v, &p)
-			ref(tx, []BlobPart{p.Blob}, -1)
+			ref(tx, p.blobs(), -1)
 			return nil
 		})
 		must(tx.DeleteBucket(partsBucket(id)))

@@ -63,7 +63,9 @@ func TestCatchUpBlobsAfterDowntime(t *testing.T) {
 		if _, err := lc.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("catchup"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
 			t.Fatalf("put %s: %v", key, err)
 		}
-		want[sha256.Sum256(body)] = key
+		if int64(size) > cfgs[down].InlineThreshold { // smaller ones are inline: no blob
+			want[sha256.Sum256(body)] = key
+		}
 	}
 	mp, err := lc.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: aws.String("catchup"), Key: aws.String("multi")})
 	if err != nil {
@@ -88,7 +90,7 @@ func TestCatchUpBlobsAfterDowntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pbody := randBytes(300, 64<<10)
+	pbody := randBytes(300, int(cfgs[down].InlineThreshold)+1) // a blob part, just above the inline threshold
 	if _, err := lc.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("catchup"), Key: aws.String("pending"), UploadId: pending.UploadId,
 		PartNumber: aws.Int32(1), Body: bytes.NewReader(pbody)}); err != nil {
 		t.Fatal(err)

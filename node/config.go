@@ -12,6 +12,8 @@ import (
 	"github.com/s4/s4/disk"
 	"github.com/s4/s4/keyring"
 	"github.com/s4/s4/lease"
+	"github.com/s4/s4/meta"
+	"github.com/s4/s4/s3"
 	"github.com/s4/s4/transport"
 )
 
@@ -74,6 +76,13 @@ type Config struct {
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout, CommitTimeout time.Duration
 	// MaxObjectSize bounds a single PUT or part. Default 5 GiB.
 	MaxObjectSize int64
+	// InlineThreshold is the largest body of a PUT or a part that travels
+	// inside its metadata event through the Raft log and is kept in the
+	// metadata store, without a blob file (s3.Config.InlineThreshold).
+	// 0 turns it off. Default s3.DefaultInlineThreshold; at most
+	// meta.MaxInline. Every node of a cluster should have the same (a
+	// node only decides for the PUTs it takes; any node reads both kinds).
+	InlineThreshold int64
 	// GCInterval is how often unreferenced blobs are removed. Default 30s.
 	GCInterval time.Duration
 	// ScrubRate bounds the blob scrubber's reads, in bytes per second
@@ -177,6 +186,7 @@ func DefaultConfig() Config {
 		LeaderLeaseTimeout: 500 * time.Millisecond,
 		CommitTimeout:      5 * time.Millisecond,
 		MaxObjectSize:      5 << 30,
+		InlineThreshold:    s3.DefaultInlineThreshold,
 		AuthLease:          time.Second,
 		GCInterval:         30 * time.Second,
 	}
@@ -192,6 +202,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RootUser == "" {
 		c.RootUser = "root"
+	}
+	if c.InlineThreshold < 0 || c.InlineThreshold > meta.MaxInline {
+		return fmt.Errorf("node: inline threshold %d is not between 0 and %d bytes", c.InlineThreshold, meta.MaxInline)
 	}
 	if c.RootPassword != "" && len(c.RootPassword) < 8 {
 		return errors.New("node: root password must be at least 8 characters")

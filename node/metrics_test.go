@@ -224,6 +224,7 @@ func TestMetricsEndpoint(t *testing.T) {
 
 	// The blob store's size comes from a walk that a scrape starts (the
 	// first one's, before the PUT, found nothing; the next in 5 minutes).
+	putString(t, w, "metrics", "blob", strings.Repeat("b", int(e.n.cfg.InlineThreshold)+1)) // a blob (small bodies are inline)
 	e.n.obs.blobScan.Store(nil)
 	scrape(t, c, tok.Token)
 	deadline := time.Now().Add(10 * time.Second)

@@ -159,7 +159,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	n.prop = cluster.NewProposer(n, n.rpcCli)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n, Fresh: n,
 		Metrics: n.obs.metrics.Admin, NodeID: id, History: n.meta}, n.fsm, n.prop)
-	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, Logger: n.log.With("component", "s3"), Replicator: n.objects, Space: n.objects,
+	n.s3 = s3.New(s3.Config{MaxObjectSize: cfg.MaxObjectSize, InlineThreshold: cfg.InlineThreshold, Logger: n.log.With("component", "s3"), Replicator: n.objects, Space: n.objects,
 		Metrics: n.obs.metrics.S3, AccessLog: n.obs.access}, n.fsm, n.meta, n.prop, n.blobs, n)
 	n.startObservability() // metrics.go
 	s3h.Store(n.s3)

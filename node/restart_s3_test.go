@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +19,8 @@ func TestS3SurvivesRestart(t *testing.T) {
 	c := e.sdkFor(e.writer)
 	mkBucket(t, c, "keep")
 	putString(t, c, "keep", "before/snapshot.txt", "one")
+	big := strings.Repeat("b", int(e.n.cfg.InlineThreshold)+1) // a blob, not inline
+	putString(t, c, "keep", "big", big)
 	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("keep"), Key: aws.String("mp")})
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +30,7 @@ func TestS3SurvivesRestart(t *testing.T) {
 	}
 	putString(t, c, "keep", "after/snapshot.txt", "two")
 	putString(t, c, "keep", "before/snapshot.txt", "one, overwritten")
+	putString(t, c, "keep", "big", big+"!")
 	dir := e.n.cfg.DataDir
 	if err := e.n.Close(); err != nil {
 		t.Fatal(err)
@@ -48,9 +52,16 @@ func TestS3SurvivesRestart(t *testing.T) {
 	if len(ups.Uploads) != 1 || aws.ToString(ups.Uploads[0].UploadId) != aws.ToString(up.UploadId) {
 		t.Fatalf("uploads after restart: %+v", ups.Uploads)
 	}
-	// The overwritten body's blob is garbage; the live ones are not.
+	if got := getString(t, c2, "keep", "big"); got != big+"!" {
+		t.Fatalf("big: %d bytes", len(got))
+	}
+	// The overwritten big body's blob is garbage; the live one is not (the
+	// small bodies are inline: no blobs).
 	if removed := m.CollectGarbage(); removed != 1 {
 		t.Fatalf("garbage collection removed %d blobs, want 1 (the overwritten body)", removed)
+	}
+	if got := getString(t, c2, "keep", "big"); got != big+"!" {
+		t.Fatalf("big after GC: %d bytes", len(got))
 	}
 	if got := getString(t, c2, "keep", "before/snapshot.txt"); got != "one, overwritten" {
 		t.Fatalf("after GC: %q", got)

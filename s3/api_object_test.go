@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s4/s4/internal/s3test"
+	s4s3 "github.com/s4/s4/s3"
 )
 
 // TestS3Objects: PutObject/GetObject with every stored header and user
@@ -314,7 +315,7 @@ func TestS3Objects(t *testing.T) {
 // in GET, HEAD, listings and copies, and nothing named after one appears on
 // disk.
 func TestS3KeysRoundTrip(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvWith(t, s4s3.Config{}) // blob objects only: the test looks at the blob files
 	w, rd := e.SDKFor(e.writer), e.SDKFor(e.reader)
 	s3test.MkBucket(t, w, "keys")
 	b := aws.String("keys")

@@ -29,9 +29,12 @@
 //     S3's read-after-write, through any node.
 //  5. Operation. It reads the metadata store, and changes it only by
 //     proposing an event (the FSM's domain errors become S3 errors); object
-//     bytes go to blobs, copied to a majority of the nodes before their
-//     metadata is proposed, and refused at the free-space reserve. A body
-//     is verified as it was signed before anything is committed.
+//     bytes up to Config.InlineThreshold travel inside their event and are
+//     kept with the metadata (inline.go), larger ones go to blobs, copied
+//     to a majority of the nodes before their metadata is proposed; both
+//     are refused at the free-space reserve. A body is verified as it was
+//     signed before anything is committed, and an inline body's CRC32C
+//     before any byte of it is sent.
 //
 // Any failure is an *s3err.Error rendered as S3's XML error document (no
 // body for HEAD, validators kept on a 304); a panic is InternalError.
@@ -73,7 +76,10 @@
 //   - tagging.go: object and bucket tagging, its XML and x-amz-tagging.
 //   - objectreader.go: an object's bytes, part by part, from the local
 //     blobs or a peer.
-//   - payload.go: request bodies as signed: into a blob or into memory.
+//   - payload.go: request bodies as signed: inline, into a blob, or into
+//     memory (XML bodies).
+//   - inline.go: inline bodies: the spill from memory to a blob past the
+//     threshold, the check of an inline body before it is sent.
 //   - data.go: object data around an operation: replication, fetches
 //     from peers, the free-space reserve.
 //   - conditional.go, range.go, validate.go: conditional headers, ranges,

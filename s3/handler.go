@@ -20,6 +20,7 @@ import (
 	"github.com/s4/s4/accesslog"
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/iam"
+	"github.com/s4/s4/meta"
 	"github.com/s4/s4/metrics"
 	"github.com/s4/s4/s3/s3err"
 	"github.com/s4/s4/s3/sig"
@@ -37,6 +38,11 @@ type Config struct {
 	Region string
 	// MaxObjectSize bounds a single PUT and a part. Default 5 GiB.
 	MaxObjectSize int64
+	// InlineThreshold is the largest body (of a PUT, a part, a part copy)
+	// kept inline: carried in its metadata event through the Raft log and
+	// stored in the metadata store, with no blob file (inline.go). 0:
+	// every body is a blob. At most meta.MaxInline.
+	InlineThreshold int64
 	// ProposeTimeout bounds a metadata write. Default 10s.
 	ProposeTimeout time.Duration
 	Logger         *slog.Logger
@@ -53,6 +59,10 @@ type Config struct {
 	// nothing of it is computed.
 	AccessLog *accesslog.Logger
 }
+
+// DefaultInlineThreshold is the node's default Config.InlineThreshold
+// (BENCHMARKS.md, "Inline objects": where it was measured).
+const DefaultInlineThreshold = 64 << 10
 
 // Handler serves the S3 API (path-style) over fasthttp.
 type Handler struct {
@@ -79,6 +89,7 @@ func New(cfg Config, auth AuthIndex, store Metadata, prop Proposer, blobs Blobs,
 	if cfg.MaxObjectSize <= 0 {
 		cfg.MaxObjectSize = 5 << 30
 	}
+	cfg.InlineThreshold = min(max(cfg.InlineThreshold, 0), meta.MaxInline)
 	if cfg.ProposeTimeout <= 0 {
 		cfg.ProposeTimeout = 10 * time.Second
 	}

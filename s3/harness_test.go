@@ -49,7 +49,14 @@ type env struct {
 	super   s3test.User
 }
 
+// newEnv is newEnvWith the node's default settings (bodies up to the
+// default inline threshold are inline).
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, s4s3.Config{InlineThreshold: s4s3.DefaultInlineThreshold})
+}
+
+func newEnvWith(t *testing.T, cfg s4s3.Config) *env {
 	t.Helper()
 	e := &env{dataDir: filepath.Join(t.TempDir(), "data")}
 	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
@@ -72,7 +79,7 @@ func newEnv(t *testing.T) *env {
 	e.reader = e.newUser(t, "reader", iam.RoleReader)
 	e.writer = e.newUser(t, "writer", iam.RoleWriter)
 	e.super = e.newUser(t, "super", iam.RoleSuperUser)
-	h := s4s3.New(s4s3.Config{}, f, e.meta, e.prop, e.blobs, nil)
+	h := s4s3.New(cfg, f, e.meta, e.prop, e.blobs, nil)
 	e.Client = e.serve(t, h)
 	return e
 }

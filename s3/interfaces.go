@@ -44,6 +44,9 @@ type Metadata interface {
 	Bucket(name string) (meta.BucketInfo, bool)
 	Buckets() []meta.BucketInfo
 	Object(bucket, key string) (meta.ObjectMeta, bool)
+	// ObjectData is Object with the bytes of the object's inline tail
+	// (Inline.Data), unchecked, read in the same transaction.
+	ObjectData(bucket, key string) (meta.ObjectMeta, bool)
 	// List lists bucket's keys after after under prefix; ok is false
 	// when the bucket does not exist.
 	List(bucket, prefix, after, delimiter string, max int) (res meta.ListResult, ok bool)

@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -25,6 +26,13 @@ func (h *Handler) openObject(obj *meta.ObjectMeta, start, length int64) (io.Read
 		or.parts = append(or.parts, partRange{sum: p.SHA256, size: p.Size, off: start})
 		start = 0
 	}
+	if in := obj.Inline; in != nil && length > 0 && start < in.Size {
+		// The inline tail, which the caller checked (checkInline).
+		if int64(len(in.Data)) != in.Size {
+			return nil, s3err.Errorf(s3err.InternalError, "the object's inline data was not read")
+		}
+		or.parts = append(or.parts, partRange{inline: in.Data, size: in.Size, off: start})
+	}
 	// Fail before the status line if the first blob is missing.
 	if length > 0 {
 		if err := or.next(); err != nil {
@@ -35,9 +43,10 @@ func (h *Handler) openObject(obj *meta.ObjectMeta, start, length int64) (io.Read
 }
 
 type partRange struct {
-	sum  [32]byte
-	size int64
-	off  int64
+	sum    [32]byte
+	size   int64
+	off    int64
+	inline []byte // the bytes of an inline tail (sum is unused then)
 }
 
 // objectReader reads an object's parts in order: each from the local blob
@@ -74,6 +83,11 @@ func (o *objectReader) next() error {
 	}
 	p := o.parts[0]
 	o.parts = o.parts[1:]
+	if p.inline != nil {
+		o.part, o.read, o.repaired, o.local = p, 0, false, false
+		o.cur = bytes.NewReader(p.inline[p.off:])
+		return nil
+	}
 	o.part, o.read, o.repaired, o.local = p, 0, false, false
 	return o.openPart()
 }

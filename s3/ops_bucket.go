@@ -99,7 +99,7 @@ func (h *Handler) aclOwner(r *request) (string, error) {
 		b, err := h.bucket(r)
 		return b.Owner, err
 	}
-	obj, err := h.object(r)
+	obj, err := h.object(r, false)
 	return obj.Owner, err
 }
 
@@ -357,10 +357,11 @@ func (h *Handler) deleteObjects(r *request) error {
 			res.Deleted = append(res.Deleted, DeletedObject{Key: o.Key, VersionID: o.VersionID})
 		}
 	}
-	// One event per batch of keys that fits the log entry limit.
+	// One event per batch of keys of about 32 KiB (well within the log
+	// entry limit).
 	for len(keys) > 0 {
 		n, size := 0, 0
-		for n < len(keys) && size+len(keys[n]) < fsm.MaxEventSize/2 {
+		for n < len(keys) && size+len(keys[n]) < deleteBatchBytes {
 			size += len(keys[n]) + 8
 			n++
 		}
@@ -372,6 +373,10 @@ func (h *Handler) deleteObjects(r *request) error {
 	}
 	return writeXML(r, fasthttp.StatusOK, &res)
 }
+
+// deleteBatchBytes bounds the keys of one ObjectDelete event of a
+// DeleteObjects request.
+const deleteBatchBytes = 32 << 10
 
 func (h *Handler) listMultipartUploads(r *request) error {
 	if _, err := h.bucket(r); err != nil {

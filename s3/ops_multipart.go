@@ -9,7 +9,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/s4/s4/blob"
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/meta"
 	"github.com/s4/s4/s3/s3err"
@@ -71,8 +70,8 @@ func (h *Handler) uploadPart(r *request) error {
 	if err != nil {
 		return err
 	}
-	return h.putBody(r, func(ref blob.Ref, ck meta.Checksum) (string, error) {
-		part, err := h.putPart(r, u.UploadID, n, ref, ck)
+	return h.putBody(r, func(b storedBody, ck meta.Checksum) (string, error) {
+		part, err := h.putPart(r, u.UploadID, n, b, ck)
 		return part.ETag, err
 	})
 }
@@ -109,6 +108,17 @@ func (h *Handler) uploadPartCopy(r *request) error {
 		return err
 	}
 	defer body.Close()
+	var sb storedBody
+	if h.cfg.InlineThreshold > 0 && length <= h.cfg.InlineThreshold { // an inline part
+		if sb, err = readInline(body, length); err != nil {
+			var se *s3err.Error
+			if errors.As(err, &se) {
+				return se
+			}
+			return s3err.Errorf(s3err.InternalError, "cannot read the source of the copy").WithCause(err)
+		}
+		return h.copiedPart(r, u.UploadID, n, sb)
+	}
 	ref, unpin, err := h.blobs.PutPinned(body, length)
 	if err != nil {
 		var se *s3err.Error
@@ -121,18 +131,26 @@ func (h *Handler) uploadPartCopy(r *request) error {
 		return err
 	}
 	defer unpin()
-	part, err := h.putPart(r, u.UploadID, n, ref, meta.Checksum{})
+	return h.copiedPart(r, u.UploadID, n, storedBody{size: ref.Size, md5: ref.MD5, blob: &ref})
+}
+
+// copiedPart commits the body an UploadPartCopy stored as part n and
+// answers.
+func (h *Handler) copiedPart(r *request, uploadID string, n int, b storedBody) error {
+	part, err := h.putPart(r, uploadID, n, b, meta.Checksum{})
 	if err != nil {
 		return err
 	}
 	return writeXML(r, fasthttp.StatusOK, &CopyPartResult{ETag: part.ETag, LastModified: XMLTime(unixTime(part.LastModified))})
 }
 
-// putPart commits the stored blob ref (its checksum ck) as part n of the
+// putPart commits the stored body b (its checksum ck) as part n of the
 // upload.
-func (h *Handler) putPart(r *request, uploadID string, n int, ref blob.Ref, ck meta.Checksum) (meta.PartMeta, error) {
-	part := meta.PartMeta{ETag: `"` + ref.MD5Hex() + `"`, MD5: ref.MD5, Size: ref.Size,
-		Blob: meta.BlobPart{SHA256: ref.SHA256, Size: ref.Size}, LastModified: h.cfg.Now().UnixNano(), Checksum: ck}
+func (h *Handler) putPart(r *request, uploadID string, n int, b storedBody, ck meta.Checksum) (meta.PartMeta, error) {
+	part := meta.PartMeta{ETag: b.etag(), MD5: b.md5, Size: b.size, LastModified: h.cfg.Now().UnixNano(), Checksum: ck, Inline: b.inline}
+	if b.blob != nil {
+		part.Blob = meta.BlobPart{SHA256: b.blob.SHA256, Size: b.blob.Size}
+	}
 	return part, h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: uploadID, PartNumber: n, Part: part})
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/s4/s4/blob"
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/meta"
 	"github.com/s4/s4/s3/s3err"
@@ -21,17 +20,24 @@ var storedHeaders = []string{"Content-Encoding", "Cache-Control", "Content-Dispo
 // maxUserMetadata is S3's limit on the size of x-amz-meta-* headers.
 const maxUserMetadata = 2 << 10
 
-func (h *Handler) object(r *request) (meta.ObjectMeta, error) {
+// object loads the request's object, with the bytes of its inline tail
+// when withData (for a GET; they are checked before they are sent).
+func (h *Handler) object(r *request, withData bool) (meta.ObjectMeta, error) {
 	if v := r.query.Get("versionId"); v != "" && v != "null" {
 		return meta.ObjectMeta{}, s3err.New(s3err.NoSuchVersion)
 	}
-	return h.lookObject(r.bucket, r.key)
+	return h.lookObject(r.bucket, r.key, withData)
 }
 
-// lookObject loads an object: NoSuchKey if it does not exist, NoSuchBucket
-// if its bucket does not either.
-func (h *Handler) lookObject(bucket, key string) (meta.ObjectMeta, error) {
-	obj, ok := h.meta.Object(bucket, key)
+// lookObject loads an object (with its inline tail's bytes when withData):
+// NoSuchKey if it does not exist, NoSuchBucket if its bucket does not
+// either.
+func (h *Handler) lookObject(bucket, key string, withData bool) (meta.ObjectMeta, error) {
+	read := h.meta.Object
+	if withData {
+		read = h.meta.ObjectData
+	}
+	obj, ok := read(bucket, key)
 	if !ok {
 		if _, bok := h.meta.Bucket(bucket); !bok {
 			return obj, s3err.New(s3err.NoSuchBucket)
@@ -168,7 +174,7 @@ var responseOverrides = map[string]string{
 // getObject serves GetObject and HeadObject: conditionals, Range,
 // response-* overrides, and the bytes streamed from the blob store.
 func (h *Handler) getObject(r *request) error {
-	obj, err := h.object(r)
+	obj, err := h.object(r, !r.ctx.IsHead())
 	if err != nil {
 		return err
 	}
@@ -216,6 +222,13 @@ func (h *Handler) getObject(r *request) error {
 		}
 		start, length, partial = s, l, p
 	}
+	// A range that reaches the inline tail: its bytes are checked before
+	// any header of the object is set (an error answer carries none).
+	if !r.ctx.IsHead() && obj.Inline != nil && start+length > obj.Size-obj.Inline.Size {
+		if err := h.checkInline(r.bucket, r.key, &obj); err != nil {
+			return err
+		}
+	}
 	setObjectHeaders(r, &obj)
 	for q, hname := range responseOverrides {
 		if v, ok := r.query[q]; ok {
@@ -236,6 +249,10 @@ func (h *Handler) getObject(r *request) error {
 		r.ctx.Response.SkipBody = true
 		return nil
 	}
+	if len(obj.Parts) == 0 && obj.Inline != nil { // all of it in memory
+		r.ctx.SetBody(obj.Inline.Data[start : start+length])
+		return nil
+	}
 	body, err := h.openObject(&obj, start, length)
 	if err != nil {
 		return err
@@ -253,12 +270,13 @@ func (h *Handler) putObject(r *request) error {
 	if err != nil {
 		return err
 	}
-	return h.putBody(r, func(ref blob.Ref, ck meta.Checksum) (string, error) {
-		obj.Size = ref.Size
-		obj.ETag = `"` + ref.MD5Hex() + `"`
+	return h.putBody(r, func(b storedBody, ck meta.Checksum) (string, error) {
+		obj.Size = b.size
+		obj.ETag = b.etag()
 		obj.LastModified = h.cfg.Now().UnixNano()
 		obj.Checksum = ck
-		obj.Parts = []meta.BlobPart{{SHA256: ref.SHA256, Size: ref.Size}}
+		obj.Parts = b.parts()
+		obj.Inline = b.inline
 		return obj.ETag, h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj, If: cond})
 	})
 }
@@ -305,8 +323,12 @@ func (h *Handler) copySource(r *request) (bucket, key string, obj meta.ObjectMet
 	if !ok || !ValidBucketName(bucket) || ValidObjectKey(key) != nil {
 		return "", "", obj, s3err.New(s3err.InvalidCopySource)
 	}
-	o, err := h.lookObject(bucket, key)
+	o, err := h.lookObject(bucket, key, true)
 	if err != nil {
+		return "", "", obj, err
+	}
+	// The copy carries the source's inline bytes: checked first.
+	if err := h.checkInline(bucket, key, &o); err != nil {
 		return "", "", obj, err
 	}
 	pre := Preconditions{IfMatch: r.header("X-Amz-Copy-Source-If-Match"), IfNoneMatch: r.header("X-Amz-Copy-Source-If-None-Match"),

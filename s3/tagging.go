@@ -188,7 +188,7 @@ func copyTags(r *request, src []meta.Tag) ([]meta.Tag, error) {
 }
 
 func (h *Handler) getObjectTagging(r *request) error {
-	obj, err := h.object(r)
+	obj, err := h.object(r, false)
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func (h *Handler) getObjectTagging(r *request) error {
 }
 
 func (h *Handler) putObjectTagging(r *request) error {
-	if _, err := h.object(r); err != nil {
+	if _, err := h.object(r, false); err != nil {
 		return err
 	}
 	tags, err := h.readTagging(r, MaxObjectTags)
@@ -211,7 +211,7 @@ func (h *Handler) putObjectTagging(r *request) error {
 }
 
 func (h *Handler) deleteObjectTagging(r *request) error {
-	if _, err := h.object(r); err != nil {
+	if _, err := h.object(r, false); err != nil {
 		return err
 	}
 	if err := h.propose(r, fsm.MsgObjectTagsSet, &fsm.ObjectTagsSet{Bucket: r.bucket, Key: r.key}); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/s4/s4/admincli"
 	"github.com/s4/s4/disk"
 	"github.com/s4/s4/keyring"
+	"github.com/s4/s4/meta"
 	"github.com/s4/s4/node"
 )
 
@@ -186,9 +187,10 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&logFormat, "log-format", "S4_LOG_FORMAT", "text", "text or json (one object per line); every line names the node")
 	sf.str(&accessLog, "access-log", "S4_ACCESS_LOG", "", "append the S3 access log (one JSON line per request) to this file, or - for standard output (default: off)")
 	sf.boolean(&cfg.MetricsPublic, "metrics-public", "S4_METRICS_PUBLIC", "serve GET /metrics without a scrape token")
-	var diskReserve, historyRetention, scrubRate, scrubInterval string
+	var diskReserve, historyRetention, scrubRate, scrubInterval, inlineThreshold string
 	sf.str(&scrubRate, "scrub-rate", "S4_SCRUB_RATE", "16MiB", "how fast the scrubber re-reads this node's blobs to check their block checksums (repairing what fails from a peer): a size per second (16MiB, 100MB/s), or off")
 	sf.str(&scrubInterval, "scrub-interval", "S4_SCRUB_INTERVAL", "24h", "pause between two scrub passes (from the end of one to the start of the next)")
+	sf.str(&inlineThreshold, "inline-threshold", "S4_INLINE_THRESHOLD", strconv.FormatInt(cfg.InlineThreshold, 10), fmt.Sprintf("largest PUT or part body, in bytes, that travels in the Raft log and is kept with its metadata instead of in a blob file (0 turns it off; at most %d)", meta.MaxInline))
 	sf.str(&historyRetention, "history-retention", "S4_HISTORY_RETENTION", "0", "how long the IAM history keeps an event: a duration (8760h) or days (365d); 0 keeps it forever")
 	sf.str(&diskReserve, "disk-reserve", "S4_DISK_RESERVE", "default", "free space kept on the data dir's file system for the Raft log and metadata: at it, object writes get 507 XS4StorageFull; a percentage (2%), a size (512MiB, 2GiB; 0 turns it off) or default: the larger of 2% and 256MiB, at most half the file system")
 	if err := sf.fs.Parse(args); err != nil {
@@ -245,6 +247,12 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		return 2
 	} else {
 		cfg.ScrubInterval = d
+	}
+	if n, err := strconv.ParseInt(inlineThreshold, 10, 64); err != nil || n < 0 || n > meta.MaxInline {
+		fmt.Fprintf(stderr, "s4 server: --inline-threshold %q is not a number of bytes between 0 and %d\n", inlineThreshold, meta.MaxInline)
+		return 2
+	} else {
+		cfg.InlineThreshold = n
 	}
 	if r, err := disk.ParseReserve(diskReserve); err != nil {
 		fmt.Fprintln(stderr, "s4 server: --disk-reserve:", err)

@@ -1,0 +1,131 @@
+package meta
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func inlineObj(body string) *ObjectMeta {
+	return &ObjectMeta{ETag: `"e"`, Owner: "u1", Size: int64(len(body)), Inline: NewInline([]byte(body))}
+}
+
+// TestInlineObject: an inline object's bytes are stored with its metadata,
+// returned by ObjectData only, checked by CheckInline, moved out on
+// overwrite and delete, and kept in snapshots.
+func TestInlineObject(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u1", 1))
+	ok(t, m.PutObject("b", "k", inlineObj("hello"), nil))
+	ok(t, m.PutObject("b", "empty", inlineObj(""), nil))
+
+	o, found := m.Object("b", "k")
+	if !found || o.Inline == nil || o.Inline.Data != nil || o.Inline.Size != 5 || len(o.Parts) != 0 {
+		t.Fatalf("Object = %+v %v (want the tail's size and CRC, not its bytes)", o, found)
+	}
+	if res, _ := m.List("b", "", "", "", 10); len(res.Objects) != 2 || res.Objects[1].Object.Inline.Data != nil || res.Objects[1].Object.Size != 5 {
+		t.Fatalf("List = %+v", res)
+	}
+	d, found := m.ObjectData("b", "k")
+	if !found || string(d.Inline.Data) != "hello" || CheckInline(d.Inline) != nil {
+		t.Fatalf("ObjectData = %+v %v", d, found)
+	}
+	if e, _ := m.ObjectData("b", "empty"); e.Inline == nil || len(e.Inline.Data) != 0 || CheckInline(e.Inline) != nil {
+		t.Fatalf("empty ObjectData = %+v", e)
+	}
+
+	// A flipped byte is caught.
+	ok(t, m.DamageInline("b", "k", 1))
+	d, _ = m.ObjectData("b", "k")
+	if err := CheckInline(d.Inline); !errors.Is(err, errInlineCorrupt) {
+		t.Fatalf("CheckInline of a damaged body = %v", err)
+	}
+
+	// An invalid body (size or CRC not matching, too large) is refused.
+	bad := inlineObj("x")
+	bad.Inline.CRC32C++
+	wantInvalid(t, m.PutObject("b", "bad", bad, nil))
+	big := inlineObj(string(make([]byte, MaxInline+1)))
+	wantInvalid(t, m.PutObject("b", "bad", big, nil))
+	if _, found := m.Object("b", "bad"); found {
+		t.Fatal("an invalid inline put wrote")
+	}
+
+	// Snapshot and restore carry the bytes.
+	other := newStore(t)
+	ok(t, restoreFrom(other, dumpOf(t, m)))
+	if d, _ := other.ObjectData("b", "empty"); d.Inline == nil || CheckInline(d.Inline) != nil {
+		t.Fatalf("restored = %+v", d)
+	}
+
+	// Overwrite with a blob object, then delete: the bytes go.
+	ok(t, m.PutObject("b", "k", objOf("blob"), nil))
+	if d, _ := m.ObjectData("b", "k"); d.Inline != nil {
+		t.Fatalf("overwritten by a blob object: %+v", d)
+	}
+	ok(t, m.PutObject("b", "k", inlineObj("again"), nil))
+	if m.BlobRefs(blobOf("blob").SHA256) != 0 {
+		t.Fatal("the blob replaced by an inline object is still referenced")
+	}
+	ok(t, m.DeleteObjects("b", []string{"k", "empty"}))
+	for _, e := range dumpOf(t, m) {
+		if e.bucket == "i/b" && e.k != "" {
+			t.Fatalf("inline bytes left after delete: %q", e.k)
+		}
+	}
+	ok(t, m.DeleteBucket("b"))
+	for _, e := range dumpOf(t, m) {
+		if e.bucket == "i/b" {
+			t.Fatal("inline bucket left after the bucket's delete")
+		}
+	}
+	ok(t, m.CreateBucket("b", "u1", 2))
+	if _, found := m.ObjectData("b", "k"); found {
+		t.Fatal("object back after its bucket was recreated")
+	}
+}
+
+// TestInlineParts: inline parts reference no blob; completing an upload
+// whose last part is inline makes it the object's tail; a single inline
+// part makes an inline object.
+func TestInlineParts(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u1", 1))
+	ok(t, m.CreateUpload("b", "mixed", "up", &ObjectMeta{}, 2))
+	ok(t, m.PutPart("up", 1, &PartMeta{ETag: `"01"`, MD5: [16]byte{1}, Size: MinPartSize, Blob: BlobPart{SHA256: blobOf("p1").SHA256, Size: MinPartSize}}))
+	ok(t, m.PutPart("up", 2, &PartMeta{ETag: `"02"`, MD5: [16]byte{2}, Size: 4, Inline: NewInline([]byte("tail"))}))
+	var zero [32]byte
+	if m.BlobRefs(zero) != 0 {
+		t.Fatal("an inline part references the zero blob")
+	}
+	if parts, _ := m.Parts("up", 0, 10); len(parts) != 2 || string(parts[1].Part.Inline.Data) != "tail" {
+		t.Fatalf("parts = %+v", parts)
+	}
+	ok(t, m.CompleteUpload("up", []CompletePart{{1, `"01"`}, {2, `"02"`}}, 3, nil))
+	o, _ := m.ObjectData("b", "mixed")
+	if o.Size != MinPartSize+4 || len(o.Parts) != 1 || o.Inline == nil || string(o.Inline.Data) != "tail" || CheckInline(o.Inline) != nil ||
+		!reflect.DeepEqual(o.PartSizes, []int64{MinPartSize, 4}) {
+		t.Fatalf("mixed object = %+v", o)
+	}
+
+	// An inline part that is not the last is too small.
+	ok(t, m.CreateUpload("b", "two", "up2", &ObjectMeta{}, 2))
+	ok(t, m.PutPart("up2", 1, &PartMeta{ETag: `"01"`, Size: 1, Inline: NewInline([]byte("a"))}))
+	ok(t, m.PutPart("up2", 2, &PartMeta{ETag: `"02"`, Size: 1, Inline: NewInline([]byte("b"))}))
+	wantErr(t, m.CompleteUpload("up2", []CompletePart{{1, `"01"`}, {2, `"02"`}}, 3, nil), ErrEntityTooSmall)
+	ok(t, m.CompleteUpload("up2", []CompletePart{{2, `"02"`}}, 3, nil))
+	if o, _ := m.ObjectData("b", "two"); len(o.Parts) != 0 || !bytes.Equal(o.Inline.Data, []byte("b")) {
+		t.Fatalf("single inline part object = %+v", o)
+	}
+	// A replaced or aborted inline part releases nothing it did not hold.
+	ok(t, m.CreateUpload("b", "ab", "up3", &ObjectMeta{}, 2))
+	ok(t, m.PutPart("up3", 1, &PartMeta{Size: 1, Inline: NewInline([]byte("a"))}))
+	ok(t, m.PutPart("up3", 1, &PartMeta{Size: 1, Blob: blobOf("z")}))
+	ok(t, m.PutPart("up3", 1, &PartMeta{Size: 1, Inline: NewInline([]byte("a"))}))
+	ok(t, m.AbortUpload("up3"))
+	if m.BlobRefs(blobOf("z").SHA256) != 0 {
+		t.Fatal("blob of a replaced part still referenced")
+	}
+	wantInvalid(t, m.CreateUpload("b", "x", "up4", inlineObj("no"), 2))
+}
