@@ -21,7 +21,8 @@ import (
 	s4s3 "github.com/s4/s4/s3"
 )
 
-// blobFiles counts the committed blob files of e's node.
+// blobFiles counts the committed blob files of e's node (not its FORMAT
+// file, temp files or blobs set aside as corrupt).
 func (e *env) blobFiles(t *testing.T) int {
 	t.Helper()
 	n := 0
@@ -30,7 +31,9 @@ func (e *env) blobFiles(t *testing.T) int {
 		if err != nil {
 			return err
 		}
-		if rel, _ := filepath.Rel(root, path); !d.IsDir() && !strings.HasPrefix(rel, "tmp"+string(filepath.Separator)) {
+		rel, _ := filepath.Rel(root, path)
+		top, _, _ := strings.Cut(rel, string(filepath.Separator))
+		if !d.IsDir() && top != "tmp" && top != "corrupt" && rel != "FORMAT" {
 			n++
 		}
 		return nil
