@@ -93,7 +93,9 @@ type AccessList struct {
 // not revoked, replaced or deleted with its user), with its user, role
 // and active flag then, by issue index. A key whose user was inactive at t
 // is listed with Active false: it could not authenticate.
-func (s *Store) AccessAt(t int64) (AccessList, error) {
+func (s *Store) AccessAt(t int64) (AccessList, error) { return s.accessAt(t, (*hist).usersAt) }
+
+func (s *Store) accessAt(t int64, owners func(*hist, []KeyAccess, uint64)) (AccessList, error) {
 	var out AccessList
 	err := s.db.View(func(tx *bolt.Tx) error {
 		h := histOf(tx)
@@ -103,11 +105,7 @@ func (s *Store) AccessAt(t int64) (AccessList, error) {
 		}
 		out.Index = c
 		add := func(ak []byte, start uint64, rest []byte) {
-			ka := KeyAccess{AccessKey: string(ak), IssuedIndex: start, IssuedAt: int64(getBe64(rest[:8])), UserID: string(rest[8:])}
-			if st, ok := h.userAt(ka.UserID, c); ok {
-				ka.Username, ka.Role, ka.Active = st.Username, st.Role, st.Active && !st.Deleted
-			}
-			out.Keys = append(out.Keys, ka)
+			out.Keys = append(out.Keys, KeyAccess{AccessKey: string(ak), IssuedIndex: start, IssuedAt: int64(getBe64(rest[:8])), UserID: string(rest[8:])})
 		}
 		// Keys not ended yet, issued at or before c.
 		oc := h.open.Cursor()
@@ -138,6 +136,7 @@ func (s *Store) AccessAt(t int64) (AccessList, error) {
 				}
 			}
 		}
+		owners(h, out.Keys, c)
 		return nil
 	})
 	sort.Slice(out.Keys, func(i, j int) bool {
@@ -148,6 +147,35 @@ func (s *Store) AccessAt(t int64) (AccessList, error) {
 		return a.AccessKey < b.AccessKey
 	})
 	return out, err
+}
+
+// usersAt fills in each key's owner as it was after the events up to
+// index c. It looks the owners up in h/users's key order, through one
+// cursor, so that a long list reads the bucket's pages once and in order
+// rather than once per key at random (with a million events in the history
+// and 7,000 keys in the answer, that is the difference between ~6 and ~2 µs
+// per key; BENCHMARKS.md).
+func (h *hist) usersAt(keys []KeyAccess, c uint64) {
+	type owner struct {
+		i      int
+		prefix []byte
+	}
+	order := make([]owner, len(keys))
+	for i := range keys {
+		order[i] = owner{i, sk(keys[i].UserID)}
+	}
+	sort.Slice(order, func(i, j int) bool { return bytes.Compare(order[i].prefix, order[j].prefix) < 0 })
+	cur := h.users.Cursor()
+	for _, o := range order {
+		ka := &keys[o.i]
+		k, v := seekLE(cur, o.prefix, c)
+		if k == nil {
+			continue
+		}
+		var st userState
+		decodeMsg(v, &st)
+		ka.Username, ka.Role, ka.Active = st.Username, st.Role, st.Active && !st.Deleted
+	}
 }
 
 // Reasons a key could not authenticate at a time (KeyVerdict.Reason).
