@@ -38,7 +38,8 @@ import (
 //	h/open    be64(start) + accessKey -> be64(startTime) + userID (keys not ended yet)
 //	h/ivs     level + be64(block) + be64(start) + accessKey -> be64(end) + be64(startTime) + userID
 //	h/ive     level + be64(block) + be64(end) + accessKey -> be64(start) + be64(startTime) + userID
-//	h/meta    "begun" -> be64(first index); "floor" -> be64(index) + be64(time)
+//	h/meta    "begun" -> be64(first index); "floor" -> be64(index) + be64(time);
+//	          "through" -> be64(the last index written: history_queue.go)
 //
 // h/ivs and h/ive hold the ended keys' intervals [start, end) of log
 // indexes as a centered interval tree over the index space: an interval
@@ -61,8 +62,9 @@ var (
 
 	historyBuckets = [][]byte{bktHistEvents, bktHistUsers, bktHistNames, bktHistKeys, bktHistOpen, bktHistIvs, bktHistIve, bktHistMeta}
 
-	histBegun = []byte("begun")
-	histFloor = []byte("floor")
+	histBegun   = []byte("begun")
+	histFloor   = []byte("floor")
+	histThrough = []byte("through")
 )
 
 // HistoryType is what a history event did.
@@ -273,9 +275,11 @@ func histOf(tx *bolt.Tx) *hist {
 	}
 }
 
-// AppendHistory records rec as the event at log index index. It runs in
-// the write transaction of the entry (the batch's inside Batch) and never
-// fails: it reads nothing but rec and the store.
+// AppendHistory records rec as the event at log index index. It runs on
+// the writer's goroutine, in the entry's batch (inside Batch) or alone, and
+// never fails: it reads nothing but rec and the store. The record is queued
+// and written with others (history_queue.go); every question, snapshot and
+// prune sees it.
 //
 // The history begins at the first event it sees on an empty state, or, on
 // a state with users that it did not see arrive (a store rebuilt from an
@@ -283,37 +287,37 @@ func histOf(tx *bolt.Tx) *hist {
 // node: every node applies that same event, so every node's history begins
 // at the same index. It then records the state's users and keys as they
 // were (its baseline), and refuses questions about earlier times.
-func (s *Store) AppendHistory(index uint64, rec *HistoryRecord) {
-	s.update(func(tx *bolt.Tx) error {
-		h := histOf(tx)
-		ev := rec.Event
-		baseline := false
-		if h.meta.Get(histBegun) == nil {
-			if rec.Baseline != nil && ev.Node == "" && ev.ActorID == "" {
-				return nil // not yet: an older release's event on a state the history did not see
-			}
-			must(h.meta.Put(histBegun, be64(index)))
-			if rec.Baseline != nil {
-				rec.Baseline(func(u HistoryUser) { h.baselineUser(u) })
-				baseline = true
-			}
+func (s *Store) AppendHistory(index uint64, rec *HistoryRecord) { s.queueHistory(index, rec) }
+
+// append writes the record of the event at index (AppendHistory, through
+// the queue: history_queue.go).
+func (h *hist) append(index uint64, rec *HistoryRecord) {
+	ev := rec.Event
+	baseline := false
+	if h.meta.Get(histBegun) == nil {
+		if rec.Baseline != nil && ev.Node == "" && ev.ActorID == "" {
+			return // not yet: an older release's event on a state the history did not see
 		}
-		ev.Index, ev.Time = index, ev.At
-		if k, v := h.events.Cursor().Last(); k != nil {
-			if last := int64(getBe64(v)); last > ev.Time {
-				ev.Time = last
-			}
+		must(h.meta.Put(histBegun, be64(index)))
+		if rec.Baseline != nil {
+			rec.Baseline(func(u HistoryUser) { h.baselineUser(u) })
+			baseline = true
 		}
-		if ev.Time == ev.At {
-			ev.At = 0
+	}
+	ev.Index, ev.Time = index, ev.At
+	if k, v := h.events.Cursor().Last(); k != nil {
+		if last := int64(getBe64(v)); last > ev.Time {
+			ev.Time = last
 		}
-		if baseline {
-			h.setFloor(0, ev.Time) // the baseline is the state right before this event, since some unknown time
-		}
-		must(h.events.Put(be64(index), append(be64(uint64(ev.Time)), encodeMsg(&ev)...)))
-		h.index(&ev, rec.Subject)
-		return nil
-	})
+	}
+	if ev.Time == ev.At {
+		ev.At = 0
+	}
+	if baseline {
+		h.setFloor(0, ev.Time) // the baseline is the state right before this event, since some unknown time
+	}
+	must(h.events.Put(be64(index), append(be64(uint64(ev.Time)), encodeMsg(&ev)...)))
+	h.index(&ev, rec.Subject)
 }
 
 func (h *hist) setFloor(index uint64, t int64) {

@@ -20,6 +20,7 @@ type Snapshot struct{ tx *bolt.Tx }
 // Snapshot opens a read view of the store as it is now. Release it when
 // done: it holds on to the pages it sees.
 func (s *Store) Snapshot() (*Snapshot, error) {
+	s.FlushHistory()
 	tx, err := s.db.Begin(false)
 	if err != nil {
 		return nil, fmt.Errorf("meta: snapshot: %w", err)
@@ -55,7 +56,7 @@ func (v *Snapshot) Walk(bucket func(name []byte) error, kv func(k, v []byte) err
 // through the Restorer, in one transaction: if fill (or the store) fails,
 // the old content stays and Restore returns the error.
 func (s *Store) Restore(fill func(*Restorer) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		var names [][]byte
 		tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 			names = append(names, append([]byte(nil), name...))
@@ -71,6 +72,10 @@ func (s *Store) Restore(fill func(*Restorer) error) error {
 		}
 		return initBuckets(tx)
 	})
+	if err == nil {
+		s.clearQueued() // what was queued belongs to the state replaced (or is in it)
+	}
+	return err
 }
 
 // Restorer fills the store during Restore with what Walk gave: buckets,

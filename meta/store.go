@@ -36,11 +36,11 @@
 package meta
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -70,6 +70,12 @@ type Store struct {
 	db  *bolt.DB
 	tx  *bolt.Tx // the batch's write transaction while Batch runs (the writer's goroutine only)
 	log *slog.Logger
+
+	// The history's queue (history_queue.go). histTxThrough: the last
+	// index the batch's transaction wrote of it (the writer's goroutine).
+	histMu        sync.Mutex
+	histQ         []queuedHistory
+	histTxThrough uint64
 }
 
 var (
@@ -119,18 +125,33 @@ func (s *Store) Close() error { return s.db.Close() }
 // msgpackHandle encodes the records, as package fsm encodes its events.
 var msgpackHandle = &codec.MsgpackHandle{}
 
+// The records' encoders and decoders are reused: making one costs more
+// than encoding a small record.
+var (
+	encoders = sync.Pool{New: func() any { return codec.NewEncoderBytes(nil, msgpackHandle) }}
+	decoders = sync.Pool{New: func() any { return codec.NewDecoderBytes(nil, msgpackHandle) }}
+)
+
 func encodeMsg(v any) []byte {
-	var buf bytes.Buffer
-	if err := codec.NewEncoder(&buf, msgpackHandle).Encode(v); err != nil {
+	var out []byte
+	e := encoders.Get().(*codec.Encoder)
+	e.ResetBytes(&out)
+	if err := e.Encode(v); err != nil {
 		panic(fmt.Errorf("meta: encode record: %w", err))
 	}
-	return buf.Bytes()
+	e.ResetBytes(nil)
+	encoders.Put(e)
+	return out
 }
 
 func decodeMsg(b []byte, v any) {
-	if err := codec.NewDecoderBytes(b, msgpackHandle).Decode(v); err != nil {
+	d := decoders.Get().(*codec.Decoder)
+	d.ResetBytes(b)
+	if err := d.Decode(v); err != nil {
 		panic(fmt.Errorf("meta: corrupt record: %w", err))
 	}
+	d.ResetBytes(nil)
+	decoders.Put(d)
 }
 
 // Batch runs fn with one write transaction that every write operation
@@ -142,11 +163,14 @@ func decodeMsg(b []byte, v any) {
 // retried (commit); fn must therefore be able to run again from the start.
 func (s *Store) Batch(fn func()) {
 	s.commit(func(tx *bolt.Tx) error {
-		s.tx = tx
+		s.tx, s.histTxThrough = tx, 0
 		defer func() { s.tx = nil }()
 		fn()
 		return nil
 	})
+	if s.histTxThrough > 0 {
+		s.dropQueued(s.histTxThrough)
+	}
 }
 
 // update runs fn in a write transaction: the batch's inside Batch (fn must
