@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -28,10 +29,12 @@ var (
 )
 
 const (
-	bufSize  = 256 << 10
-	dirPerm  = 0o700
-	tmpName  = "tmp"
-	objsName = "blocks"
+	bufSize = 256 << 10
+	// smallFile is the largest blob file Open reads whole at once.
+	smallFile = 64 << 10
+	dirPerm   = 0o700
+	tmpName   = "tmp"
+	objsName  = "blocks"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -179,15 +182,9 @@ func (s *Store) CreateCopy() (*Writer, error) {
 }
 
 // CreateReplacement is CreateCopy for the repair of a corrupt local blob:
-// its Commit replaces the blob of the same name even if one exists
-// (atomically, by rename; pins are unaffected: the blob never disappears).
-func (s *Store) CreateReplacement() (*Writer, error) {
-	w, err := s.CreateCopy()
-	if err == nil {
-		w.replace = true
-	}
-	return w, err
-}
+// its Commit replaces the blob of the same name (atomically, by rename, as
+// every Commit does; pins are unaffected: the blob never disappears).
+func (s *Store) CreateReplacement() (*Writer, error) { return s.CreateCopy() }
 
 // Writer writes one blob. It hashes the bytes as they arrive and writes them
 // straight to the temp file, without buffering. It is not safe for concurrent
@@ -200,12 +197,9 @@ type Writer struct {
 	md5  hash.Hash   // nil for copies
 	sums blockSummer // block CRCs and the whole CRC32C
 	want *Ref        // CreateCopyOf: what the bytes must match
-	// replace: Commit renames over an existing blob of the same name (a
-	// repair of a corrupt copy) instead of keeping it.
-	replace bool
-	n       int64
-	err     error // sticky write error
-	done    bool  // committed or aborted
+	n    int64
+	err  error // sticky write error
+	done bool  // committed or aborted
 }
 
 // Write implements io.Writer.
@@ -326,14 +320,13 @@ func (w *Writer) commit(pin bool) (Ref, func(), error) {
 	dir, final := s.paths(ref.SHA256)
 
 	s.mu.Lock()
-	fi, statErr := os.Lstat(final)
-	exists := !w.replace && statErr == nil && fi.Mode().IsRegular() && fi.Size() == fileSize(ref.Size)
-	if !exists {
-		if err := os.Rename(w.name, final); err != nil {
-			s.mu.Unlock()
-			w.discard()
-			return Ref{}, nil, fmt.Errorf("blob: commit: %w", err)
-		}
+	// Always rename, also over a blob of the same name: the new file was
+	// just checked, the old one may have rotted since (a re-PUT of the
+	// same content heals it); readers keep the file they opened.
+	if err := os.Rename(w.name, final); err != nil {
+		s.mu.Unlock()
+		w.discard()
+		return Ref{}, nil, fmt.Errorf("blob: commit: %w", err)
 	}
 	if pin {
 		s.pins[ref.SHA256]++
@@ -344,9 +337,6 @@ func (w *Writer) commit(pin bool) (Ref, func(), error) {
 	unpin := func() {}
 	if pin {
 		unpin = s.unpinFunc(ref.SHA256)
-	}
-	if exists {
-		os.Remove(w.name) // a failure leaves a temp file that Open removes
 	}
 	if err := syncDir(dir); err != nil {
 		unpin()
@@ -429,12 +419,31 @@ func (s *Store) Open(sum [32]byte) (*Reader, int64, error) {
 		f.Close()
 		return nil, 0, fmt.Errorf("%w: %x", ErrNotFound, sum)
 	}
+	if fi.Size() <= smallFile {
+		// One read for content and trailer: a small blob's block is read
+		// whole on its first use anyway.
+		b := make([]byte, fi.Size())
+		if _, err := f.ReadAt(b, 0); err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("blob: open %x: %w", sum, readErr(err))
+		}
+		t, err := readTrailer(bytes.NewReader(b), fi.Size())
+		if err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("blob: open %x: %w", sum, err)
+		}
+		var pre []byte
+		if len(t.blocks) <= 1 { // a foreign trailer may have small blocks
+			pre = b[:t.size:t.size]
+		}
+		return newReader(f, sum, t, pre), t.size, nil
+	}
 	t, err := readTrailer(f, fi.Size())
 	if err != nil {
 		f.Close()
 		return nil, 0, fmt.Errorf("blob: open %x: %w", sum, err)
 	}
-	return newReader(f, sum, t), t.size, nil
+	return newReader(f, sum, t, nil), t.size, nil
 }
 
 // Path returns the file that holds (or would hold) the blob sum: for

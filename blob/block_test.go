@@ -30,7 +30,7 @@ func flip(t *testing.T, s *Store, sum [32]byte, off int64) {
 // read back whole and in ranges; the file is the content plus its trailer.
 func TestBlocksRoundTrip(t *testing.T) {
 	s := openStore(t)
-	for _, n := range []int{0, 1, 4095, BlockSize - 1, BlockSize, BlockSize + 1, 3*BlockSize + 5} {
+	for _, n := range []int{0, 1, 4095, smallFile - 40, smallFile - 20, smallFile, BlockSize - 1, BlockSize, BlockSize + 1, 3*BlockSize + 5} {
 		data := randBytes(n, uint64(n)+1)
 		ref, err := s.Put(bytes.NewReader(data), -1)
 		if err != nil {
@@ -193,4 +193,26 @@ func FuzzReadTrailer(f *testing.F) {
 			t.Fatalf("accepted an inconsistent trailer: %+v for %d bytes", tr, len(b))
 		}
 	})
+}
+
+// TestPutAgainHealsCorruptCopy: committing the same content again replaces
+// a copy that rotted on disk (a re-PUT, a peer's copy).
+func TestPutAgainHealsCorruptCopy(t *testing.T) {
+	s := openStore(t)
+	data := randBytes(BlockSize+99, 8)
+	ref, err := s.Put(bytes.NewReader(data), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip(t, s, ref.SHA256, 50)
+	if err := s.Verify(ref.SHA256); !errors.Is(err, ErrCorrupt) {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(bytes.NewReader(data), -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(ref.SHA256); err != nil {
+		t.Fatalf("after the second Put: %v", err)
+	}
+	tmpEmpty(t, s)
 }

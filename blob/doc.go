@@ -85,13 +85,13 @@
 //  2. rename of the temp file to dir/blocks/ab/<hex>;
 //  3. fsync of dir/blocks/ab, which makes the new name durable.
 //
-// If the target name exists already with the same size (same content, written
-// earlier or by a concurrent Commit), the temp file is removed, the existing
-// file is kept and the directory is still fsynced, so that Commit never returns
-// before the blob's name is durable even when another goroutine renamed it a
-// moment ago. Concurrent commits of the same content are therefore safe and
-// all return the same [Ref]. An existing file of the wrong size (it cannot be
-// the right content) is atomically replaced by the new one.
+// If the target name exists already (same content, written earlier or by a
+// concurrent Commit), the rename replaces it atomically: the new file was
+// checked a moment ago, the old one may have rotted since, so a re-PUT of
+// the same content heals a corrupt copy (a reader keeps the file it
+// opened). The directory is fsynced either way, so that Commit never
+// returns before the blob's name is durable. Concurrent commits of the same
+// content are therefore safe and all return the same [Ref].
 //
 // [Store.Remove] unlinks the blob and then fsyncs its directory. [Open]
 // creates dir, dir/tmp, dir/blocks and its 256 fan-out directories and

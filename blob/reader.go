@@ -23,6 +23,7 @@ type Reader struct {
 	f   *os.File
 	sum [32]byte
 	t   trailer
+	pre []byte  // a small blob's content, read by Open, not verified yet
 	bp  *[]byte // pooled buffer (blobs of a full block or more)
 	buf []byte  // the loaded block's bytes, verified
 	blk int64   // index of the loaded block; -1: none
@@ -30,12 +31,17 @@ type Reader struct {
 	err error   // sticky: closed
 }
 
-func newReader(f *os.File, sum [32]byte, t trailer) *Reader {
-	r := &Reader{f: f, sum: sum, t: t, blk: -1}
-	if t.size >= t.blockSize && t.blockSize == BlockSize {
+// newReader returns a Reader of f; pre is the content of a small blob
+// that Open read with its trailer (nil: read blocks as they are needed).
+func newReader(f *os.File, sum [32]byte, t trailer, pre []byte) *Reader {
+	r := &Reader{f: f, sum: sum, t: t, blk: -1, pre: pre}
+	switch {
+	case pre != nil || t.size == 0:
+		// no buffer of its own
+	case t.size >= t.blockSize && t.blockSize == BlockSize:
 		r.bp = blockPool.Get().(*[]byte)
 		r.buf = (*r.bp)[:0]
-	} else {
+	default:
 		r.buf = make([]byte, 0, min(t.size, t.blockSize))
 	}
 	return r
@@ -59,12 +65,16 @@ func (r *Reader) load(i int64) error {
 	start := i * r.t.blockSize
 	n := min(r.t.blockSize, r.t.size-start)
 	r.blk = -1
-	r.buf = r.buf[:n]
-	if _, err := r.f.ReadAt(r.buf, start); err != nil {
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: %x: file ends inside block %d", ErrCorrupt, r.sum, i)
+	if r.pre != nil { // a small blob: its one block, read by Open
+		r.buf = r.pre
+	} else {
+		r.buf = r.buf[:n]
+		if _, err := r.f.ReadAt(r.buf, start); err != nil {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("%w: %x: file ends inside block %d", ErrCorrupt, r.sum, i)
+			}
+			return fmt.Errorf("blob: read %x: %w", r.sum, err)
 		}
-		return fmt.Errorf("blob: read %x: %w", r.sum, err)
 	}
 	if got := crc32.Checksum(r.buf, castagnoli); got != r.t.blocks[i] {
 		return fmt.Errorf("%w: %x: block %d (bytes %d-%d) has CRC32C %08x, want %08x", ErrCorrupt, r.sum, i, start, start+n-1, got, r.t.blocks[i])
@@ -172,7 +182,7 @@ func (r *Reader) Close() error {
 		blockPool.Put(r.bp)
 		r.bp = nil
 	}
-	r.buf = nil
+	r.buf, r.pre = nil, nil
 	r.blk = -1
 	r.err = errReaderClosed
 	return err
