@@ -15,29 +15,20 @@ import (
 // follower to stop, and a log recorder.
 
 // addUser creates a user through c and fails the test unless that answers
-// 201.
+// 201, retrying a 503 as a client does: the tests' Raft timeouts are 100 ms
+// (testConfig), so on a loaded machine a leader change can come at any
+// time, and a proposal it interrupts answers 503.
 func addUser(t *testing.T, c *client, name, password, role string) userJSON {
 	t.Helper()
-	var u userJSON
-	code, b := c.doRaw("POST", "/api/admin/users", map[string]string{"username": name, "password": password, "role": role})
-	if code != 201 {
-		t.Fatalf("create user %s: %d %s", name, code, b)
-	}
-	if err := json.Unmarshal(b, &u); err != nil {
-		t.Fatal(err)
-	}
-	return u
+	return addUserRetry(t, c, name, password, role)
 }
 
 // addKey issues a key pair to the user id through c (replacing the one it
-// had) and fails the test unless that answers 201.
+// had) and fails the test unless that answers 201, retrying a 503 as
+// addUser does.
 func addKey(t *testing.T, c *client, id string) credJSON {
 	t.Helper()
-	var cred credJSON
-	if code := c.do("POST", "/api/admin/users/"+id+"/credentials", nil, &cred); code != 201 {
-		t.Fatalf("issue a key to %s: %d", id, code)
-	}
-	return cred
+	return addKeyRetry(t, c, id)
 }
 
 // followerIndex returns the index in nodes of the first node that is not

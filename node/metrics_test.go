@@ -98,11 +98,19 @@ func scrapeOK(t *testing.T, c *client, token string) map[string]*dto.MetricFamil
 
 func newScrapeToken(t *testing.T, c *client, name string) scrapeTokenJSON {
 	t.Helper()
-	var tok scrapeTokenJSON
-	if code := c.do("POST", "/api/admin/metrics/tokens", map[string]string{"name": name}, &tok); code != 201 || tok.Token == "" {
-		t.Fatalf("create scrape token: %d", code)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var tok scrapeTokenJSON
+		code := c.do("POST", "/api/admin/metrics/tokens", map[string]string{"name": name}, &tok)
+		if code == 503 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond) // a leader change (see addUser)
+			continue
+		}
+		if code != 201 || tok.Token == "" {
+			t.Fatalf("create scrape token: %d", code)
+		}
+		return tok
 	}
-	return tok
 }
 
 // TestMetricsEndpoint: /metrics refuses a scrape without a token, or with
