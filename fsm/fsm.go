@@ -69,7 +69,8 @@ type FSM struct {
 	mu      sync.Mutex    // guards applied notifications
 	advance chan struct{} // closed and replaced whenever the state moves
 
-	counts [256]atomic.Uint64 // events applied, by type (EventsApplied)
+	counts       [256]atomic.Uint64 // events applied, by type (EventsApplied)
+	appliedBytes atomic.Uint64      // their encoded size (AppliedBytes)
 }
 
 // view is what the FSM publishes: the IAM state at one applied index.

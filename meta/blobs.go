@@ -11,7 +11,7 @@ import (
 // BlobRefs returns how many objects and parts reference blob sum.
 func (s *Store) BlobRefs(sum [32]byte) uint64 {
 	var n uint64
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bktRefs).Get(sum[:]); v != nil {
 			n = binary.BigEndian.Uint64(v)
 		}
@@ -23,7 +23,7 @@ func (s *Store) BlobRefs(sum [32]byte) uint64 {
 // Garbage returns up to max blobs no object references any more.
 func (s *Store) Garbage(max int) [][32]byte {
 	var out [][32]byte
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktGarbage).Cursor()
 		for k, _ := c.First(); k != nil && len(out) < max; k, _ = c.Next() {
 			var sum [32]byte
@@ -39,7 +39,7 @@ func (s *Store) Garbage(max int) [][32]byte {
 // (the blob store removed its file). It is node-local bookkeeping, not an
 // event: the list is rebuilt by replay after a restart.
 func (s *Store) ForgetGarbage(sum [32]byte) {
-	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktGarbage).Delete(sum[:]) })
+	s.updateDB(func(tx *bolt.Tx) error { return tx.Bucket(bktGarbage).Delete(sum[:]) })
 }
 
 // ref adds delta to the reference count of every blob in parts, keeping the
@@ -85,7 +85,7 @@ func (s *Store) ReferencedBlobs(after *[32]byte, limit int) (sums [][32]byte, mo
 	if limit <= 0 {
 		return nil, false, fmt.Errorf("meta: referenced blobs: limit %d", limit)
 	}
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktRefs).Cursor()
 		var k []byte
 		if after == nil {

@@ -73,7 +73,7 @@ func timeKey(at int64, id string) []byte {
 func (s *Store) CompletedUpload(id string) (CompletedUpload, bool) {
 	var c CompletedUpload
 	var ok bool
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bktDoneUploads).Get([]byte(id))
 		if v == nil {
 			return nil

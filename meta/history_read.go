@@ -98,7 +98,7 @@ func (s *Store) AccessAt(t int64) (AccessList, error) { return s.accessAt(t, (*h
 func (s *Store) accessAt(t int64, owners func(*hist, []KeyAccess, uint64)) (AccessList, error) {
 	s.FlushHistory()
 	var out AccessList
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		h := histOf(tx)
 		c, err := h.cut(t)
 		if err != nil || c == 0 {
@@ -210,7 +210,7 @@ type KeyVerdict struct {
 func (s *Store) KeyAccessAt(t int64, ak string) (KeyVerdict, error) {
 	s.FlushHistory()
 	out := KeyVerdict{KeyAccess: KeyAccess{AccessKey: ak}}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		h := histOf(tx)
 		c, err := h.cut(t)
 		if err != nil {
@@ -298,7 +298,7 @@ func (s *Store) HistoryEvents(q HistoryQuery) HistoryPage {
 		q.ScanLimit = 100_000
 	}
 	var page HistoryPage
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		h := histOf(tx)
 		lo, hi := q.After+1, uint64(math.MaxUint64)
 		if q.Through > 0 {
@@ -447,7 +447,7 @@ func (h *hist) candidates(q HistoryQuery, lo uint64) func() (uint64, bool) {
 // HistoryFirst returns the index and time of the oldest event kept.
 func (s *Store) HistoryFirst() (index uint64, t int64, ok bool) {
 	s.FlushHistory()
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		if k, v := tx.Bucket(bktHistEvents).Cursor().First(); k != nil {
 			index, t, ok = getBe64(k), int64(getBe64(v[:8])), true
 		}
@@ -461,7 +461,7 @@ func (s *Store) HistoryFirst() (index uint64, t int64, ok bool) {
 // first event).
 func (s *Store) HistoryFloor() (t int64, ok bool) {
 	s.FlushHistory()
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		_, t, ok = histOf(tx).floor()
 		return nil
 	})
@@ -573,7 +573,7 @@ func (h *hist) pruneUser(id string, p uint64) {
 func (s *Store) HistoryLast() uint64 {
 	s.FlushHistory()
 	var last uint64
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bktHistEvents).Cursor().Last(); k != nil {
 			last = getBe64(k)
 		}

@@ -111,7 +111,7 @@ func putInline(tx *bolt.Tx, bucket, key string, in *Inline) *Inline {
 func (s *Store) ObjectData(bucket, key string) (ObjectMeta, bool) {
 	var obj ObjectMeta
 	var ok bool
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(objectsBucket(bucket))
 		if b == nil {
 			return nil
@@ -138,7 +138,7 @@ func (s *Store) ObjectData(bucket, key string) (ObjectMeta, bool) {
 // other nodes keep their bytes, and a restart rebuilds the store from the
 // log.
 func (s *Store) DamageInline(bucket, key string, off int) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.updateDB(func(tx *bolt.Tx) error {
 		ib := tx.Bucket(inlineBucket(bucket))
 		if ib == nil {
 			return ErrNoSuchKey

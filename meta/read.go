@@ -15,7 +15,7 @@ import (
 func (s *Store) Bucket(name string) (BucketInfo, bool) {
 	var info BucketInfo
 	var ok bool
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bktBuckets).Get([]byte(name)); v != nil {
 			decodeMsg(v, &info)
 			ok = true
@@ -28,7 +28,7 @@ func (s *Store) Bucket(name string) (BucketInfo, bool) {
 // Buckets lists all buckets by name.
 func (s *Store) Buckets() []BucketInfo {
 	var out []BucketInfo
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktBuckets).ForEach(func(k, v []byte) error {
 			var info BucketInfo
 			decodeMsg(v, &info)
@@ -43,7 +43,7 @@ func (s *Store) Buckets() []BucketInfo {
 func (s *Store) Object(bucket, key string) (ObjectMeta, bool) {
 	var obj ObjectMeta
 	var ok bool
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(objectsBucket(bucket)); b != nil {
 			if v := b.Get([]byte(key)); v != nil {
 				decodeMsg(v, &obj)
@@ -60,7 +60,7 @@ func (s *Store) Object(bucket, key string) (ObjectMeta, bool) {
 // prefixes, at most max entries (objects plus prefixes). ok is false when the
 // bucket does not exist.
 func (s *Store) List(bucket, prefix, after, delimiter string, max int) (res ListResult, ok bool) {
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(objectsBucket(bucket))
 		if b == nil {
 			return nil
@@ -139,7 +139,7 @@ func prefixEnd(p string) []byte {
 // BucketEmpty reports whether the bucket holds no objects.
 func (s *Store) BucketEmpty(bucket string) bool {
 	empty := true
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(objectsBucket(bucket)); b != nil {
 			k, _ := b.Cursor().First()
 			empty = k == nil
@@ -153,7 +153,7 @@ func (s *Store) BucketEmpty(bucket string) bool {
 func (s *Store) Upload(id string) (UploadInfo, bool) {
 	var info UploadInfo
 	var ok bool
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bktUploads).Get([]byte(id)); v != nil {
 			var rec uploadRecord
 			decodeMsg(v, &rec)
@@ -166,7 +166,7 @@ func (s *Store) Upload(id string) (UploadInfo, bool) {
 
 // Parts lists an upload's parts with numbers above after, at most max.
 func (s *Store) Parts(id string, after, max int) (parts []PartEntry, truncated bool) {
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(partsBucket(id))
 		if b == nil {
 			return nil
@@ -190,7 +190,7 @@ func (s *Store) Parts(id string, after, max int) (parts []PartEntry, truncated b
 // ID (then initiation), with key prefix.
 func (s *Store) Uploads(bucket, prefix string) []UploadInfo {
 	var out []UploadInfo
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktUploads).ForEach(func(k, v []byte) error {
 			var rec uploadRecord
 			decodeMsg(v, &rec)

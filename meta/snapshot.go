@@ -3,6 +3,7 @@ package meta
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -11,8 +12,9 @@ import (
 // package fsm's snapshot format puts them after the IAM records. The view
 // comes from one read transaction opened on the writer's goroutine (so no
 // write runs between the state it snapshots and the view), and the snapshot
-// is written from it while the writes go on: bbolt's MVCC keeps the view
-// stable.
+// is streamed from it while the writes go on: bbolt's MVCC keeps the view
+// stable, and nothing of it is loaded in memory. A restore writes a new
+// file in bounded pieces and swaps it in (Restore).
 
 // Snapshot is a consistent read view of the store.
 type Snapshot struct{ tx *bolt.Tx }
@@ -21,6 +23,8 @@ type Snapshot struct{ tx *bolt.Tx }
 // done: it holds on to the pages it sees.
 func (s *Store) Snapshot() (*Snapshot, error) {
 	s.FlushHistory()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	tx, err := s.db.Begin(false)
 	if err != nil {
 		return nil, fmt.Errorf("meta: snapshot: %w", err)
@@ -52,55 +56,146 @@ func (v *Snapshot) Walk(bucket func(name []byte) error, kv func(k, v []byte) err
 	})
 }
 
+// Size is the size of the store's file, in bytes: what a snapshot
+// rewrites (about; free pages are not written).
+func (s *Store) Size() int64 {
+	var n int64
+	s.view(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n
+}
+
+// restoreSuffix names the file a restore fills (next to the store's).
+const restoreSuffix = ".restore"
+
+// restoreChunk is how many bytes of keys and values a restore writes per
+// transaction: bbolt keeps a write transaction's keys, values and dirty
+// pages in memory until it commits, so a snapshot of a million inline
+// objects restored in one would need gigabytes of heap.
+var restoreChunk = 16 << 20
+
 // Restore replaces the whole content of the store with what fill puts in
-// through the Restorer, in one transaction: if fill (or the store) fails,
-// the old content stays and Restore returns the error.
+// through the Restorer. The content goes into a new file next to the
+// store's, committed every restoreChunk bytes, so that memory stays
+// bounded whatever the snapshot's size; once fill returned without error,
+// the new file replaces the old one (a rename, then the store reads and
+// writes the new one; reads still open on the old file finish there). If
+// fill (or the new file) fails, the old content stays and Restore returns
+// the error. It runs on the writer's goroutine, outside Batch.
 func (s *Store) Restore(fill func(*Restorer) error) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var names [][]byte
-		tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-			names = append(names, append([]byte(nil), name...))
-			return nil
-		})
-		for _, n := range names {
-			if err := tx.DeleteBucket(n); err != nil {
-				return err
-			}
-		}
-		if err := fill(&Restorer{tx: tx}); err != nil {
-			return err
-		}
-		return initBuckets(tx)
-	})
-	if err == nil {
-		s.clearQueued() // what was queued belongs to the state replaced (or is in it)
+	tmp := s.path + restoreSuffix
+	os.Remove(tmp)
+	db, err := bolt.Open(tmp, 0o600, boltOptions())
+	if err != nil {
+		return fmt.Errorf("meta: restore: %w", err)
 	}
-	return err
+	r := &Restorer{db: db}
+	err = fill(r)
+	if err == nil {
+		err = r.finish()
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.path)
+	}
+	if err != nil {
+		r.abort()
+		db.Close()
+		os.Remove(tmp)
+		return err
+	}
+	s.mu.Lock()
+	old := s.db
+	s.db = db
+	s.mu.Unlock()
+	s.clearQueued() // what was queued belongs to the state replaced (or is in it)
+	// Close waits for the read transactions still open on the old file
+	// (a snapshot being written from it): not on the writer's goroutine.
+	go old.Close()
+	return nil
 }
 
 // Restorer fills the store during Restore with what Walk gave: buckets,
 // each followed by its keys.
 type Restorer struct {
-	tx  *bolt.Tx
-	cur *bolt.Bucket
+	db      *bolt.DB
+	tx      *bolt.Tx
+	cur     *bolt.Bucket
+	curName []byte
+	pending int // bytes put in tx
 }
 
-// Bucket creates bbolt bucket name; the keys Put adds next go into it.
-func (r *Restorer) Bucket(name []byte) error {
-	var err error
-	if r.cur, err = r.tx.CreateBucket(name); err != nil {
-		return fmt.Errorf("metadata bucket %q: %v", name, err)
+func (r *Restorer) begin() error {
+	if r.tx != nil {
+		return nil
+	}
+	tx, err := r.db.Begin(true)
+	if err != nil {
+		return fmt.Errorf("metadata restore: %v", err)
+	}
+	r.tx, r.pending = tx, 0
+	if r.curName != nil {
+		r.cur = tx.Bucket(r.curName)
 	}
 	return nil
 }
 
-// Put stores k and v in the bucket Bucket created last.
+// commit commits the transaction so far; the next write begins another.
+func (r *Restorer) commit() error {
+	if r.tx == nil {
+		return nil
+	}
+	tx := r.tx
+	r.tx, r.cur = nil, nil
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("metadata restore: %v", err)
+	}
+	return nil
+}
+
+// finish creates the top-level buckets a snapshot lacks and commits.
+func (r *Restorer) finish() error {
+	if err := r.begin(); err != nil {
+		return err
+	}
+	if err := initBuckets(r.tx); err != nil {
+		return err
+	}
+	return r.commit()
+}
+
+func (r *Restorer) abort() {
+	if r.tx != nil {
+		r.tx.Rollback()
+		r.tx, r.cur = nil, nil
+	}
+}
+
+// Bucket creates bbolt bucket name; the keys Put adds next go into it.
+func (r *Restorer) Bucket(name []byte) error {
+	if err := r.begin(); err != nil {
+		return err
+	}
+	var err error
+	if r.cur, err = r.tx.CreateBucket(name); err != nil {
+		return fmt.Errorf("metadata bucket %q: %v", name, err)
+	}
+	r.curName = append([]byte(nil), name...)
+	return nil
+}
+
+// Put stores k and v in the bucket Bucket created last. bbolt keeps k and
+// v (not copies) until the transaction commits.
 func (r *Restorer) Put(k, v []byte) error {
-	if r.cur == nil {
+	if r.curName == nil {
 		return errors.New("metadata key before any bucket")
+	}
+	if err := r.begin(); err != nil {
+		return err
 	}
 	if err := r.cur.Put(k, v); err != nil {
 		return fmt.Errorf("metadata key: %v", err)
+	}
+	if r.pending += len(k) + len(v); r.pending >= restoreChunk {
+		return r.commit()
 	}
 	return nil
 }

@@ -67,15 +67,37 @@ import (
 // blob store's collector, may run on any goroutine too: it takes a write
 // transaction of its own, never the batch's.
 type Store struct {
-	db  *bolt.DB
-	tx  *bolt.Tx // the batch's write transaction while Batch runs (the writer's goroutine only)
-	log *slog.Logger
+	mu   sync.RWMutex // guards db, which Restore replaces
+	db   *bolt.DB
+	path string
+	tx   *bolt.Tx // the batch's write transaction while Batch runs (the writer's goroutine only)
+	log  *slog.Logger
 
 	// The history's queue (history_queue.go). histTxThrough: the last
 	// index the batch's transaction wrote of it (the writer's goroutine).
 	histMu        sync.Mutex
 	histQ         []queuedHistory
 	histTxThrough uint64
+}
+
+// view runs fn in a read transaction of the current file.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(fn)
+}
+
+// updateDB runs fn in a write transaction of its own on the current file.
+func (s *Store) updateDB(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.Update(fn)
+}
+
+// boltOptions are the options of meta.db: never fsynced (the Raft log is
+// what is durable).
+func boltOptions() *bolt.Options {
+	return &bolt.Options{NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
 }
 
 var (
@@ -94,11 +116,12 @@ func Open(path string) (*Store, error) {
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	os.Remove(path + restoreSuffix) // what a restore cut short left
+	db, err := bolt.Open(path, 0o600, boltOptions())
 	if err != nil {
 		return nil, fmt.Errorf("meta: open: %w", err)
 	}
-	s := &Store{db: db, log: slog.New(slog.DiscardHandler)}
+	s := &Store{db: db, path: path, log: slog.New(slog.DiscardHandler)}
 	if err := s.db.Update(initBuckets); err != nil {
 		db.Close()
 		return nil, err
@@ -120,7 +143,11 @@ func initBuckets(tx *bolt.Tx) error {
 func (s *Store) SetLogger(l *slog.Logger) { s.log = l }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
 
 // msgpackHandle encodes the records, as package fsm encodes its events.
 var msgpackHandle = &codec.MsgpackHandle{}
@@ -201,7 +228,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 func (s *Store) commit(fn func(tx *bolt.Tx) error) {
 	warned := false
 	for {
-		err := s.db.Update(fn)
+		err := s.updateDB(fn)
 		if err == nil || err == errRollback {
 			if warned {
 				s.log.Info("metadata store: writing again, space is back")

@@ -174,6 +174,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	go n.holdLeaderLease() // lease_leader.go
 
 	n.startHistoryRetention() // history.go: the IAM history's retention, if any
+	n.startSnapshotTuning()   // snapshots.go: the snapshot threshold follows the store
 	return n, nil
 }
 
