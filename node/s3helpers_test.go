@@ -36,7 +36,13 @@ type s3Env struct {
 
 func newS3Env(t *testing.T) *s3Env {
 	t.Helper()
-	n := mustOpen(t, testConfig(t.TempDir()))
+	return newS3EnvWith(t, testConfig(t.TempDir()))
+}
+
+// newS3EnvWith is newS3Env on a node with configuration cfg.
+func newS3EnvWith(t *testing.T, cfg Config) *s3Env {
+	t.Helper()
+	n := mustOpen(t, cfg)
 	c := newClient(t, n)
 	c.login("root", rootPassword)
 	e := &s3Env{n: n, admin: c, endpoint: c.base, http: s3HTTPClient(t, n)}

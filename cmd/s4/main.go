@@ -42,6 +42,9 @@ Usage:
   s4 cert -cert F -key F [-hosts h1,h2]
                          write a self-signed HTTPS certificate (localhost,
                          127.0.0.1 and the hosts) that several nodes can share
+  s4 compact-log -data-dir DIR
+                         rewrite a stopped node's Raft log file (raft/raft.db)
+                         without its free pages: raft-boltdb never shrinks it
   s4 version             print the version
   s4 help                this text
 `
@@ -64,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runKeygen(args[1:], stdout, stderr)
 	case "cert":
 		return runCert(args[1:], stderr)
+	case "compact-log":
+		return runCompactLog(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "s4 %s\n", version)
 		return 0
@@ -98,6 +103,27 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "wrote a new cluster key to %s\n", *out)
+	return 0
+}
+
+// runCompactLog compacts a stopped node's raft.db (node.CompactRaftLog).
+func runCompactLog(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("compact-log", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("data-dir", "", "data directory of the stopped node")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *dir == "" {
+		fmt.Fprintln(stderr, "s4 compact-log: -data-dir is required")
+		return 2
+	}
+	before, after, err := node.CompactRaftLog(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "s4 compact-log:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "raft.db: %d bytes before, %d after\n", before, after)
 	return 0
 }
 
