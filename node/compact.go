@@ -14,8 +14,8 @@ import (
 // (dataDir/raft/raft.db) without its free pages, and returns the file's
 // size before and after. raft-boltdb never shrinks raft.db: entries a
 // snapshot compacted away leave free pages that later appends reuse, but
-// the file keeps the size of its largest log (docs/DESIGN.md "Nodes, ports,
-// files"). Everything in the file is kept (the log's entries, the current
+// the file keeps the size of its largest log (docs/DESIGN.md "Snapshots and
+// the log's file"). Everything in the file is kept (the log's entries, the current
 // term and vote), so the node restarts exactly where it stopped. It fails,
 // changing nothing, while a node has the file open (bbolt's file lock).
 func CompactRaftLog(dataDir string) (before, after int64, err error) {

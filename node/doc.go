@@ -37,6 +37,8 @@
 //	disk.go           the free-space reserve's monitor
 //	objects.go        the object-data service's wiring (package objects)
 //	history.go        the IAM history's retention: the leader proposes its cut-off
+//	snapshots.go      the snapshot threshold that follows the metadata store
+//	compact.go        s4 compact-log: a stopped node's raft.db without free pages
 //	metrics.go        GET /metrics: the scrape token's check, what is read at
 //	                  scrape time (Raft, leases, FSM, disk, blobs), the
 //	                  barrier's timing, leader changes; the access log's wiring

@@ -21,7 +21,7 @@ import "time"
 // metadata stays at raft's 8,192. For a million 4 KiB objects the
 // threshold is about 540,000 entries: at 1,000 PUTs/s sustained, one
 // snapshot every 9 minutes; at 50 PUTs/s, every 3 hours. (raft-boltdb
-// never shrinks raft.db: docs/DESIGN.md "Nodes, ports, files" says how to
+// never shrinks raft.db: docs/DESIGN.md "Snapshots and the log's file" says how to
 // reclaim it.)
 const (
 	snapshotTuneEvery   = time.Minute
