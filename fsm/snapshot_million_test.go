@@ -34,11 +34,12 @@ func TestSnapshotMillionInline(t *testing.T) {
 	if err := src.CreateBucket("b", "u1", 1); err != nil {
 		t.Fatal(err)
 	}
-	body := make([]byte, 4096)
 	start := time.Now()
 	for i := 0; i < n; {
 		src.Batch(func() {
 			for j := 0; j < 10_000 && i < n; j, i = j+1, i+1 {
+				// A body of its own each: bbolt keeps the slice until the commit.
+				body := make([]byte, 4096)
 				body[0], body[1], body[2] = byte(i), byte(i>>8), byte(i>>16)
 				obj := meta.ObjectMeta{Size: 4096, ETag: `"e"`, Owner: "u1", Inline: meta.NewInline(body)}
 				if err := src.PutObject("b", fmt.Sprintf("key/%08d", i), &obj, nil); err != nil {
