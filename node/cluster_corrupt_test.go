@@ -127,6 +127,12 @@ func TestClusterCorruptBlobNeverServed(t *testing.T) {
 // scrubCount is the node's scrub counter name{kind="blob"}.
 func scrubCount(t *testing.T, n *Node, name string) float64 {
 	t.Helper()
+	return scrubCountOf(t, n, name, "blob")
+}
+
+// scrubCountOf is the node's scrub counter name{kind=kind}.
+func scrubCountOf(t *testing.T, n *Node, name, kind string) float64 {
+	t.Helper()
 	list, err := n.obs.metrics.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -135,13 +141,14 @@ func scrubCount(t *testing.T, n *Node, name string) float64 {
 	for _, mf := range list {
 		mfs[mf.GetName()] = mf
 	}
-	v, _ := metricValue(mfs, name, map[string]string{"kind": "blob"})
+	v, _ := metricValue(mfs, name, map[string]string{"kind": kind})
 	return v
 }
 
 // TestClusterScrubberRepairs: a flipped byte in a blob on one node of
 // three is found by that node's scrubber, which repairs the copy from a
-// peer, without any client reading it; its counters move.
+// peer, without any client reading it; its counters move. A flipped byte
+// in an inline body (kept in the metadata store) is found and counted too.
 func TestClusterScrubberRepairs(t *testing.T) {
 	var peers []Peer
 	for i := 1; i <= 3; i++ {
@@ -195,5 +202,19 @@ func TestClusterScrubberRepairs(t *testing.T) {
 	}
 	if got := scrubCount(t, victim, "s4_scrub_unrepairable_total"); got != 0 {
 		t.Fatalf("s4_scrub_unrepairable_total %v", got)
+	}
+
+	if _, err := c.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String("small"), Body: bytes.NewReader([]byte("an inline body"))}); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(t, leader, nodes...)
+	if err := victim.meta.DamageInline("data", "small", 3); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the scrubber finds the damaged inline body", func() bool {
+		return scrubCountOf(t, victim, "s4_scrub_corrupt_total", "inline") >= 1
+	})
+	if got := scrubCountOf(t, victim, "s4_scrub_checked_total", "inline"); got < 1 {
+		t.Fatalf("inline bodies checked: %v", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/s4/s4/blob"
 	"github.com/s4/s4/cluster"
+	"github.com/s4/s4/meta"
 	"github.com/s4/s4/objects"
 	"github.com/s4/s4/s3"
 )
@@ -17,11 +18,12 @@ import (
 // cluster server's SpaceGuard.
 
 var (
-	_ s3.Replicator      = (*objects.Service)(nil)
-	_ s3.Space           = (*objects.Service)(nil)
-	_ cluster.SpaceGuard = (*objects.Service)(nil)
-	_ cluster.BlobStore  = (*blob.Store)(nil)
-	_ objects.Transfer   = (*cluster.Client)(nil)
+	_ s3.Replicator        = (*objects.Service)(nil)
+	_ s3.Space             = (*objects.Service)(nil)
+	_ cluster.SpaceGuard   = (*objects.Service)(nil)
+	_ cluster.BlobStore    = (*blob.Store)(nil)
+	_ objects.Transfer     = (*cluster.Client)(nil)
+	_ objects.InlineBodies = (*meta.Store)(nil)
 )
 
 // newObjects builds the object-data service of the node.
@@ -40,6 +42,7 @@ func (n *Node) newObjects() *objects.Service {
 		ScrubRate:     n.cfg.ScrubRate,
 		ScrubInterval: n.cfg.ScrubInterval,
 		ScrubMetrics:  n.obs.metrics.Scrub,
+		Inline:        n.meta,
 	})
 }
 

@@ -24,8 +24,11 @@ import (
 //   - a blob that fails and that nothing references is left to the
 //     garbage collector (counted as corrupt, neither repaired nor
 //     unrepairable);
-//   - inline bodies of the metadata store (Config.Inline, once they
-//     exist) are checked after the blobs, through the same pace.
+//   - inline bodies of the metadata store (Config.Inline: meta.Store's
+//     ScrubInline) are checked after the blobs, through the same pace; one
+//     that fails is logged at Error and counted corrupt and unrepairable
+//     (there is no peer copy to fetch: the node's metadata store is
+//     rebuilt from the log and a snapshot when it restarts).
 //
 // At the free-space reserve the scrubber pauses (a repair writes a new
 // copy before the old one goes, and the reserve stores no object data,
@@ -172,7 +175,8 @@ func (s *Service) Scrub(ctx context.Context) (ScrubStats, error) {
 		found := func(what string, size int64, ferr error) {
 			st.InlineCorrupt++
 			s.metrics.Corrupt(ScrubInline)
-			s.log.Warn("scrub: an inline body fails its checksum", "object", what, "size", size, "err", ferr)
+			s.metrics.Unrepairable(ScrubInline)
+			s.log.Error("scrub: an inline body fails its checksum on this node (a GET of it answers 500 here); restart the node to rebuild its metadata store from the log and a snapshot", "object", what, "size", size, "err", ferr)
 		}
 		pace := func(n int64) error {
 			if err := p.wait(n); err != nil {

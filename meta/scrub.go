@@ -1,0 +1,78 @@
+package meta
+
+import (
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// scrubPage is how many inline keys ScrubInline reads per read
+// transaction (a long read transaction keeps bbolt from reusing pages).
+const scrubPage = 256
+
+// ScrubInline checks every object's inline tail against the length and
+// CRC32C in its record, for the scrubber (objects.InlineBodies): pace(n)
+// is called before a body of n bytes is checked (it blocks for the
+// scrubber's rate; its error ends the walk and is returned), found for
+// each body that fails, with "bucket/key" as what. It reads the keys in
+// short read transactions of scrubPage keys, and each body with its
+// record in one more, so that objects written or deleted meanwhile are
+// seen as they are now. The inline bodies of parts of uploads in progress
+// are not checked (CompleteMultipartUpload checks them).
+func (s *Store) ScrubInline(ctx context.Context, pace func(n int64) error, found func(what string, size int64, err error)) error {
+	for _, b := range s.Buckets() {
+		var after []byte
+		for {
+			keys, more := s.inlineKeys(b.Name, after)
+			for _, k := range keys {
+				if err := context.Cause(ctx); err != nil {
+					return err
+				}
+				obj, ok := s.ObjectData(b.Name, string(k))
+				if !ok || obj.Inline == nil {
+					continue // deleted or overwritten meanwhile
+				}
+				if err := pace(obj.Inline.Size); err != nil {
+					return err
+				}
+				if err := CheckInline(obj.Inline); err != nil {
+					found(fmt.Sprintf("%s/%s", b.Name, k), obj.Inline.Size, err)
+				}
+			}
+			if !more {
+				break
+			}
+			after = keys[len(keys)-1]
+		}
+	}
+	return nil
+}
+
+// inlineKeys returns up to scrubPage keys of bucket's inline bodies after
+// after (nil: from the first), and whether there may be more.
+func (s *Store) inlineKeys(bucket string, after []byte) (keys [][]byte, more bool) {
+	s.db.View(func(tx *bolt.Tx) error {
+		ib := tx.Bucket(inlineBucket(bucket))
+		if ib == nil {
+			return nil
+		}
+		c := ib.Cursor()
+		k, _ := c.First()
+		if after != nil {
+			k, _ = c.Seek(after)
+			if k != nil && string(k) == string(after) {
+				k, _ = c.Next()
+			}
+		}
+		for ; k != nil; k, _ = c.Next() {
+			if len(keys) == scrubPage {
+				more = true
+				return nil
+			}
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	return keys, more
+}

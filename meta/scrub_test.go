@@ -1,0 +1,47 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// TestScrubInline: every inline tail is paced and checked, across pages
+// and buckets; the damaged ones are reported by bucket/key; blob objects
+// are not inline bodies; the pace's error ends the walk.
+func TestScrubInline(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("a", "u1", 1))
+	ok(t, m.CreateBucket("b", "u1", 1))
+	n := scrubPage*2 + 3
+	for i := range n {
+		ok(t, m.PutObject("a", fmt.Sprintf("k%04d", i), inlineObj(fmt.Sprintf("body %d", i)), nil))
+	}
+	ok(t, m.PutObject("b", "x", inlineObj("in b"), nil))
+	ok(t, m.PutObject("b", "blob", &ObjectMeta{ETag: `"e"`, Owner: "u1", Size: 3, Parts: []BlobPart{{Size: 3}}}, nil))
+	ok(t, m.DamageInline("a", "k0300", 2))
+	ok(t, m.DamageInline("b", "x", 0))
+
+	paced, bytes := 0, int64(0)
+	var bad []string
+	err := m.ScrubInline(context.Background(), func(sz int64) error { paced++; bytes += sz; return nil },
+		func(what string, _ int64, err error) {
+			if !errors.Is(err, errInlineCorrupt) {
+				t.Errorf("%s: %v", what, err)
+			}
+			bad = append(bad, what)
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paced != n+1 || !slices.Equal(bad, []string{"a/k0300", "b/x"}) {
+		t.Fatalf("paced %d (want %d), found %v", paced, n+1, bad)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := m.ScrubInline(context.Background(), func(int64) error { calls++; return stop }, func(string, int64, error) {}); err != stop || calls != 1 {
+		t.Fatalf("pace error: %v after %d", err, calls)
+	}
+}
