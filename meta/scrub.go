@@ -52,7 +52,7 @@ func (s *Store) ScrubInline(ctx context.Context, pace func(n int64) error, found
 // inlineKeys returns up to scrubPage keys of bucket's inline bodies after
 // after (nil: from the first), and whether there may be more.
 func (s *Store) inlineKeys(bucket string, after []byte) (keys [][]byte, more bool) {
-	s.db.View(func(tx *bolt.Tx) error {
+	s.view(func(tx *bolt.Tx) error {
 		ib := tx.Bucket(inlineBucket(bucket))
 		if ib == nil {
 			return nil

@@ -67,7 +67,7 @@ import (
 // blob store's collector, may run on any goroutine too: it takes a write
 // transaction of its own, never the batch's.
 type Store struct {
-	mu   sync.RWMutex // guards db, which Restore replaces
+	mu   sync.RWMutex // guards db, which Restore replaces: use it only through view, updateDB or under mu
 	db   *bolt.DB
 	path string
 	tx   *bolt.Tx // the batch's write transaction while Batch runs (the writer's goroutine only)
