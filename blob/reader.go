@@ -143,6 +143,27 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
+// Bytes returns the verified bytes of the block that holds off, from off
+// to the end of that block, without copying them: they stay valid until
+// the next call on r and must not be modified. At or past the end it
+// returns nil and io.EOF.
+func (r *Reader) Bytes(off int64) ([]byte, error) {
+	if off < 0 {
+		return nil, errors.New("blob: negative offset")
+	}
+	if off >= r.t.size {
+		if r.err != nil {
+			return nil, r.err
+		}
+		return nil, io.EOF
+	}
+	i := off / r.t.blockSize
+	if err := r.load(i); err != nil {
+		return nil, err
+	}
+	return r.buf[off-i*r.t.blockSize:], nil
+}
+
 // Seek implements io.Seeker.
 func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 	switch whence {

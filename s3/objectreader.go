@@ -222,6 +222,76 @@ func (o *objectReader) Read(b []byte) (int, error) {
 	}
 }
 
+// WriteTo implements io.WriterTo, which fasthttp uses for a body stream:
+// a local blob's bytes go to w straight from its verified block buffer
+// (blob.Reader.Bytes), without the copy that Read makes; a corrupt block
+// is repaired as in Read; inline and streamed parts go through Read.
+func (o *objectReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	var buf []byte
+	for o.remaining > 0 {
+		if o.cur == nil {
+			if err := o.next(); err != nil {
+				return total, err
+			}
+		}
+		if !o.local {
+			if buf == nil {
+				buf = make([]byte, 32<<10)
+			}
+			n, err := o.Read(buf)
+			if n > 0 {
+				k, werr := w.Write(buf[:n])
+				total += int64(k)
+				if werr != nil {
+					return total, werr
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		r := o.c.(*blob.Reader)
+		off := o.part.off + o.read
+		b, err := r.Bytes(off)
+		if err == io.EOF {
+			o.cur = nil // the part's end
+			continue
+		}
+		if errors.Is(err, blob.ErrCorrupt) {
+			o.c.Close()
+			o.c, o.cur = nil, nil
+			if err := o.repairPart(err); err != nil {
+				return total, err
+			}
+			if err := o.openPart(); err != nil {
+				return total, err
+			}
+			continue
+		}
+		if err != nil {
+			return total, err
+		}
+		if int64(len(b)) > o.remaining {
+			b = b[:o.remaining]
+		}
+		k, werr := w.Write(b)
+		total += int64(k)
+		o.remaining -= int64(k)
+		o.read += int64(k)
+		// Keep Read's view in step, should a Read follow.
+		o.cur = io.NewSectionReader(r, off+int64(k), r.Size()-off-int64(k))
+		if werr != nil {
+			return total, werr
+		}
+	}
+	return total, nil
+}
+
 func (o *objectReader) Close() error {
 	if o.c != nil {
 		err := o.c.Close()

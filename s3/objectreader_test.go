@@ -149,6 +149,7 @@ func TestObjectReaderRepairsCorruptBlock(t *testing.T) {
 		_, err = w.Commit()
 		return err
 	}
+	viaWriteTo := false
 	read := func(start, length int64) ([]byte, error) {
 		o := &objectReader{blobs: bs, repair: repair, log: slog.New(slog.DiscardHandler), remaining: length,
 			parts: []partRange{{sum: ref.SHA256, size: ref.Size, off: start}}}
@@ -156,40 +157,49 @@ func TestObjectReaderRepairsCorruptBlock(t *testing.T) {
 			return nil, err
 		}
 		defer o.Close()
+		if viaWriteTo { // as fasthttp sends a body stream
+			var buf bytes.Buffer
+			_, err := o.WriteTo(&buf)
+			return buf.Bytes(), err
+		}
 		return io.ReadAll(o)
 	}
-	for _, c := range []struct{ bad, start, length int64 }{
-		{10, 0, ref.Size},                           // first block: before the status line
-		{2*blob.BlockSize + 7, 0, ref.Size},         // mid-stream
-		{blob.BlockSize + 5, blob.BlockSize - 3, 9}, // a range across into it
-	} {
-		corrupt(c.bad)
+	for _, viaWriteTo = range []bool{false, true} {
+		repairErr = nil
+		repair(ref.SHA256, ref.Size)
+		for _, c := range []struct{ bad, start, length int64 }{
+			{10, 0, ref.Size},                           // first block: before the status line
+			{2*blob.BlockSize + 7, 0, ref.Size},         // mid-stream
+			{blob.BlockSize + 5, blob.BlockSize - 3, 9}, // a range across into it
+		} {
+			corrupt(c.bad)
+			repairs = 0
+			got, err := read(c.start, c.length)
+			if err != nil || !bytes.Equal(got, data[c.start:c.start+c.length]) || repairs != 1 {
+				t.Fatalf("bad byte at %d, read %d+%d: %d bytes, %v, %d repairs", c.bad, c.start, c.length, len(got), err, repairs)
+			}
+			if err := bs.Verify(ref.SHA256); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A range that does not touch the bad block needs no repair.
+		corrupt(5)
 		repairs = 0
-		got, err := read(c.start, c.length)
-		if err != nil || !bytes.Equal(got, data[c.start:c.start+c.length]) || repairs != 1 {
-			t.Fatalf("bad byte at %d, read %d+%d: %d bytes, %v, %d repairs", c.bad, c.start, c.length, len(got), err, repairs)
+		if got, err := read(blob.BlockSize+1, 100); err != nil || !bytes.Equal(got, data[blob.BlockSize+1:][:100]) || repairs != 0 {
+			t.Fatalf("range past the bad block: %v, %d repairs", err, repairs)
 		}
-		if err := bs.Verify(ref.SHA256); err != nil {
-			t.Fatal(err)
+		repairErr = blob.ErrNotFound
+		if _, err := read(0, ref.Size); err == nil || repairs != 1 {
+			t.Fatalf("unrepairable first block: %v", err)
 		}
-	}
-	// A range that does not touch the bad block needs no repair.
-	corrupt(5)
-	repairs = 0
-	if got, err := read(blob.BlockSize+1, 100); err != nil || !bytes.Equal(got, data[blob.BlockSize+1:][:100]) || repairs != 0 {
-		t.Fatalf("range past the bad block: %v, %d repairs", err, repairs)
-	}
-	repairErr = blob.ErrNotFound
-	if _, err := read(0, ref.Size); err == nil || repairs != 1 {
-		t.Fatalf("unrepairable first block: %v", err)
-	}
-	// Bad block later: the good blocks before it, then an error.
-	repairErr = nil
-	repair(ref.SHA256, ref.Size)
-	repairErr = blob.ErrNotFound
-	corrupt(blob.BlockSize + 1)
-	got, err := read(0, ref.Size)
-	if err == nil || len(got) != blob.BlockSize || !bytes.Equal(got, data[:blob.BlockSize]) {
-		t.Fatalf("unrepairable block 1: %d bytes, %v", len(got), err)
+		// Bad block later: the good blocks before it, then an error.
+		repairErr = nil
+		repair(ref.SHA256, ref.Size)
+		repairErr = blob.ErrNotFound
+		corrupt(blob.BlockSize + 1)
+		got, err := read(0, ref.Size)
+		if err == nil || len(got) != blob.BlockSize || !bytes.Equal(got, data[:blob.BlockSize]) {
+			t.Fatalf("unrepairable block 1: %d bytes, %v", len(got), err)
+		}
 	}
 }
