@@ -35,11 +35,12 @@ const eventVersion = 1
 // for the rest of its metadata, which was the bound before inline bodies.
 const MaxEventSize = meta.MaxInline + 64<<10
 
-// versioned is a body whose version depends on what it carries: ObjectPut
-// and PartPut are version 2 when they carry an inline body, version 1 (as
-// every release before wrote and read them) otherwise. A release that
-// predates inline bodies stops at a version 2 event (unknown version)
-// rather than apply an object without its bytes.
+// versioned is a body whose version depends on what it carries: version 2
+// when it carries a field a release before it would skip (an inline body,
+// tags, conditions: meta_events.go, v2If), version 1 (as every release
+// before wrote and read them) otherwise. A release that predates those
+// fields stops at a version 2 event (unknown version) rather than apply it
+// differently from the other nodes.
 type versioned interface {
 	eventVersion() uint8
 	inlineSize() int // bytes of the inline body, 0 if none

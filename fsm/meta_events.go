@@ -46,12 +46,20 @@ type ObjectPut struct {
 	If     *meta.WriteCondition // nil: unconditional
 }
 
-func inlineVersion(in *meta.Inline) uint8 {
-	if in != nil {
+// Version 2 of ObjectPut, PartPut, ObjectDelete, UploadCreate and
+// UploadComplete marks an event that carries a field a release before
+// 2026-12-03 would skip and so apply differently: an inline body, tags,
+// an If-None-Match ETag list, a condition on a delete. Such a release stops
+// at a version 2 event (unknown version) rather than diverge; an event
+// without those fields stays version 1, readable by every release.
+func v2If(new bool) uint8 {
+	if new {
 		return 2
 	}
 	return 1
 }
+
+func noneMatch(c *meta.WriteCondition) bool { return c != nil && len(c.NoneMatch) > 0 }
 
 func inlineLen(in *meta.Inline) int {
 	if in == nil {
@@ -60,18 +68,27 @@ func inlineLen(in *meta.Inline) int {
 	return len(in.Data)
 }
 
-func (e ObjectPut) eventVersion() uint8 { return inlineVersion(e.Object.Inline) }
-func (e ObjectPut) inlineSize() int     { return inlineLen(e.Object.Inline) }
-func (e PartPut) eventVersion() uint8   { return inlineVersion(e.Part.Inline) }
-func (e PartPut) inlineSize() int       { return inlineLen(e.Part.Inline) }
+func (e ObjectPut) eventVersion() uint8 {
+	return v2If(e.Object.Inline != nil || len(e.Object.Tags) > 0 || noneMatch(e.If))
+}
+func (e ObjectPut) inlineSize() int        { return inlineLen(e.Object.Inline) }
+func (e PartPut) eventVersion() uint8      { return v2If(e.Part.Inline != nil) }
+func (e PartPut) inlineSize() int          { return inlineLen(e.Part.Inline) }
+func (e ObjectDelete) eventVersion() uint8 { return v2If(e.If != nil) }
+func (e ObjectDelete) inlineSize() int     { return 0 }
+func (e UploadCreate) eventVersion() uint8 { return v2If(len(e.Object.Tags) > 0) }
+func (e UploadCreate) inlineSize() int     { return 0 }
+func (e UploadComplete) eventVersion() uint8 {
+	return v2If(noneMatch(e.If))
+}
+func (e UploadComplete) inlineSize() int { return 0 }
 
 // ObjectDelete deletes objects; deleting a missing key is not an error,
 // unless If (DeleteObject's If-Match) says it must exist.
 //
-// If is a field added to version 1 (2026-12-03), as ObjectPut's was:
-// builds before it skip it and delete unconditionally. So is
-// WriteCondition.NoneMatch (If-None-Match with ETags on PutObject), which
-// builds before it skip, writing unconditionally.
+// If (2026-12-03) makes it a version 2 event (see v2If), as
+// WriteCondition.NoneMatch (If-None-Match with ETags) does an ObjectPut or
+// UploadComplete, and tags an ObjectPut or UploadCreate.
 type ObjectDelete struct {
 	Bucket string
 	Keys   []string

@@ -32,8 +32,13 @@ import (
 // with), and Persist streams it while Apply goes on: bbolt's MVCC keeps the
 // view stable.
 const (
-	snapshotMagic   = "S4FSM"
-	snapshotVersion = 1
+	snapshotMagic = "S4FSM"
+	// snapshotVersion is 2 since the store holds inline bodies (i/<bucket>,
+	// ObjectMeta.Inline) and the events' version-2 fields (tags,
+	// conditions): a release before them, which reads version 1 only,
+	// refuses such a snapshot rather than restore objects without their
+	// bytes. This release reads both (version 1 has none of them).
+	snapshotVersion = 2
 
 	recordUser       uint8 = 1
 	recordMetaBucket uint8 = 2
@@ -177,7 +182,7 @@ func readSnapshot(r io.Reader, sealer *keyring.Sealer, m *meta.Store) (*view, er
 	if err := dec.Decode(&h); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", errBadSnapshot, err)
 	}
-	if h.Magic != snapshotMagic || h.Version != snapshotVersion {
+	if h.Magic != snapshotMagic || h.Version < 1 || h.Version > snapshotVersion {
 		return nil, fmt.Errorf("%w: magic %q version %d", errBadSnapshot, h.Magic, h.Version)
 	}
 	b := iam.NewBuilder()

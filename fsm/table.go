@@ -29,13 +29,14 @@ var eventTable = []eventSpec{
 	// Object metadata.
 	metaEvent(MsgBucketCreate, "BucketCreate", applyBucketCreate),
 	metaEvent(MsgBucketDelete, "BucketDelete", applyBucketDelete),
-	// Version 2 of ObjectPut and PartPut carries an inline body
-	// (meta_events.go); they read version 1 as before.
+	// Version 2 of these carries a field older releases would skip (an
+	// inline body, tags, conditions: meta_events.go, v2If); they read
+	// version 1 as before.
 	withVersion(2, metaEvent(MsgObjectPut, "ObjectPut", applyObjectPut)),
-	metaEvent(MsgObjectDelete, "ObjectDelete", applyObjectDelete),
-	metaEvent(MsgUploadCreate, "UploadCreate", applyUploadCreate),
+	withVersion(2, metaEvent(MsgObjectDelete, "ObjectDelete", applyObjectDelete)),
+	withVersion(2, metaEvent(MsgUploadCreate, "UploadCreate", applyUploadCreate)),
 	withVersion(2, metaEvent(MsgPartPut, "PartPut", applyPartPut)),
-	metaEvent(MsgUploadComplete, "UploadComplete", applyUploadComplete),
+	withVersion(2, metaEvent(MsgUploadComplete, "UploadComplete", applyUploadComplete)),
 	metaEvent(MsgUploadAbort, "UploadAbort", applyUploadAbort),
 	metaEvent(MsgObjectTagsSet, "ObjectTagsSet", applyObjectTagsSet),
 	metaEvent(MsgBucketTagsSet, "BucketTagsSet", applyBucketTagsSet),
