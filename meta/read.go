@@ -164,7 +164,10 @@ func (s *Store) Upload(id string) (UploadInfo, bool) {
 	return info, ok
 }
 
-// Parts lists an upload's parts with numbers above after, at most max.
+// Parts lists an upload's parts with numbers above after, at most max,
+// without the bytes of inline parts (Inline.Data is nil: a list of 10,000
+// inline parts would otherwise hold their bodies, up to 2.5 GiB, for a
+// ListParts or a checksum check).
 func (s *Store) Parts(id string, after, max int) (parts []PartEntry, truncated bool) {
 	s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(partsBucket(id))
@@ -179,6 +182,9 @@ func (s *Store) Parts(id string, after, max int) (parts []PartEntry, truncated b
 			}
 			var p PartMeta
 			decodeMsg(v, &p)
+			if p.Inline != nil {
+				p.Inline.Data = nil
+			}
 			parts = append(parts, PartEntry{Number: int(binary.BigEndian.Uint32(k)), Part: p})
 		}
 		return nil
