@@ -225,4 +225,30 @@ func TestS3ConditionalDelete(t *testing.T) {
 	if exists("m1") || !exists("m2") || exists("m3") {
 		t.Errorf("after DeleteObjects: m1 %v m2 %v m3 %v, want false true false", exists("m1"), exists("m2"), exists("m3"))
 	}
+
+	// An <ETag> too long to be one is that entry's InvalidArgument; the
+	// entries before and after it still run, and the answer is a 200 that
+	// says so. Before the fix, an ETag over the event size limit answered
+	// the whole request 503 after the entries before it were deleted.
+	e4 := s3test.PutString(t, w, "cond", "m4", "4").ETag
+	s3test.PutString(t, w, "cond", "m5", "5")
+	out = s3test.Must[*s3.DeleteObjectsOutput](t)(w.DeleteObjects(bg, &s3.DeleteObjectsInput{Bucket: b, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("m4"), ETag: e4},
+		{Key: aws.String("m2"), ETag: aws.String(strings.Repeat("x", 400<<10))},
+		{Key: aws.String("m5")},
+	}}}))
+	deleted, failed = nil, nil
+	for _, d := range out.Deleted {
+		deleted = append(deleted, aws.ToString(d.Key))
+	}
+	for _, f := range out.Errors {
+		failed = append(failed, aws.ToString(f.Key)+":"+aws.ToString(f.Code))
+	}
+	slices.Sort(deleted)
+	if !slices.Equal(deleted, []string{"m4", "m5"}) || !slices.Equal(failed, []string{"m2:InvalidArgument"}) {
+		t.Errorf("DeleteObjects with an oversized ETag: deleted %q, errors %q", deleted, failed)
+	}
+	if !exists("m2") || exists("m4") || exists("m5") {
+		t.Errorf("after it: m2 %v m4 %v m5 %v, want true false false", exists("m2"), exists("m4"), exists("m5"))
+	}
 }

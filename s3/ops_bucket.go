@@ -309,6 +309,10 @@ func (h *Handler) listObjectVersions(r *request) error {
 	return writeXML(r, fasthttp.StatusOK, &out)
 }
 
+// maxDeleteETag bounds a DeleteObjects entry's <ETag>: an ETag is a quoted
+// MD5, with a part count for a multipart object (about 40 characters).
+const maxDeleteETag = 1024
+
 func (h *Handler) deleteObjects(r *request) error {
 	if _, err := h.bucket(r); err != nil {
 		return err
@@ -322,7 +326,7 @@ func (h *Handler) deleteObjects(r *request) error {
 		return err
 	}
 	var res DeleteResult
-	var keys []string
+	var keys, vids []string // the unconditional entries
 	for _, o := range objs {
 		if err := ValidObjectKey(o.Key); err != nil {
 			res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, s3err.As(err)))
@@ -334,42 +338,50 @@ func (h *Handler) deleteObjects(r *request) error {
 		}
 		if o.ETag != "" {
 			// A conditional entry (as If-Match on DeleteObject): its own
-			// event, so that its verdict is its own.
+			// event, so that its verdict is its own. Any failure is the
+			// entry's (an ETag too long to be one is refused before it is
+			// proposed; a leader change answers this entry 503's error),
+			// so the others still run and the answer says what happened.
 			cond, err := writeCondition(o.ETag, "")
+			if err == nil && len(o.ETag) > maxDeleteETag {
+				err = s3err.New(s3err.InvalidArgument)
+			}
 			if err == nil {
 				err = h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: []string{o.Key}, If: cond})
 			}
-			switch {
-			case err == nil:
-				h.released()
-				if !quiet {
-					res.Deleted = append(res.Deleted, DeletedObject{Key: o.Key, VersionID: o.VersionID})
-				}
-			case s3err.IsCode(err, s3err.NoSuchKey), s3err.IsCode(err, s3err.PreconditionFailed), s3err.IsCode(err, s3err.InvalidArgument):
+			if err != nil {
 				res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, s3err.As(err)))
-			default:
-				return err
+				continue
+			}
+			h.released()
+			if !quiet {
+				res.Deleted = append(res.Deleted, DeletedObject{Key: o.Key, VersionID: o.VersionID})
 			}
 			continue
 		}
-		keys = append(keys, o.Key)
-		if !quiet {
-			res.Deleted = append(res.Deleted, DeletedObject{Key: o.Key, VersionID: o.VersionID})
-		}
+		keys, vids = append(keys, o.Key), append(vids, o.VersionID)
 	}
 	// One event per batch of keys of about 32 KiB (well within the log
-	// entry limit).
+	// entry limit); a batch that fails is its keys' error.
 	for len(keys) > 0 {
 		n, size := 0, 0
 		for n < len(keys) && size+len(keys[n]) < deleteBatchBytes {
 			size += len(keys[n]) + 8
 			n++
 		}
-		if err := h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: keys[:n]}); err != nil {
-			return err
+		err := h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: keys[:n]})
+		for i, k := range keys[:n] {
+			switch {
+			case err != nil:
+				res.Errors = append(res.Errors, NewDeleteError(k, vids[i], s3err.As(err)))
+			case !quiet:
+				res.Deleted = append(res.Deleted, DeletedObject{Key: k, VersionID: vids[i]})
+			}
 		}
-		h.released()
-		keys = keys[n:]
+		if err == nil {
+			h.released()
+		}
+		keys, vids = keys[n:], vids[n:]
 	}
 	return writeXML(r, fasthttp.StatusOK, &res)
 }
