@@ -160,3 +160,43 @@ func TestRestoreInPieces(t *testing.T) {
 		t.Fatal("no write after a restore")
 	}
 }
+
+// TestReadsDuringRestore: reads running while a restore swaps the file in
+// see the old content or the new, never an error or a closed file (run
+// with -race).
+func TestReadsDuringRestore(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u1", 1))
+	ok(t, m.PutObject("b", "k", inlineObj("old"), nil))
+	src := newStore(t)
+	ok(t, src.CreateBucket("b", "u1", 1))
+	ok(t, src.PutObject("b", "k", inlineObj("new"), nil))
+	want := dumpOf(t, src)
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			d, found := m.ObjectData("b", "k")
+			if !found || (string(d.Inline.Data) != "old" && string(d.Inline.Data) != "new") {
+				done <- fmt.Errorf("read during a restore: %+v %v", d, found)
+				return
+			}
+		}
+	}()
+	for range 20 {
+		ok(t, restoreFrom(m, want))
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := m.ObjectData("b", "k"); string(d.Inline.Data) != "new" {
+		t.Fatalf("after the restores: %q", d.Inline.Data)
+	}
+}
