@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -65,11 +66,22 @@ type Store struct {
 	pins map[[32]byte]int
 
 	migrated Migration // what Open found (format.go)
+	log      *slog.Logger
 }
 
 // Open opens (creating if needed) the store in dir and removes any temp files
 // left behind by a crash. Only one Store may use a directory at a time.
-func Open(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
+
+// Options are what OpenWith takes besides the directory.
+type Options struct {
+	// Logger receives the progress of a migration from an earlier format
+	// (a line when it starts, one every 10 s, one at the end); nil: none.
+	Logger *slog.Logger
+}
+
+// OpenWith is Open with options.
+func OpenWith(dir string, opts Options) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("blob: empty directory name")
 	}
@@ -78,6 +90,10 @@ func Open(dir string) (*Store, error) {
 		tmp:  filepath.Join(dir, tmpName),
 		objs: filepath.Join(dir, objsName),
 		pins: make(map[[32]byte]int),
+		log:  opts.Logger,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return nil, fmt.Errorf("blob: open: %w", err)

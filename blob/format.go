@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // FormatVersion is the version of the on-disk layout this package writes
@@ -140,6 +141,12 @@ func (s *Store) checkFormat() error {
 // content does not hash to its name is moved to dir/corrupt (the node's
 // catch-up fetches it from a peer). Emptied directories are removed.
 func (s *Store) migrateFormat1(old string) error {
+	start := time.Now()
+	s.log.Info("blob store: migrating blobs to the current format (block checksums); this reads every blob once", "dir", old, "to", FormatVersion)
+	next := start.Add(10 * time.Second)
+	defer func() {
+		s.log.Info("blob store: migration done", "blobs", s.migrated.Blobs, "bytes", s.migrated.Bytes, "quarantined", len(s.migrated.Quarantined), "took", time.Since(start).Round(time.Millisecond))
+	}()
 	var dirs []string
 	err := filepath.WalkDir(old, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -155,6 +162,10 @@ func (s *Store) migrateFormat1(old string) error {
 		}
 		var sum [32]byte
 		hex.Decode(sum[:], []byte(name))
+		if now := time.Now(); now.After(next) {
+			next = now.Add(10 * time.Second)
+			s.log.Info("blob store: migrating", "blobs", s.migrated.Blobs, "bytes", s.migrated.Bytes, "elapsed", now.Sub(start).Round(time.Second))
+		}
 		return s.migrateOne(p, sum)
 	})
 	if err != nil {

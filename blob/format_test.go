@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,4 +170,20 @@ func fmtInt(v int) string {
 		b = append([]byte{byte('0' + v%10)}, b...)
 	}
 	return string(b)
+}
+
+// TestMigrationLogs: a migration says when it starts and when it is done.
+func TestMigrationLogs(t *testing.T) {
+	dir := t.TempDir()
+	data := []byte("old")
+	writeFormat1(t, dir, sha256.Sum256(data), data, false)
+	var buf bytes.Buffer
+	if _, err := OpenWith(dir, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"blob store: migrating blobs to the current format", "blob store: migration done", "blobs=1"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Fatalf("log %q lacks %q", buf.String(), want)
+		}
+	}
 }

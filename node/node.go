@@ -130,11 +130,10 @@ func Open(cfg Config) (_ *Node, err error) {
 			h.Dropped(accessKey)
 		}
 	})
-	if n.blobs, err = blob.Open(filepath.Join(cfg.DataDir, "blobs")); err != nil {
+	if n.blobs, err = blob.OpenWith(filepath.Join(cfg.DataDir, "blobs"), blob.Options{Logger: n.log}); err != nil {
 		return nil, err
 	}
 	if m := n.blobs.Migrated(); m.From > 0 && m.From < blob.FormatVersion {
-		n.log.Info("migrated the blob store to the current format (block checksums)", "from", m.From, "to", blob.FormatVersion, "blobs", m.Blobs, "bytes", m.Bytes, "quarantined", len(m.Quarantined))
 		for _, h := range m.Quarantined {
 			n.log.Warn("a blob did not match its name while migrating; moved to blobs/corrupt, to be fetched from a peer", "blob", h)
 		}
