@@ -58,7 +58,10 @@ flow() {
 flow "$BASE" "$AWS_CA_BUNDLE"
 tok=$(s4 metrics token create --name e2e --json 2>/dev/null | jq -r .token)
 secrets+=("$tok")
-curl -sf --cacert "$AWS_CA_BUNDLE" -H "Authorization: Bearer $tok" "$BASE/metrics" | grep -q '^s4_raft_state{state="leader"} 1' || fail "scrape"
+# (The body first, then grep: "curl | grep -q" fails under pipefail when
+# grep stops reading before curl has written the whole scrape: SIGPIPE.)
+metrics=$(curl -sf --cacert "$AWS_CA_BUNDLE" -H "Authorization: Bearer $tok" "$BASE/metrics") || fail "scrape: HTTP error"
+grep -q '^s4_raft_state{state="leader"} 1' <<<"$metrics" || fail "scrape: no s4_raft_state leader line"
 [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$AWS_CA_BUNDLE" "$BASE/metrics")" = 401 ] || fail "a scrape without a token"
 s4 metrics token revoke "$(s4 metrics token list --json | jq -r '.[0].id')" >/dev/null 2>&1
 [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$AWS_CA_BUNDLE" -H "Authorization: Bearer $tok" "$BASE/metrics")" = 401 ] || fail "a revoked token"
