@@ -147,34 +147,6 @@ func TestExpectContinueRefusedBeforeBody(t *testing.T) {
 	s3test.PutString(t, e.SDKFor(e.writer), "bkt", "small", "data")
 }
 
-// rawResponse sends a signed request without a body over its own TLS
-// connection and returns every byte the server sent, header names as they
-// went on the wire (Go's client would canonicalise them).
-func rawResponse(t *testing.T, c *s3test.Client, u s3test.User, method, path string) string {
-	t.Helper()
-	req, _ := http.NewRequest(method, c.Endpoint+path, nil)
-	req.Close = true
-	const empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-	req.Header.Set("X-Amz-Content-Sha256", empty)
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: u.AccessKey, SecretAccessKey: u.SecretKey}, req, empty, "s3", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := tls.Dial("tcp", req.URL.Host, c.TLS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := req.Write(conn); err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(conn)
-	if err != nil && len(b) == 0 {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // metaLines returns the x-amz-meta-* header lines of a raw response, as
 // sent (any case of the prefix), sorted.
 func metaLines(raw string) []string {
@@ -214,7 +186,7 @@ func TestUserMetadataLowerCase(t *testing.T) {
 	check := func(key string, want []string, wantSDK map[string]string) {
 		t.Helper()
 		for _, method := range []string{"HEAD", "GET"} {
-			raw := rawResponse(t, e.Client, e.reader, method, "/bkt/"+key)
+			raw := e.Raw(t, method, "/bkt/"+key, e.reader)
 			if !strings.HasPrefix(raw, "HTTP/1.1 200") {
 				t.Fatalf("%s %s: %.200q", method, key, raw)
 			}

@@ -598,7 +598,7 @@ func TestS3BadInput(t *testing.T) {
 		{"/no-such-bucket", e.reader.AccessKey, 404},
 		{"/bad/a", "S4AKNOSUCHKEY00000000000", 403},
 	} {
-		raw := e.RawHEAD(t, c.path, s3test.User{AccessKey: c.accessKey, SecretKey: e.reader.SecretKey})
+		raw := e.Raw(t, "HEAD", c.path, s3test.User{AccessKey: c.accessKey, SecretKey: e.reader.SecretKey})
 		head, rest, ok := strings.Cut(raw, "\r\n\r\n")
 		if !ok || !strings.HasPrefix(head, fmt.Sprintf("HTTP/1.1 %d ", c.status)) || rest != "" {
 			t.Errorf("HEAD %s: %q", c.path, raw)

@@ -108,11 +108,13 @@ func (c *Client) Signed(t *testing.T, u User, method, path string, body []byte, 
 	return resp, b
 }
 
-// RawHEAD sends a signed HEAD over its own TLS connection and returns every
-// byte the server sent until it closed the connection.
-func (c *Client) RawHEAD(t *testing.T, path string, u User) string {
+// Raw sends a signed request without a body over its own TLS connection
+// and returns every byte the server sent until it closed the connection,
+// header names as they went on the wire (Go's client would canonicalise
+// them).
+func (c *Client) Raw(t *testing.T, method, path string, u User) string {
 	t.Helper()
-	req, _ := http.NewRequest("HEAD", c.Endpoint+path, nil)
+	req, _ := http.NewRequest(method, c.Endpoint+path, nil)
 	req.Close = true
 	const empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	req.Header.Set("X-Amz-Content-Sha256", empty)
