@@ -6,24 +6,14 @@ import (
 	"io"
 	"os"
 	"testing"
+
+	"github.com/s4/s4/internal/testfs"
 )
 
 // flip flips one bit of the byte at off in the file that holds sum.
 func flip(t *testing.T, s *Store, sum [32]byte, off int64) {
 	t.Helper()
-	f, err := os.OpenFile(s.Path(sum), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [1]byte
-	if _, err := f.ReadAt(b[:], off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0x04
-	if _, err := f.WriteAt(b[:], off); err != nil {
-		t.Fatal(err)
-	}
+	testfs.FlipBit(t, s.Path(sum), off)
 }
 
 // TestBlocksRoundTrip: blobs of every size class around the block size

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -13,24 +12,13 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/s4/s4/blob"
+	"github.com/s4/s4/internal/testfs"
 )
 
 // flipByte flips one bit of the byte at off of the blob sum on n's disk.
 func flipByte(t *testing.T, n *Node, sum [32]byte, off int64) {
 	t.Helper()
-	f, err := os.OpenFile(n.Blobs().Path(sum), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [1]byte
-	if _, err := f.ReadAt(b[:], off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0x20
-	if _, err := f.WriteAt(b[:], off); err != nil {
-		t.Fatal(err)
-	}
+	testfs.FlipBit(t, n.Blobs().Path(sum), off)
 }
 
 // TestClusterCorruptBlobNeverServed: a flipped byte in a blob on one

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/s4/s4/blob"
+	"github.com/s4/s4/internal/testfs"
 )
 
 // countMetrics is a ScrubMetrics that counts.
@@ -92,17 +92,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 func corruptBlob(t *testing.T, s *blob.Store, sum [32]byte, off int64) {
 	t.Helper()
-	f, err := os.OpenFile(s.Path(sum), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [1]byte
-	f.ReadAt(b[:], off)
-	b[0] ^= 1
-	if _, err := f.WriteAt(b[:], off); err != nil {
-		t.Fatal(err)
-	}
+	testfs.FlipBit(t, s.Path(sum), off)
 }
 
 // TestScrubRepairs: a pass checks every blob; a referenced blob that fails

@@ -1,7 +1,8 @@
 // Package testfs gives tests a small file system of their own: a tmpfs
 // mounted for the test (so the tests that use it need root; they are
 // skipped otherwise) and filler files that take its space, for the tests
-// of a full disk.
+// of a full disk; and FlipBit, which damages a file in place, for the
+// tests of corrupt data.
 package testfs
 
 import (
@@ -97,5 +98,24 @@ func (f *Filler) Remove() {
 	f.t.Helper()
 	if err := os.Remove(f.path); err != nil {
 		f.t.Fatal(err)
+	}
+}
+
+// FlipBit flips the lowest bit of the byte at off in the file at path, in
+// place: the damage a checksum must catch.
+func FlipBit(t testing.TB, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b [1]byte
+	if _, err := f.ReadAt(b[:], off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 1
+	if _, err := f.WriteAt(b[:], off); err != nil {
+		t.Fatal(err)
 	}
 }
