@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -172,16 +171,7 @@ func TestClusterInlineObjects(t *testing.T) {
 	if first, _ := leader.store.FirstIndex(); first <= 2 {
 		t.Fatalf("the leader kept its whole log (first index %d): no snapshot install", first)
 	}
-	back, err := Open(cfgs[down])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { back.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := back.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	back := reopen(t, cfgs[down], 20*time.Second)
 	nodes[down] = back
 	caughtUp(t, leader, nodes...)
 	readAllThrough("after the snapshot install", nodes)
@@ -194,17 +184,7 @@ func TestClusterInlineObjects(t *testing.T) {
 		}
 	}
 	nodes[li].Close()
-	again, err := Open(cfgs[li])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { again.Close() })
-	nodes[li] = again
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel2()
-	if err := again.WaitReady(ctx2); err != nil {
-		t.Fatal(err)
-	}
+	nodes[li] = reopen(t, cfgs[li], 30*time.Second)
 	caughtUp(t, waitLeader(t, nodes), nodes...)
 	readAllThrough("after restarts", nodes)
 }

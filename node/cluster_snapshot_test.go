@@ -46,21 +46,12 @@ func TestClusterCatchUpBySnapshot(t *testing.T) {
 		t.Fatalf("the leader kept its whole log (first index %d): the test would not exercise a snapshot install", first)
 	}
 
-	back, err := Open(cfgs[down])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { back.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := back.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	back := reopen(t, cfgs[down], 15*time.Second)
 	if _, ok := back.FSM().Lookup(old.AccessKey); ok {
 		t.Fatal("the returning node accepts a key replaced while it was down")
 	}
 	be := nodeS3Env(t, back)
-	_, err = be.sdk(old.AccessKey, old.SecretKey).ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("snap")})
+	_, err := be.sdk(old.AccessKey, old.SecretKey).ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("snap")})
 	wantCode(t, err, "InvalidAccessKeyId", 403)
 	bc := be.sdk(cred.AccessKey, cred.SecretKey)
 	res, err := bc.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("snap"), Key: aws.String("obj")})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -137,16 +136,7 @@ func TestClusterLeaderLossAndFullRestart(t *testing.T) {
 	c2.token = c.token
 	u2 := addUserRetry(t, c2, "during", "password-2", "Writer")
 
-	back, err := Open(cfgs[li])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { back.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := back.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	back := reopen(t, cfgs[li], 15*time.Second)
 	if _, ok := back.FSM().UserByID(u2.ID); !ok {
 		t.Fatal("the returning node is ready but missed a write made while it was away")
 	}
@@ -154,22 +144,9 @@ func TestClusterLeaderLossAndFullRestart(t *testing.T) {
 	for _, n := range append(survivors, back) {
 		n.Close()
 	}
-	var again []*Node
-	var wg sync.WaitGroup
-	restarted := make([]*Node, 3)
-	errs := make([]error, 3)
-	for i := range cfgs {
-		wg.Add(1)
-		go func() { defer wg.Done(); restarted[i], errs[i] = Open(cfgs[i]) }()
-	}
-	wg.Wait()
-	for i, n := range restarted {
-		if errs[i] != nil {
-			t.Fatalf("reopen n%d: %v", i+1, errs[i])
-		}
-		t.Cleanup(func() { n.Close() })
-		again = append(again, n)
-	}
+	again := reopenAll(t, cfgs)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
 	for i, n := range again {
 		if err := n.WaitReady(ctx); err != nil {
 			t.Fatalf("n%d after full restart: %v", i+1, err)

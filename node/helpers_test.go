@@ -145,3 +145,42 @@ func addKeyRetry(t *testing.T, c *client, id string) credJSON {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// reopen opens the node of cfg again (it was closed), closes it when the
+// test ends and waits up to wait for it to be ready.
+func reopen(t *testing.T, cfg Config, wait time.Duration) *Node {
+	t.Helper()
+	n, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// reopenAll opens the nodes of cfgs again at once (a full restart: each
+// needs the others to elect a leader) and closes them when the test ends;
+// it does not wait for them to be ready.
+func reopenAll(t *testing.T, cfgs []Config) []*Node {
+	t.Helper()
+	nodes := make([]*Node, len(cfgs))
+	errs := make([]error, len(cfgs))
+	var wg sync.WaitGroup
+	for i := range cfgs {
+		wg.Add(1)
+		go func() { defer wg.Done(); nodes[i], errs[i] = Open(cfgs[i]) }()
+	}
+	wg.Wait()
+	for i, n := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("reopen n%d: %v", i+1, errs[i])
+		}
+		t.Cleanup(func() { n.Close() })
+	}
+	return nodes
+}

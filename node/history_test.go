@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -243,16 +242,7 @@ func TestClusterHistory(t *testing.T) {
 		t.Fatalf("%d events after the tokens", n)
 	}
 
-	back, err := Open(cfgs[lag])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { back.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := back.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	back := reopen(t, cfgs[lag], 20*time.Second)
 	var entry raft.Log
 	if err := back.store.GetLog(flowStart, &entry); err == nil {
 		t.Fatalf("the returning node has the flow's first entry (%d) in its log: it did not install a snapshot", flowStart)
@@ -262,20 +252,9 @@ func TestClusterHistory(t *testing.T) {
 	for _, n := range []*Node{leader, other, back} {
 		n.Close()
 	}
-	restarted := make([]*Node, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i := range cfgs {
-		wg.Add(1)
-		go func() { defer wg.Done(); restarted[i], errs[i] = Open(cfgs[i]) }()
-	}
-	wg.Wait()
-	for i, n := range restarted {
-		if errs[i] != nil {
-			t.Fatalf("reopen n%d: %v", i+1, errs[i])
-		}
-		t.Cleanup(func() { n.Close() })
-	}
+	restarted := reopenAll(t, cfgs)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	for i, n := range restarted {
 		if err := n.WaitReady(ctx); err != nil {
 			t.Fatalf("n%d after the restart: %v", i+1, err)
