@@ -18,26 +18,9 @@ import (
 // collector then removes the blob.
 func TestClusterObjectData(t *testing.T) {
 	nodes := startCluster(t)
-	leader, writer := -1, -1
-	for i, n := range nodes {
-		if n.IsLeader() {
-			leader = i
-		} else if writer < 0 {
-			writer = i
-		}
-	}
-	if leader < 0 {
-		t.Skip("no leader")
-	}
-	admin := newClient(t, nodes[leader])
-	admin.login("root", rootPassword)
-	u := addUser(t, admin, "writer", "writer-password", "Writer")
-	cred := addKey(t, admin, u.ID)
-	clients := make([]*s3.Client, len(nodes))
-	for i, n := range nodes {
-		e := nodeS3Env(t, n)
-		clients[i] = e.sdk(cred.AccessKey, cred.SecretKey)
-	}
+	_, follower := leaderAndFollower(t, nodes)
+	writer := slices.Index(nodes, follower)
+	clients := writerClients(t, nodes)
 
 	// Written through a follower: the metadata is forwarded, the blob copied.
 	w := clients[writer]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,23 +29,8 @@ func flipByte(t *testing.T, n *Node, sum [32]byte, off int64) {
 // the GET fails with an error instead of wrong bytes.
 func TestClusterCorruptBlobNeverServed(t *testing.T) {
 	nodes := startCluster(t)
-	leader := -1
-	for i, n := range nodes {
-		if n.IsLeader() {
-			leader = i
-		}
-	}
-	if leader < 0 {
-		t.Skip("no leader")
-	}
-	admin := newClient(t, nodes[leader])
-	admin.login("root", rootPassword)
-	u := addUser(t, admin, "writer", "writer-password", "Writer")
-	cred := addKey(t, admin, u.ID)
-	clients := make([]*s3.Client, len(nodes))
-	for i, n := range nodes {
-		clients[i] = nodeS3Env(t, n).sdk(cred.AccessKey, cred.SecretKey)
-	}
+	leader := slices.Index(nodes, waitLeader(t, nodes))
+	clients := writerClients(t, nodes)
 	mkBucket(t, clients[leader], "data")
 	body := randBytes(11, 3*blob.BlockSize+4321)
 	sum := sha256.Sum256(body)

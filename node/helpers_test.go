@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // Helpers the node tests share: the admin API's user and key setup, a
@@ -183,4 +185,18 @@ func reopenAll(t *testing.T, cfgs []Config) []*Node {
 		t.Cleanup(func() { n.Close() })
 	}
 	return nodes
+}
+
+// writerClients makes a Writer user with a key pair (through any node) and
+// returns an aws-sdk-go-v2 client with that key for each of nodes.
+func writerClients(t *testing.T, nodes []*Node) []*s3.Client {
+	t.Helper()
+	admin := loginRetry(t, nodes[0])
+	u := addUser(t, admin, "writer", "writer-password", "Writer")
+	cred := addKey(t, admin, u.ID)
+	clients := make([]*s3.Client, len(nodes))
+	for i, n := range nodes {
+		clients[i] = nodeS3Env(t, n).sdk(cred.AccessKey, cred.SecretKey)
+	}
+	return clients
 }
