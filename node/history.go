@@ -22,22 +22,11 @@ func (n *Node) startHistoryRetention() {
 	if n.cfg.HistoryRetention <= 0 {
 		return
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(n.cfg.HistoryPruneEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-n.closing:
-				return
-			case <-t.C:
-			}
-			if n.IsLeader() {
-				n.pruneHistory()
-			}
+	n.goEvery(n.cfg.HistoryPruneEvery, func() {
+		if n.IsLeader() {
+			n.pruneHistory()
 		}
-	}()
+	})
 }
 
 // pruneHistory proposes cut-offs while the oldest event is older than the

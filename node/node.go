@@ -177,6 +177,24 @@ func Open(cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
+// goEvery runs fn every d on a goroutine of its own until the node closes.
+func (n *Node) goEvery(d time.Duration, fn func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.closing:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+}
+
 func loadOrCreateNodeID(dir, want string) (string, error) {
 	path := filepath.Join(dir, "node-id")
 	b, err := os.ReadFile(path)

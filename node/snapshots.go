@@ -46,20 +46,7 @@ func (n *Node) startSnapshotTuning() {
 	if n.cfg.SnapshotThreshold > 0 {
 		return
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(snapshotTuneEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-n.closing:
-				return
-			case <-t.C:
-			}
-			n.tuneSnapshots()
-		}
-	}()
+	n.goEvery(snapshotTuneEvery, n.tuneSnapshots)
 }
 
 // tuneSnapshots sets the threshold for the store as it is now, when it
