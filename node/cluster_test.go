@@ -125,8 +125,8 @@ func TestClusterLeaderLossAndFullRestart(t *testing.T) {
 	c := loginRetry(t, survivors[0])
 	// The test's timeouts are short (testConfig): on a loaded machine a
 	// leader change can happen at any time, and a client retries a 503.
-	u1 := addUserRetry(t, c, "before", "password-1", "Reader")
-	cred := addKeyRetry(t, c, u1.ID)
+	u1 := addUser(t, c, "before", "password-1", "Reader")
+	cred := addKey(t, c, u1.ID)
 
 	leader.Close()
 	start := time.Now()
@@ -134,7 +134,7 @@ func TestClusterLeaderLossAndFullRestart(t *testing.T) {
 	t.Logf("new leader %s after %v", newLeader.ID(), time.Since(start))
 	c2 := newClient(t, survivors[1])
 	c2.token = c.token
-	u2 := addUserRetry(t, c2, "during", "password-2", "Writer")
+	u2 := addUser(t, c2, "during", "password-2", "Writer")
 
 	back := reopen(t, cfgs[li], 15*time.Second)
 	if _, ok := back.FSM().UserByID(u2.ID); !ok {

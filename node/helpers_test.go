@@ -17,20 +17,64 @@ import (
 // follower to stop, and a log recorder.
 
 // addUser creates a user through c and fails the test unless that answers
-// 201, retrying a 503 as a client does: the tests' Raft timeouts are 100 ms
-// (testConfig), so on a loaded machine a leader change can come at any
-// time, and a proposal it interrupts answers 503.
+// 201, retrying a 503 as a client does (doRetry). A 409 after a 503 means
+// an earlier try was committed (its answer lost), so it looks the user up.
 func addUser(t *testing.T, c *client, name, password, role string) userJSON {
 	t.Helper()
-	return addUserRetry(t, c, name, password, role)
+	code, b, retried := c.doRetry("POST", "/api/admin/users", map[string]string{"username": name, "password": password, "role": role})
+	var u userJSON
+	switch {
+	case code == 201:
+		if err := json.Unmarshal(b, &u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	case code == 409 && retried:
+		var users []userJSON
+		if code := c.do("GET", "/api/admin/users", nil, &users); code == 200 {
+			for _, u := range users {
+				if u.Username == name {
+					return u
+				}
+			}
+		}
+		t.Fatalf("create user %s: 409 after a 503, and no such user", name)
+	}
+	t.Fatalf("create user %s: %d %s", name, code, b)
+	return u
 }
 
 // addKey issues a key pair to the user id through c (replacing the one it
-// had) and fails the test unless that answers 201, retrying a 503 as
-// addUser does.
+// had) and fails the test unless that answers 201, retrying a 503 (a new
+// pair replaces the old, so a retry after a lost answer is harmless).
 func addKey(t *testing.T, c *client, id string) credJSON {
 	t.Helper()
-	return addKeyRetry(t, c, id)
+	var cred credJSON
+	code, b, _ := c.doRetry("POST", "/api/admin/users/"+id+"/credentials", nil)
+	if code != 201 {
+		t.Fatalf("issue a key to %s: %d %s", id, code, b)
+	}
+	if err := json.Unmarshal(b, &cred); err != nil {
+		t.Fatal(err)
+	}
+	return cred
+}
+
+// doRetry is doRaw retried while it answers 503, for up to 15 s, as a
+// client retries: the tests' Raft timeouts are 100 ms (testConfig), so on a
+// loaded machine a leader change can come at any time, and a proposal it
+// interrupts answers 503. retried: at least one try answered 503.
+func (c *client) doRetry(method, path string, body any) (code int, b []byte, retried bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, b = c.doRaw(method, path, body)
+		if code != 503 || time.Now().After(deadline) {
+			return code, b, retried
+		}
+		retried = true
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // followerIndex returns the index in nodes of the first node that is not
@@ -92,60 +136,6 @@ func (h *logRecorder) find(prefix string) []string {
 		}
 	}
 	return out
-}
-
-// addUserRetry is addUser for a cluster in the middle of a leader change,
-// as a client that retries a 503 sees it: it retries 503 until a deadline,
-// and a 409 after a 503 means an earlier try was committed (its answer
-// lost), so it looks the user up.
-func addUserRetry(t *testing.T, c *client, name, password, role string) userJSON {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	retried := false
-	for {
-		code, b := c.doRaw("POST", "/api/admin/users", map[string]string{"username": name, "password": password, "role": role})
-		var u userJSON
-		switch {
-		case code == 201:
-			if err := json.Unmarshal(b, &u); err != nil {
-				t.Fatal(err)
-			}
-			return u
-		case code == 409 && retried:
-			var users []userJSON
-			if code := c.do("GET", "/api/admin/users", nil, &users); code == 200 {
-				for _, u := range users {
-					if u.Username == name {
-						return u
-					}
-				}
-			}
-			t.Fatalf("create user %s: 409 after a 503, and no such user", name)
-		case code == 503 && time.Now().Before(deadline):
-			retried = true
-			time.Sleep(50 * time.Millisecond)
-		default:
-			t.Fatalf("create user %s: %d %s", name, code, b)
-		}
-	}
-}
-
-// addKeyRetry is addKey retrying a 503 until a deadline (a new pair
-// replaces the old, so a retry after a lost answer is harmless).
-func addKeyRetry(t *testing.T, c *client, id string) credJSON {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var cred credJSON
-		code := c.do("POST", "/api/admin/users/"+id+"/credentials", nil, &cred)
-		if code == 201 {
-			return cred
-		}
-		if code != 503 || time.Now().After(deadline) {
-			t.Fatalf("issue a key to %s: %d", id, code)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // reopen opens the node of cfg again (it was closed), closes it when the

@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -98,19 +99,12 @@ func scrapeOK(t *testing.T, c *client, token string) map[string]*dto.MetricFamil
 
 func newScrapeToken(t *testing.T, c *client, name string) scrapeTokenJSON {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var tok scrapeTokenJSON
-		code := c.do("POST", "/api/admin/metrics/tokens", map[string]string{"name": name}, &tok)
-		if code == 503 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond) // a leader change (see addUser)
-			continue
-		}
-		if code != 201 || tok.Token == "" {
-			t.Fatalf("create scrape token: %d", code)
-		}
-		return tok
+	var tok scrapeTokenJSON
+	code, b, _ := c.doRetry("POST", "/api/admin/metrics/tokens", map[string]string{"name": name})
+	if code != 201 || json.Unmarshal(b, &tok) != nil || tok.Token == "" {
+		t.Fatalf("create scrape token: %d %s", code, b)
 	}
+	return tok
 }
 
 // TestMetricsEndpoint: /metrics refuses a scrape without a token, or with
