@@ -45,3 +45,7 @@ func applyObjectTagsSet(m *meta.Store, ev *ObjectTagsSet) error {
 func applyBucketTagsSet(m *meta.Store, ev *BucketTagsSet) error {
 	return m.PutBucketTags(ev.Bucket, ev.Tags)
 }
+
+func applyBucketVersioningSet(m *meta.Store, ev *BucketVersioningSet) error {
+	return m.SetBucketVersioning(ev.Bucket, ev.Status)
+}

@@ -19,6 +19,9 @@ const (
 	MsgUploadAbort    MessageType = 23
 	MsgObjectTagsSet  MessageType = 24
 	MsgBucketTagsSet  MessageType = 25
+	// MsgBucketVersioningSet (2026-12-03) is a type a release before it
+	// does not know: such a release stops at it rather than diverge.
+	MsgBucketVersioningSet MessageType = 26
 )
 
 // BucketCreate creates a bucket owned by Owner.
@@ -138,4 +141,12 @@ type ObjectTagsSet struct {
 type BucketTagsSet struct {
 	Bucket string
 	Tags   []meta.Tag
+}
+
+// BucketVersioningSet sets a bucket's versioning state
+// (PutBucketVersioning): meta.VersioningEnabled or
+// meta.VersioningSuspended; a bucket never goes back to unversioned.
+type BucketVersioningSet struct {
+	Bucket string
+	Status string
 }

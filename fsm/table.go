@@ -40,6 +40,7 @@ var eventTable = []eventSpec{
 	metaEvent(MsgUploadAbort, "UploadAbort", applyUploadAbort),
 	metaEvent(MsgObjectTagsSet, "ObjectTagsSet", applyObjectTagsSet),
 	metaEvent(MsgBucketTagsSet, "BucketTagsSet", applyBucketTagsSet),
+	metaEvent(MsgBucketVersioningSet, "BucketVersioningSet", applyBucketVersioningSet),
 }
 
 // eventSpec is one row of the event table.

@@ -126,6 +126,12 @@ type BucketInfo struct {
 	Owner     string
 	CreatedAt int64
 	Tags      []Tag // sorted by key (tags.go)
+	// Versioning is the bucket's versioning state (versions.go): "" (never
+	// enabled), VersioningEnabled or VersioningSuspended.
+	Versioning string `codec:",omitempty"`
+	// VersionSeq counts the versions that became noncurrent in the bucket:
+	// the order of a key's noncurrent versions (versions.go).
+	VersionSeq uint64 `codec:",omitempty"`
 }
 
 // uploadRecord is an upload in progress as the uploads bucket stores it.

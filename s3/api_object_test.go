@@ -581,13 +581,6 @@ func TestS3BadInput(t *testing.T) {
 	if g := s3test.GetString(t, rd, "bad", "a"); g != body {
 		t.Fatalf("object after unsupported requests: %q", g)
 	}
-	// GetBucketVersioning is answered (never enabled).
-	v := s3test.Must[*s3.GetBucketVersioningOutput](t)(rd.GetBucketVersioning(bg, &s3.GetBucketVersioningInput{Bucket: b}))
-	if v.Status != "" {
-		t.Errorf("versioning status %q", v.Status)
-	}
-	_, err = w.PutBucketVersioning(bg, &s3.PutBucketVersioningInput{Bucket: b, VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
-	s3test.WantCode(t, err, "NotImplemented", 501)
 
 	// HEAD errors: a status, headers, no body at all on the wire.
 	for _, c := range []struct {

@@ -86,10 +86,28 @@ func (h *Handler) getBucketLocation(r *request) error {
 }
 
 func (h *Handler) getBucketVersioning(r *request) error {
+	b, err := h.bucket(r)
+	if err != nil {
+		return err
+	}
+	return writeXML(r, fasthttp.StatusOK, &VersioningConfiguration{Status: b.Versioning})
+}
+
+// putBucketVersioning enables or suspends versioning; a bucket never goes
+// back to unversioned (there is no status for it).
+func (h *Handler) putBucketVersioning(r *request) error {
 	if _, err := h.bucket(r); err != nil {
 		return err
 	}
-	return writeXML(r, fasthttp.StatusOK, &VersioningConfiguration{})
+	body, err := h.readSmallBody(r, MaxXMLBodySize)
+	if err != nil {
+		return err
+	}
+	status, err := DecodeVersioningConfiguration(bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	return h.propose(r, fsm.MsgBucketVersioningSet, &fsm.BucketVersioningSet{Bucket: r.bucket, Status: status})
 }
 
 // aclOwner returns the owner of the bucket, or of the object, that an ACL

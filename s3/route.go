@@ -43,6 +43,7 @@ var (
 	opHeadBucket            = op("HeadBucket", iam.RoleReader, (*Handler).headBucket)
 	opGetBucketLocation     = op("GetBucketLocation", iam.RoleReader, (*Handler).getBucketLocation)
 	opGetBucketVersioning   = op("GetBucketVersioning", iam.RoleReader, (*Handler).getBucketVersioning)
+	opPutBucketVersioning   = op("PutBucketVersioning", iam.RoleWriter, (*Handler).putBucketVersioning)
 	opGetBucketACL          = op("GetBucketAcl", iam.RoleReader, (*Handler).getACL)
 	opPutBucketACL          = op("PutBucketAcl", iam.RoleWriter, (*Handler).putACL)
 	opListObjects           = op("ListObjects", iam.RoleReader, (*Handler).listObjects)
@@ -78,7 +79,7 @@ var unsupported = []string{
 	"encryption", "object-lock", "legal-hold", "retention", "torrent", "restore", "select",
 	"analytics", "inventory", "metrics", "logging", "requestPayment", "accelerate",
 	"ownershipControls", "publicAccessBlock", "intelligent-tiering", "attributes",
-	"policyStatus", "versioning", "session", "renameObject",
+	"policyStatus", "session", "renameObject",
 }
 
 // A rule routes the requests with its method whose query has its
@@ -105,6 +106,8 @@ func (ru *rule) matches(method string, q url.Values, copying bool) bool {
 
 // bucketRules route the requests that name a bucket and no key.
 var bucketRules = []rule{
+	{"GET", "versioning", false, opGetBucketVersioning},
+	{"PUT", "versioning", false, opPutBucketVersioning},
 	{"GET", "tagging", false, opGetBucketTagging},
 	{"PUT", "tagging", false, opPutBucketTagging},
 	{"DELETE", "tagging", false, opDeleteBucketTagging},
@@ -152,8 +155,8 @@ func route(r *request) *operation {
 		}
 		return nil
 	}
-	if _, ok := r.query["versioning"]; ok && method == "GET" && r.key == "" {
-		return opGetBucketVersioning
+	if _, ok := r.query["versioning"]; ok && r.key != "" {
+		return nil // a bucket's sub-resource only
 	}
 	for _, sub := range unsupported {
 		if _, ok := r.query[sub]; ok {

@@ -165,10 +165,48 @@ type LocationConstraint struct {
 }
 
 // VersioningConfiguration answers GetBucketVersioning; an empty Status means
-// "never enabled", which is S4's only state.
+// "never enabled".
 type VersioningConfiguration struct {
 	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ VersioningConfiguration"`
 	Status  string   `xml:"Status,omitempty"`
+}
+
+type xmlVersioningConfiguration struct {
+	XMLName   xml.Name `xml:"VersioningConfiguration"`
+	Status    *string  `xml:"Status"`
+	MfaDelete *string  `xml:"MfaDelete"`
+}
+
+// DecodeVersioningConfiguration reads a PutBucketVersioning body and
+// returns its Status: "Enabled" or "Suspended".
+//
+// Errors: MaxMessageLengthExceeded past MaxXMLBodySize; MalformedXML for
+// an empty body, bad XML, a DTD, the wrong root or a Status or MfaDelete
+// that is neither of its two values (S3 checks them against its schema);
+// IllegalVersioningConfigurationException for a document without a
+// Status, and for MfaDelete Enabled (S4 has no MFA devices).
+func DecodeVersioningConfiguration(r io.Reader) (status string, err error) {
+	var doc xmlVersioningConfiguration
+	if err := decodeXMLBody(r, MaxXMLBodySize, &doc); err != nil {
+		return "", err
+	}
+	if doc.MfaDelete != nil {
+		switch strings.TrimSpace(*doc.MfaDelete) {
+		case "Disabled":
+		case "Enabled":
+			return "", s3err.Errorf(s3err.IllegalVersioningConfiguration, "MFA delete is not supported.")
+		default:
+			return "", s3err.New(s3err.MalformedXML)
+		}
+	}
+	if doc.Status == nil {
+		return "", s3err.Errorf(s3err.IllegalVersioningConfiguration, "The Versioning element must be specified.")
+	}
+	switch st := strings.TrimSpace(*doc.Status); st {
+	case "Enabled", "Suspended":
+		return st, nil
+	}
+	return "", s3err.New(s3err.MalformedXML)
 }
 
 // InitiateMultipartUploadResult answers CreateMultipartUpload.

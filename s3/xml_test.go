@@ -452,3 +452,28 @@ func FuzzDecodeCreateBucketConfiguration(f *testing.F) {
 		xmlTestFuzzErr(t, err)
 	})
 }
+
+func FuzzDecodeVersioningConfiguration(f *testing.F) {
+	xmlTestFuzzSeeds(f, "",
+		`<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>`,
+		`<VersioningConfiguration><Status>Suspended</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>`,
+		`<VersioningConfiguration/>`)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		st, err := DecodeVersioningConfiguration(bytes.NewReader(body))
+		if err != nil {
+			var e *s3err.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("not an S3 error: %v", err)
+			}
+			switch e.Code {
+			case s3err.MalformedXML, s3err.MaxMessageLengthExceeded, s3err.IllegalVersioningConfiguration:
+			default:
+				t.Fatalf("unexpected code %s", e.Code)
+			}
+			return
+		}
+		if st != "Enabled" && st != "Suspended" {
+			t.Fatalf("status %q", st)
+		}
+	})
+}
