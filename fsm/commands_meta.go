@@ -19,7 +19,11 @@ func applyObjectPut(m *meta.Store, ev *ObjectPut) error {
 }
 
 func applyObjectDelete(m *meta.Store, ev *ObjectDelete) error {
-	return m.DeleteObjectsIf(ev.Bucket, ev.Keys, ev.If)
+	dels, err := ev.deletes()
+	if err != nil {
+		return err
+	}
+	return m.DeleteVersions(ev.Bucket, dels, ev.Owner, ev.At, ev.If)
 }
 
 func applyUploadCreate(m *meta.Store, ev *UploadCreate) error {
@@ -31,7 +35,7 @@ func applyPartPut(m *meta.Store, ev *PartPut) error {
 }
 
 func applyUploadComplete(m *meta.Store, ev *UploadComplete) error {
-	return m.CompleteUpload(ev.UploadID, ev.Parts, ev.At, ev.If)
+	return m.CompleteUploadVersion(ev.UploadID, ev.Parts, ev.At, ev.If, ev.VersionID)
 }
 
 func applyUploadAbort(m *meta.Store, ev *UploadAbort) error {
@@ -39,7 +43,7 @@ func applyUploadAbort(m *meta.Store, ev *UploadAbort) error {
 }
 
 func applyObjectTagsSet(m *meta.Store, ev *ObjectTagsSet) error {
-	return m.PutObjectTags(ev.Bucket, ev.Key, ev.Tags)
+	return m.PutVersionTags(ev.Bucket, ev.Key, ev.VersionID, ev.Tags)
 }
 
 func applyBucketTagsSet(m *meta.Store, ev *BucketTagsSet) error {

@@ -36,7 +36,9 @@ type BucketDelete struct {
 	Name string
 }
 
-// ObjectPut creates or replaces an object.
+// ObjectPut creates or replaces an object. Object.VersionID (versioning,
+// 2026-12-03; version 2) is the ID of the version it makes in a bucket
+// with versioning Enabled (meta.PutObject).
 //
 // If (here and in UploadComplete) is a field added to version 1 of the two
 // events (2026-11-29): builds before it skip the unknown field and would
@@ -72,19 +74,23 @@ func inlineLen(in *meta.Inline) int {
 }
 
 func (e ObjectPut) eventVersion() uint8 {
-	return v2If(e.Object.Inline != nil || len(e.Object.Tags) > 0 || noneMatch(e.If))
+	return v2If(e.Object.Inline != nil || len(e.Object.Tags) > 0 || noneMatch(e.If) || e.Object.VersionID != "")
 }
-func (e ObjectPut) inlineSize() int        { return inlineLen(e.Object.Inline) }
-func (e PartPut) eventVersion() uint8      { return v2If(e.Part.Inline != nil) }
-func (e PartPut) inlineSize() int          { return inlineLen(e.Part.Inline) }
-func (e ObjectDelete) eventVersion() uint8 { return v2If(e.If != nil) }
+func (e ObjectPut) inlineSize() int   { return inlineLen(e.Object.Inline) }
+func (e PartPut) eventVersion() uint8 { return v2If(e.Part.Inline != nil) }
+func (e PartPut) inlineSize() int     { return inlineLen(e.Part.Inline) }
+func (e ObjectDelete) eventVersion() uint8 {
+	return v2If(e.If != nil || len(e.Versions) > 0 || len(e.MarkerIDs) > 0 || e.At != 0 || e.Owner != "")
+}
 func (e ObjectDelete) inlineSize() int     { return 0 }
 func (e UploadCreate) eventVersion() uint8 { return v2If(len(e.Object.Tags) > 0) }
 func (e UploadCreate) inlineSize() int     { return 0 }
 func (e UploadComplete) eventVersion() uint8 {
-	return v2If(noneMatch(e.If))
+	return v2If(noneMatch(e.If) || e.VersionID != "")
 }
-func (e UploadComplete) inlineSize() int { return 0 }
+func (e ObjectTagsSet) eventVersion() uint8 { return v2If(e.VersionID != "") }
+func (e ObjectTagsSet) inlineSize() int     { return 0 }
+func (e UploadComplete) inlineSize() int    { return 0 }
 
 // ObjectDelete deletes objects; deleting a missing key is not an error,
 // unless If (DeleteObject's If-Match) says it must exist.
@@ -92,10 +98,40 @@ func (e UploadComplete) inlineSize() int { return 0 }
 // If (2026-12-03) makes it a version 2 event (see v2If), as
 // WriteCondition.NoneMatch (If-None-Match with ETags) does an ObjectPut or
 // UploadComplete, and tags an ObjectPut or UploadCreate.
+//
+// Versions and MarkerIDs (versioning, 2026-12-03; version 2 too), when
+// present, have an entry per key: the version of the key to delete for
+// good ("" none: delete as a DELETE without versionId does), and the ID
+// of the delete marker that such a delete makes in a bucket with
+// versioning Enabled (meta.VersionDelete); Owner and At are the delete
+// markers' owner and time.
 type ObjectDelete struct {
-	Bucket string
-	Keys   []string
-	If     *meta.WriteCondition // nil: unconditional
+	Bucket    string
+	Keys      []string
+	If        *meta.WriteCondition // nil: unconditional
+	Versions  []string             `codec:",omitempty"`
+	MarkerIDs []string             `codec:",omitempty"`
+	Owner     string               `codec:",omitempty"`
+	At        int64                `codec:",omitempty"`
+}
+
+// deletes is the event's meta.VersionDelete list, or why it has none
+// (Versions or MarkerIDs of another length than Keys).
+func (e *ObjectDelete) deletes() ([]meta.VersionDelete, error) {
+	if e.Versions != nil && len(e.Versions) != len(e.Keys) || e.MarkerIDs != nil && len(e.MarkerIDs) != len(e.Keys) {
+		return nil, &meta.InvalidError{Reason: "versions or marker IDs do not match the keys"}
+	}
+	out := make([]meta.VersionDelete, len(e.Keys))
+	for i, k := range e.Keys {
+		out[i].Key = k
+		if e.Versions != nil {
+			out[i].VersionID = e.Versions[i]
+		}
+		if e.MarkerIDs != nil {
+			out[i].MarkerID = e.MarkerIDs[i]
+		}
+	}
+	return out, nil
 }
 
 // UploadCreate starts a multipart upload; Object holds the metadata the
@@ -116,11 +152,15 @@ type PartPut struct {
 }
 
 // UploadComplete assembles the listed parts into the object.
+//
+// VersionID (versioning, 2026-12-03; version 2) is the ID of the version
+// it makes in a bucket with versioning Enabled.
 type UploadComplete struct {
-	UploadID string
-	Parts    []meta.CompletePart
-	At       int64
-	If       *meta.WriteCondition // nil: unconditional (see ObjectPut)
+	UploadID  string
+	Parts     []meta.CompletePart
+	At        int64
+	If        *meta.WriteCondition // nil: unconditional (see ObjectPut)
+	VersionID string               `codec:",omitempty"`
 }
 
 // UploadAbort drops an upload and its parts.
@@ -130,10 +170,14 @@ type UploadAbort struct {
 
 // ObjectTagsSet replaces an object's tags (PutObjectTagging; none:
 // DeleteObjectTagging). Tags are sorted by key, each key once.
+//
+// VersionID (versioning, 2026-12-03; version 2) names the version whose
+// tags change ("": the latest).
 type ObjectTagsSet struct {
-	Bucket string
-	Key    string
-	Tags   []meta.Tag
+	Bucket    string
+	Key       string
+	Tags      []meta.Tag
+	VersionID string `codec:",omitempty"`
 }
 
 // BucketTagsSet replaces a bucket's tags (PutBucketTagging; none:

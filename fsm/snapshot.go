@@ -35,10 +35,13 @@ const (
 	snapshotMagic = "S4FSM"
 	// snapshotVersion is 2 since the store holds inline bodies (i/<bucket>,
 	// ObjectMeta.Inline) and the events' version-2 fields (tags,
-	// conditions): a release before them, which reads version 1 only,
-	// refuses such a snapshot rather than restore objects without their
-	// bytes. This release reads both (version 1 has none of them).
-	snapshotVersion = 2
+	// conditions), 3 since it holds object versions (v/<bucket>,
+	// x/<bucket>, delete markers in o/<bucket>: meta/versions.go): a
+	// release before them, which reads an older version only, refuses such
+	// a snapshot rather than restore objects without their bytes or serve a
+	// delete marker as an object. This release reads every version (the
+	// older ones have none of them).
+	snapshotVersion = 3
 
 	recordUser       uint8 = 1
 	recordMetaBucket uint8 = 2

@@ -38,7 +38,7 @@ var eventTable = []eventSpec{
 	withVersion(2, metaEvent(MsgPartPut, "PartPut", applyPartPut)),
 	withVersion(2, metaEvent(MsgUploadComplete, "UploadComplete", applyUploadComplete)),
 	metaEvent(MsgUploadAbort, "UploadAbort", applyUploadAbort),
-	metaEvent(MsgObjectTagsSet, "ObjectTagsSet", applyObjectTagsSet),
+	withVersion(2, metaEvent(MsgObjectTagsSet, "ObjectTagsSet", applyObjectTagsSet)),
 	metaEvent(MsgBucketTagsSet, "BucketTagsSet", applyBucketTagsSet),
 	metaEvent(MsgBucketVersioningSet, "BucketVersioningSet", applyBucketVersioningSet),
 }

@@ -34,6 +34,14 @@ func TestNewFieldsMakeVersion2(t *testing.T) {
 		{"create upload tags", MsgUploadCreate, &UploadCreate{Bucket: "b", Key: "k", UploadID: "u", Object: meta.ObjectMeta{Tags: tags}}, 2},
 		{"complete", MsgUploadComplete, &UploadComplete{UploadID: "u"}, 1},
 		{"complete If-None-Match etag", MsgUploadComplete, &UploadComplete{UploadID: "u", If: &meta.WriteCondition{NoneMatch: []string{"e"}}}, 2},
+		// Versioning's fields.
+		{"put version", MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: meta.ObjectMeta{ETag: `"e"`, VersionID: "v"}}, 2},
+		{"delete version", MsgObjectDelete, &ObjectDelete{Bucket: "b", Keys: []string{"k"}, Versions: []string{"v"}}, 2},
+		{"delete marker", MsgObjectDelete, &ObjectDelete{Bucket: "b", Keys: []string{"k"}, MarkerIDs: []string{"m"}, At: 1}, 2},
+		{"complete version", MsgUploadComplete, &UploadComplete{UploadID: "u", VersionID: "v"}, 2},
+		{"tags", MsgObjectTagsSet, &ObjectTagsSet{Bucket: "b", Key: "k", Tags: tags}, 1},
+		{"tags of a version", MsgObjectTagsSet, &ObjectTagsSet{Bucket: "b", Key: "k", Tags: tags, VersionID: "v"}, 2},
+		{"versioning", MsgBucketVersioningSet, &BucketVersioningSet{Bucket: "b", Status: meta.VersioningEnabled}, 1},
 	} {
 		cmd, err := Encode(c.t, c.body)
 		if err != nil {
@@ -55,9 +63,10 @@ func TestNewFieldsMakeVersion2(t *testing.T) {
 	}
 }
 
-// TestSnapshotVersions: snapshots are written as version 2 (a release that
-// reads version 1 only refuses them rather than drop inline bodies); this
-// release restores version 1 and 2 and refuses a later one.
+// TestSnapshotVersions: snapshots are written as version 3 (a release that
+// reads version 1 or 2 only refuses them rather than drop inline bodies or
+// misread object versions); this release restores versions 1 to 3 and
+// refuses a later one.
 func TestSnapshotVersions(t *testing.T) {
 	h := newMetaHarness(t)
 	var buf bytes.Buffer
@@ -65,10 +74,10 @@ func TestSnapshotVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var hdr snapshotHeader
-	if err := codec.NewDecoder(bytes.NewReader(buf.Bytes()), msgpackHandle).Decode(&hdr); err != nil || hdr.Version != 2 {
-		t.Fatalf("written as version %d (%v), want 2", hdr.Version, err)
+	if err := codec.NewDecoder(bytes.NewReader(buf.Bytes()), msgpackHandle).Decode(&hdr); err != nil || hdr.Version != 3 {
+		t.Fatalf("written as version %d (%v), want 3", hdr.Version, err)
 	}
-	for v, ok := range map[int]bool{1: true, 2: true, 3: false} {
+	for v, ok := range map[int]bool{1: true, 2: true, 3: true, 4: false} {
 		var b bytes.Buffer
 		enc := codec.NewEncoder(&b, msgpackHandle)
 		enc.Encode(snapshotHeader{Magic: snapshotMagic, Version: v, Index: 7})

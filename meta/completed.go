@@ -38,6 +38,8 @@ type CompletedUpload struct {
 	Key    string
 	ETag   string // the object's, quoted
 	At     int64  // when it completed: the object's LastModified
+	// VersionID is the version it made ("": the null version).
+	VersionID string `codec:",omitempty"`
 }
 
 // rememberCompleted records that upload id made obj at bucket/key at at,
@@ -89,7 +91,7 @@ func (s *Store) CompletedUpload(id string) (CompletedUpload, bool) {
 		}
 		var obj ObjectMeta
 		decodeMsg(ov, &obj)
-		ok = obj.ETag == c.ETag && obj.LastModified == c.At
+		ok = obj.ETag == c.ETag && obj.LastModified == c.At && obj.VersionID == c.VersionID && !obj.DeleteMarker
 		return nil
 	})
 	return c, ok

@@ -121,8 +121,7 @@ func (s *Store) ObjectData(bucket, key string) (ObjectMeta, bool) {
 			return nil
 		}
 		decodeMsg(v, &obj)
-		ok = true
-		if obj.Inline != nil {
+		if ok = !obj.DeleteMarker; ok && obj.Inline != nil {
 			if ib := tx.Bucket(inlineBucket(bucket)); ib != nil {
 				obj.Inline.Data = append([]byte{}, ib.Get([]byte(key))...)
 			}

@@ -39,7 +39,8 @@ func (s *Store) Buckets() []BucketInfo {
 	return out
 }
 
-// Object returns an object's metadata.
+// Object returns an object's metadata: its latest version, none if that is
+// a delete marker (ObjectVersion returns it).
 func (s *Store) Object(bucket, key string) (ObjectMeta, bool) {
 	var obj ObjectMeta
 	var ok bool
@@ -47,7 +48,7 @@ func (s *Store) Object(bucket, key string) (ObjectMeta, bool) {
 		if b := tx.Bucket(objectsBucket(bucket)); b != nil {
 			if v := b.Get([]byte(key)); v != nil {
 				decodeMsg(v, &obj)
-				ok = true
+				ok = !obj.DeleteMarker
 			}
 		}
 		return nil
@@ -57,8 +58,9 @@ func (s *Store) Object(bucket, key string) (ObjectMeta, bool) {
 
 // List walks bucket's keys in order: keys with prefix, strictly after
 // after, rolling keys that contain delimiter after the prefix into common
-// prefixes, at most max entries (objects plus prefixes). ok is false when the
-// bucket does not exist.
+// prefixes, at most max entries (objects plus prefixes). A key whose latest
+// version is a delete marker is not listed, nor a common prefix of only
+// such keys. ok is false when the bucket does not exist.
 func (s *Store) List(bucket, prefix, after, delimiter string, max int) (res ListResult, ok bool) {
 	s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(objectsBucket(bucket))
@@ -69,6 +71,8 @@ func (s *Store) List(bucket, prefix, after, delimiter string, max int) (res List
 		if max <= 0 {
 			return nil
 		}
+		info, _ := bucketInfo(tx, bucket)
+		versioned := info.Versioning != ""
 		c := b.Cursor()
 		var k, v []byte
 		start := prefix
@@ -86,7 +90,7 @@ func (s *Store) List(bucket, prefix, after, delimiter string, max int) (res List
 			if delimiter != "" {
 				if i := bytes.Index(k[len(prefix):], []byte(delimiter)); i >= 0 {
 					cp := key[:len(prefix)+i+len(delimiter)]
-					if cp > after { // else: returned on an earlier page
+					if cp > after && (!versioned || liveUnder(b, cp)) { // else: returned on an earlier page, or only delete markers
 						if n == max {
 							res.IsTruncated = true
 							return nil
@@ -113,7 +117,9 @@ func (s *Store) List(bucket, prefix, after, delimiter string, max int) (res List
 				return nil
 			}
 			var obj ObjectMeta
-			decodeMsg(v, &obj)
+			if decodeMsg(v, &obj); obj.DeleteMarker {
+				continue
+			}
 			res.Objects = append(res.Objects, ListEntry{Key: key, Object: obj})
 			res.NextMarker = key
 			n++
@@ -121,6 +127,19 @@ func (s *Store) List(bucket, prefix, after, delimiter string, max int) (res List
 		return nil
 	})
 	return res, ok
+}
+
+// liveUnder reports whether a key with prefix cp in b has a latest
+// version that is not a delete marker.
+func liveUnder(b *bolt.Bucket, cp string) bool {
+	c := b.Cursor()
+	for k, v := c.Seek([]byte(cp)); k != nil && bytes.HasPrefix(k, []byte(cp)); k, v = c.Next() {
+		var obj ObjectMeta
+		if decodeMsg(v, &obj); !obj.DeleteMarker {
+			return true
+		}
+	}
+	return false
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p,

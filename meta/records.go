@@ -64,6 +64,12 @@ type ObjectMeta struct {
 	// Inline is the object's inline tail, its last bytes after Parts
 	// (inline.go); nil: none.
 	Inline *Inline `codec:",omitempty"`
+	// VersionID is the version's ID in a bucket with versioning
+	// (versions.go); "" is the null version (S3's "null"), which every
+	// object of a bucket that never had versioning is.
+	VersionID string `codec:",omitempty"`
+	// DeleteMarker marks a delete marker: a version without data.
+	DeleteMarker bool `codec:",omitempty"`
 }
 
 // Checksum is a stored S3 checksum: algorithm name ("CRC32", ...) and its

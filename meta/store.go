@@ -17,7 +17,9 @@
 //   - snapshot.go: a consistent view to snapshot, and restoring one;
 //   - completed.go: what completed multipart uploads made, for a re-sent
 //     CompleteMultipartUpload;
-//   - tags.go: object and bucket tags.
+//   - tags.go: object and bucket tags;
+//   - versions.go: S3 versioning: the noncurrent versions, delete markers
+//     and the null version, ListVersions, DeleteVersions.
 //
 // Invariants:
 //   - The write operations are deterministic: they read nothing but their
@@ -27,8 +29,8 @@
 //     error has changed nothing, not even inside a transaction that other
 //     operations share (Batch). That is what makes one transaction for a
 //     batch of events sound.
-//   - A blob's reference count is the number of objects and uploaded parts
-//     that name it; a blob whose count drops to zero is on the garbage list
+//   - A blob's reference count is the number of object versions and
+//     uploaded parts that name it; a blob whose count drops to zero is on the garbage list
 //     until it is referenced again or the blob store forgets it.
 //   - The file is a cache of the log: Open starts it empty, and Raft
 //     rebuilds it from the last snapshot and the log after it. Nothing is
@@ -53,7 +55,9 @@ import (
 // Layout (bbolt buckets):
 //
 //	buckets              name -> BucketInfo
-//	o/<bucket>           key -> ObjectMeta           (one bbolt bucket per S3 bucket)
+//	o/<bucket>           key -> ObjectMeta           (one bbolt bucket per S3 bucket; the latest version)
+//	v/<bucket>           key 0x00 ^seq -> ObjectMeta (the noncurrent versions, versions.go)
+//	x/<bucket>           key 0x00 versionID -> seq   (their index by version ID)
 //	i/<bucket>           key -> the inline tail's bytes (inline.go; created by the first inline object)
 //	uploads              uploadID -> uploadRecord
 //	p/<uploadID>         partNumber (4 bytes BE) -> PartMeta

@@ -40,8 +40,16 @@ func checkTags(tags []Tag) error {
 
 // PutObjectTags replaces the tags of the object at bucket/key with tags
 // (sorted by key, each key once; none: delete them). It refuses a missing
-// bucket (ErrNoSuchBucket) or key (ErrNoSuchKey).
+// bucket (ErrNoSuchBucket) or key (ErrNoSuchKey; a delete marker as
+// latest is none).
 func (s *Store) PutObjectTags(bucket, key string, tags []Tag) error {
+	return s.PutVersionTags(bucket, key, "", tags)
+}
+
+// PutVersionTags is PutObjectTags of version id of the object ("": the
+// latest; NullVersion: the null version). It refuses a missing version
+// or a delete marker (ErrNoSuchKey).
+func (s *Store) PutVersionTags(bucket, key, id string, tags []Tag) error {
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(objectsBucket(bucket))
 		if b == nil {
@@ -56,6 +64,22 @@ func (s *Store) PutObjectTags(bucket, key string, tags []Tag) error {
 		}
 		var obj ObjectMeta
 		decodeMsg(v, &obj)
+		if id != "" && id != VersionIDOf(&obj) {
+			nid := id
+			if nid == NullVersion {
+				nid = ""
+			}
+			nobj, vkey, ok := noncurrent(tx, bucket, key, nid)
+			if !ok || nobj.DeleteMarker {
+				return ErrNoSuchKey
+			}
+			nobj.Tags = tags
+			must(tx.Bucket(versionsBucket(bucket)).Put(vkey, encodeMsg(&nobj)))
+			return nil
+		}
+		if obj.DeleteMarker {
+			return ErrNoSuchKey
+		}
 		obj.Tags = tags
 		must(b.Put([]byte(key), encodeMsg(&obj))) // the same blobs: no reference moves
 		return nil

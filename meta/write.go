@@ -52,8 +52,8 @@ func (s *Store) CreateBucket(name, owner string, at int64) error {
 }
 
 // DeleteBucket deletes an empty bucket and aborts its uploads in progress.
-// It refuses a missing bucket (ErrNoSuchBucket) and one with objects
-// (ErrBucketNotEmpty).
+// It refuses a missing bucket (ErrNoSuchBucket) and one with objects,
+// versions or delete markers (ErrBucketNotEmpty).
 func (s *Store) DeleteBucket(name string) error {
 	return s.update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bktBuckets)
@@ -78,16 +78,23 @@ func (s *Store) DeleteBucket(name string) error {
 		}
 		must(bk.Delete([]byte(name)))
 		must(tx.DeleteBucket(objectsBucket(name)))
-		if tx.Bucket(inlineBucket(name)) != nil {
-			must(tx.DeleteBucket(inlineBucket(name)))
+		// No latest version, so no noncurrent one either (versions.go):
+		// their buckets are empty.
+		for _, b := range [][]byte{inlineBucket(name), versionsBucket(name), versionIndexBucket(name)} {
+			if tx.Bucket(b) != nil {
+				must(tx.DeleteBucket(b))
+			}
 		}
 		return nil
 	})
 }
 
 // PutObject creates or replaces the object at bucket/key, if cond (nil:
-// unconditional) holds. It refuses a missing bucket (ErrNoSuchBucket) and
-// a failed condition (see WriteCondition).
+// unconditional) holds for its latest version. In a bucket with
+// versioning Enabled it is a new version with ID obj.VersionID (the
+// previous latest becomes noncurrent), else the null version (versions.go).
+// It refuses a missing bucket (ErrNoSuchBucket) and a failed condition
+// (see WriteCondition).
 func (s *Store) PutObject(bucket, key string, obj *ObjectMeta, cond *WriteCondition) error {
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(objectsBucket(bucket))
@@ -100,10 +107,19 @@ func (s *Store) PutObject(bucket, key string, obj *ObjectMeta, cond *WriteCondit
 		if err := validInline(obj.Inline); err != nil {
 			return err
 		}
+		if err := checkVersionID(obj.VersionID); err != nil {
+			return err
+		}
+		if obj.DeleteMarker {
+			return invalid("a delete marker is made by a delete")
+		}
 		if err := cond.check(b, key); err != nil {
 			return err
 		}
-		putObject(tx, b, bucket, key, obj)
+		info, _ := bucketInfo(tx, bucket)
+		rec := *obj
+		rec.VersionID = versionFor(&info, obj.VersionID)
+		writeLatest(tx, b, &info, bucket, key, &rec)
 		return nil
 	})
 }
@@ -115,6 +131,12 @@ func (c *WriteCondition) check(b *bolt.Bucket, key string) error {
 		return nil
 	}
 	v := b.Get([]byte(key))
+	var old ObjectMeta
+	if v != nil {
+		if decodeMsg(v, &old); old.DeleteMarker {
+			v = nil // a delete marker as latest: no key
+		}
+	}
 	if c.IfNoneMatch && v != nil {
 		return fmt.Errorf("%w: the key exists (If-None-Match)", ErrPreconditionFailed)
 	}
@@ -124,8 +146,6 @@ func (c *WriteCondition) check(b *bolt.Bucket, key string) error {
 	if v == nil || len(c.ETags) == 0 && len(c.NoneMatch) == 0 {
 		return nil
 	}
-	var old ObjectMeta
-	decodeMsg(v, &old)
 	for _, e := range c.NoneMatch {
 		if normalizeETag(strings.TrimPrefix(e, "W/")) == normalizeETag(old.ETag) {
 			return fmt.Errorf("%w: the key has that ETag (If-None-Match)", ErrPreconditionFailed)
@@ -142,21 +162,6 @@ func (c *WriteCondition) check(b *bolt.Bucket, key string) error {
 	return fmt.Errorf("%w: the key has another ETag (If-Match)", ErrPreconditionFailed)
 }
 
-// putObject stores obj under key of bucket (whose objects' bbolt bucket is
-// b), moving blob references from the object it replaces (if any) to the
-// new one, and its inline tail's bytes to i/<bucket> (inline.go).
-func putObject(tx *bolt.Tx, b *bolt.Bucket, bucket, key string, obj *ObjectMeta) {
-	ref(tx, obj.Parts, +1)
-	if v := b.Get([]byte(key)); v != nil {
-		var old ObjectMeta
-		decodeMsg(v, &old)
-		ref(tx, old.Parts, -1)
-	}
-	rec := *obj
-	rec.Inline = putInline(tx, bucket, key, obj.Inline)
-	must(b.Put([]byte(key), encodeMsg(&rec)))
-}
-
 // DeleteObjects deletes keys of bucket; a missing key is not an error. It
 // refuses a missing bucket (ErrNoSuchBucket).
 func (s *Store) DeleteObjects(bucket string, keys []string) error {
@@ -166,31 +171,14 @@ func (s *Store) DeleteObjects(bucket string, keys []string) error {
 // DeleteObjectsIf is DeleteObjects if cond (nil: unconditional) holds for
 // every key (If-Match on DeleteObject: a missing key is ErrNoSuchKey, one
 // with another ETag ErrPreconditionFailed); if it fails for one, nothing
-// is deleted.
+// is deleted. In a bucket with versioning it is DeleteVersions without
+// version IDs: each key gets a delete marker.
 func (s *Store) DeleteObjectsIf(bucket string, keys []string, cond *WriteCondition) error {
-	return s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(objectsBucket(bucket))
-		if b == nil {
-			return ErrNoSuchBucket
-		}
-		for _, key := range keys {
-			if err := cond.check(b, key); err != nil {
-				return err
-			}
-		}
-		for _, key := range keys {
-			if v := b.Get([]byte(key)); v != nil {
-				var old ObjectMeta
-				decodeMsg(v, &old)
-				ref(tx, old.Parts, -1)
-				if old.Inline != nil {
-					putInline(tx, bucket, key, nil)
-				}
-				must(b.Delete([]byte(key)))
-			}
-		}
-		return nil
-	})
+	dels := make([]VersionDelete, len(keys))
+	for i, k := range keys {
+		dels[i].Key = k
+	}
+	return s.DeleteVersions(bucket, dels, "", 0, cond)
 }
 
 // CreateUpload starts multipart upload id of bucket/key, initiated at at;
@@ -256,7 +244,16 @@ func (s *Store) PutPart(id string, number int, part *PartMeta) error {
 // small (ErrInvalidPart, ErrInvalidPartOrder, ErrEntityTooSmall). What it
 // made is remembered for a re-sent request (CompletedUpload).
 func (s *Store) CompleteUpload(id string, parts []CompletePart, at int64, cond *WriteCondition) error {
+	return s.CompleteUploadVersion(id, parts, at, cond, "")
+}
+
+// CompleteUploadVersion is CompleteUpload whose object, in a bucket with
+// versioning Enabled, is a new version with ID versionID (versions.go).
+func (s *Store) CompleteUploadVersion(id string, parts []CompletePart, at int64, cond *WriteCondition, versionID string) error {
 	return s.update(func(tx *bolt.Tx) error {
+		if err := checkVersionID(versionID); err != nil {
+			return err
+		}
 		v := tx.Bucket(bktUploads).Get([]byte(id))
 		if v == nil {
 			return ErrNoSuchUpload
@@ -275,10 +272,13 @@ func (s *Store) CompleteUpload(id string, parts []CompletePart, at int64, cond *
 			return err
 		}
 		obj.LastModified = at
+		info, _ := bucketInfo(tx, rec.Bucket)
+		obj.VersionID = versionFor(&info, versionID)
+		obj.DeleteMarker = false
 		// The object takes its own references before the upload drops the parts'.
-		putObject(tx, ob, rec.Bucket, rec.Key, &obj)
+		writeLatest(tx, ob, &info, rec.Bucket, rec.Key, &obj)
 		dropUpload(tx, id)
-		rememberCompleted(tx, id, CompletedUpload{Bucket: rec.Bucket, Key: rec.Key, ETag: obj.ETag, At: at})
+		rememberCompleted(tx, id, CompletedUpload{Bucket: rec.Bucket, Key: rec.Key, ETag: obj.ETag, At: at, VersionID: obj.VersionID})
 		return nil
 	})
 }

@@ -4,12 +4,14 @@ package s3_test
 // its own (harness_test.go).
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/minio/minio-go/v7"
 
 	"github.com/s4/s4/internal/s3test"
 )
@@ -96,4 +98,274 @@ func TestBucketVersioningState(t *testing.T) {
 
 func containsCode(body []byte, code string) bool {
 	return len(code) > 0 && strings.Contains(string(body), "<Code>"+code+"</Code>")
+}
+
+// getVersion reads version id of bucket/key ("": the latest) as a string.
+func getVersion(t *testing.T, c *s3.Client, bucket, key, id string) (string, error) {
+	t.Helper()
+	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if id != "" {
+		in.VersionId = aws.String(id)
+	}
+	out, err := c.GetObject(bg, in)
+	if err != nil {
+		return "", err
+	}
+	return string(s3test.ReadAll(t, out.Body)), nil
+}
+
+// listedVersions is ListObjectVersions of bucket as "key id[:m][*]" per
+// version (m: a delete marker, *: the latest), in the answer's order,
+// paging with max-keys page.
+func listedVersions(t *testing.T, c *s3.Client, bucket string, page int32) []string {
+	t.Helper()
+	var out []string
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), MaxKeys: aws.Int32(page)}
+	for range 1000 {
+		res := s3test.Must[*s3.ListObjectVersionsOutput](t)(c.ListObjectVersions(bg, in))
+		// The SDK splits versions and markers: put them back in S3's order
+		// (key, then newest first) by their order in the answer... which
+		// the SDK loses; sort by key then LastModified, newest first.
+		type ent struct {
+			key, s string
+			at     int64
+		}
+		var ents []ent
+		for _, v := range res.Versions {
+			s := aws.ToString(v.Key) + " " + aws.ToString(v.VersionId)
+			if aws.ToBool(v.IsLatest) {
+				s += "*"
+			}
+			ents = append(ents, ent{aws.ToString(v.Key), s, v.LastModified.UnixNano()})
+		}
+		for _, v := range res.DeleteMarkers {
+			s := aws.ToString(v.Key) + " " + aws.ToString(v.VersionId) + ":m"
+			if aws.ToBool(v.IsLatest) {
+				s += "*"
+			}
+			ents = append(ents, ent{aws.ToString(v.Key), s, v.LastModified.UnixNano()})
+		}
+		slices.SortStableFunc(ents, func(a, b ent) int {
+			if a.key != b.key {
+				return strings.Compare(a.key, b.key)
+			}
+			return int(b.at - a.at)
+		})
+		for _, e := range ents {
+			out = append(out, e.s)
+		}
+		if !aws.ToBool(res.IsTruncated) {
+			return out
+		}
+		in.KeyMarker, in.VersionIdMarker = res.NextKeyMarker, res.NextVersionIdMarker
+	}
+	t.Fatal("ListObjectVersions never ends")
+	return nil
+}
+
+// TestObjectVersions: version IDs on PUT, copy and complete; GET, HEAD,
+// DELETE and tagging by versionId; delete markers; CopyObject from a
+// version; the null version; DeleteObjects with versions;
+// ListObjectVersions; DeleteBucket while versions exist.
+func TestObjectVersions(t *testing.T) {
+	e := newEnv(t)
+	w, rd := e.SDKFor(e.writer), e.SDKFor(e.reader)
+	b := aws.String("verobj")
+	s3test.MkBucket(t, w, "verobj")
+	// Before versioning: the null version, no x-amz-version-id.
+	if out := s3test.PutString(t, w, "verobj", "k", "null0"); out.VersionId != nil {
+		t.Fatalf("unversioned PUT: version %q", aws.ToString(out.VersionId))
+	}
+	setVersioning(t, w, "verobj", types.BucketVersioningStatusEnabled)
+	v1 := aws.ToString(s3test.PutString(t, w, "verobj", "k", "one").VersionId)
+	v2 := aws.ToString(s3test.PutString(t, w, "verobj", "k", "two").VersionId)
+	if len(v1) != 32 || len(v2) != 32 || v1 == v2 {
+		t.Fatalf("version IDs %q %q", v1, v2)
+	}
+	for id, want := range map[string]string{"": "two", v1: "one", v2: "two", "null": "null0"} {
+		if got, err := getVersion(t, rd, "verobj", "k", id); err != nil || got != want {
+			t.Errorf("GET version %q: %q %v, want %q", id, got, err, want)
+		}
+	}
+	h := s3test.Must[*s3.HeadObjectOutput](t)(rd.HeadObject(bg, &s3.HeadObjectInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(v1)}))
+	if aws.ToString(h.VersionId) != v1 || aws.ToInt64(h.ContentLength) != 3 {
+		t.Errorf("HEAD v1: %q %d", aws.ToString(h.VersionId), aws.ToInt64(h.ContentLength))
+	}
+	_, err := getVersion(t, rd, "verobj", "k", "0123456789abcdef0123456789abcdef")
+	s3test.WantCode(t, err, "NoSuchVersion", 404)
+	_, err = getVersion(t, rd, "verobj", "k", "bad/id")
+	s3test.WantCode(t, err, "InvalidArgument", 400)
+
+	// Copy from a version; the copy is a new version.
+	cp := s3test.Must[*s3.CopyObjectOutput](t)(w.CopyObject(bg, &s3.CopyObjectInput{Bucket: b, Key: aws.String("copy"),
+		CopySource: aws.String("verobj/k?versionId=" + v1)}))
+	if aws.ToString(cp.CopySourceVersionId) != v1 || len(aws.ToString(cp.VersionId)) != 32 {
+		t.Errorf("copy: source version %q, version %q", aws.ToString(cp.CopySourceVersionId), aws.ToString(cp.VersionId))
+	}
+	if got, _ := getVersion(t, rd, "verobj", "copy", ""); got != "one" {
+		t.Errorf("copy of v1: %q", got)
+	}
+	// Restoring v1 by copying it onto its key.
+	s3test.Must[*s3.CopyObjectOutput](t)(w.CopyObject(bg, &s3.CopyObjectInput{Bucket: b, Key: aws.String("copy"),
+		CopySource: aws.String("verobj/k?versionId=" + v1)}))
+
+	// A delete makes a delete marker.
+	d := s3test.Must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k")}))
+	marker := aws.ToString(d.VersionId)
+	if !aws.ToBool(d.DeleteMarker) || len(marker) != 32 {
+		t.Fatalf("delete: marker %v %q", aws.ToBool(d.DeleteMarker), marker)
+	}
+	_, err = getVersion(t, rd, "verobj", "k", "")
+	s3test.WantCode(t, err, "NoSuchKey", 404)
+	resp, _ := e.Signed(t, e.reader, "GET", "/verobj/k", nil, nil)
+	if resp.Header.Get("x-amz-delete-marker") != "true" || resp.Header.Get("x-amz-version-id") != marker {
+		t.Errorf("GET of a deleted key: headers %v", resp.Header)
+	}
+	resp, _ = e.Signed(t, e.reader, "GET", "/verobj/k?versionId="+marker, nil, nil)
+	if resp.StatusCode != 405 || resp.Header.Get("x-amz-delete-marker") != "true" {
+		t.Errorf("GET of a delete marker: %d %v", resp.StatusCode, resp.Header)
+	}
+	if got, _ := getVersion(t, rd, "verobj", "k", v2); got != "two" {
+		t.Errorf("v2 behind the marker: %q", got)
+	}
+	lo := s3test.Must[*s3.ListObjectsV2Output](t)(rd.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: b}))
+	if got := s3test.KeysOf(lo.Contents); !slices.Equal(got, []string{"copy"}) {
+		t.Errorf("ListObjectsV2 with a deleted key: %q", got)
+	}
+	_, err = w.DeleteBucket(bg, &s3.DeleteBucketInput{Bucket: b})
+	s3test.WantCode(t, err, "BucketNotEmpty", 409)
+
+	// Tags per version.
+	s3test.Must[*s3.PutObjectTaggingOutput](t)(w.PutObjectTagging(bg, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(v1),
+		Tagging: &types.Tagging{TagSet: tagSet("a", "1")}}))
+	tg := s3test.Must[*s3.GetObjectTaggingOutput](t)(rd.GetObjectTagging(bg, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(v1)}))
+	if got := tagPairs(tg.TagSet); !slices.Equal(got, []string{"a=1"}) || aws.ToString(tg.VersionId) != v1 {
+		t.Errorf("tags of v1: %q %q", got, aws.ToString(tg.VersionId))
+	}
+	tg = s3test.Must[*s3.GetObjectTaggingOutput](t)(rd.GetObjectTagging(bg, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(v2)}))
+	if len(tg.TagSet) != 0 {
+		t.Errorf("tags of v2: %q", tagPairs(tg.TagSet))
+	}
+	_, err = rd.GetObjectTagging(bg, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String("k")})
+	s3test.WantCode(t, err, "NoSuchKey", 404)
+	s3test.Must[*s3.DeleteObjectTaggingOutput](t)(w.DeleteObjectTagging(bg, &s3.DeleteObjectTaggingInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(v1)}))
+	tg = s3test.Must[*s3.GetObjectTaggingOutput](t)(rd.GetObjectTagging(bg, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(v1)}))
+	if len(tg.TagSet) != 0 {
+		t.Errorf("tags of v1 after delete: %q", tagPairs(tg.TagSet))
+	}
+
+	want := []string{"copy " + "?*", "copy ?", "k " + marker + ":m*", "k " + v2, "k " + v1, "k null"}
+	got := listedVersions(t, rd, "verobj", 1000)
+	if len(got) != len(want) || !slices.Equal(got[2:], want[2:]) || !strings.HasSuffix(got[0], "*") {
+		t.Errorf("versions: %q, want %q", got, want)
+	}
+	for _, page := range []int32{1, 2, 3} {
+		if p := listedVersions(t, rd, "verobj", page); !slices.Equal(p, got) {
+			t.Errorf("versions by pages of %d: %q, want %q", page, p, got)
+		}
+	}
+
+	// Deleting the marker by ID brings v2 back; deleting v2 brings v1.
+	d = s3test.Must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(marker)}))
+	if !aws.ToBool(d.DeleteMarker) || aws.ToString(d.VersionId) != marker {
+		t.Errorf("delete of the marker: %v %q", aws.ToBool(d.DeleteMarker), aws.ToString(d.VersionId))
+	}
+	if got, _ := getVersion(t, rd, "verobj", "k", ""); got != "two" {
+		t.Errorf("latest after deleting the marker: %q", got)
+	}
+	s3test.Must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(v2)}))
+	if got, _ := getVersion(t, rd, "verobj", "k", ""); got != "one" {
+		t.Errorf("latest after deleting v2: %q", got)
+	}
+	_, err = getVersion(t, rd, "verobj", "k", v2)
+	s3test.WantCode(t, err, "NoSuchVersion", 404)
+
+	// Multipart: Complete answers the version.
+	mp := s3test.Must[*s3.CreateMultipartUploadOutput](t)(w.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("mp")}))
+	pt := s3test.Must[*s3.UploadPartOutput](t)(w.UploadPart(bg, &s3.UploadPartInput{Bucket: b, Key: aws.String("mp"), UploadId: mp.UploadId,
+		PartNumber: aws.Int32(1), Body: strings.NewReader("part")}))
+	cm := s3test.Must[*s3.CompleteMultipartUploadOutput](t)(w.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("mp"), UploadId: mp.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: pt.ETag}}}}))
+	if len(aws.ToString(cm.VersionId)) != 32 {
+		t.Errorf("complete: version %q", aws.ToString(cm.VersionId))
+	}
+	if got, _ := getVersion(t, rd, "verobj", "mp", aws.ToString(cm.VersionId)); got != "part" {
+		t.Errorf("multipart version: %q", got)
+	}
+
+	// DeleteObjects with versions and without.
+	do := s3test.Must[*s3.DeleteObjectsOutput](t)(w.DeleteObjects(bg, &s3.DeleteObjectsInput{Bucket: b, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("k"), VersionId: aws.String(v1)},
+		{Key: aws.String("mp")},
+		{Key: aws.String("k"), VersionId: aws.String("bad/id")},
+	}}}))
+	if len(do.Deleted) != 2 || len(do.Errors) != 1 || aws.ToString(do.Errors[0].Code) != "InvalidArgument" {
+		t.Fatalf("DeleteObjects: %+v %+v", do.Deleted, do.Errors)
+	}
+	for _, dd := range do.Deleted {
+		switch aws.ToString(dd.Key) {
+		case "k":
+			if aws.ToString(dd.VersionId) != v1 || aws.ToBool(dd.DeleteMarker) {
+				t.Errorf("deleted k: %+v", dd)
+			}
+		case "mp":
+			if !aws.ToBool(dd.DeleteMarker) || len(aws.ToString(dd.DeleteMarkerVersionId)) != 32 {
+				t.Errorf("deleted mp: %+v", dd)
+			}
+		}
+	}
+	if got, _ := getVersion(t, rd, "verobj", "k", ""); got != "null0" {
+		t.Errorf("latest of k after deleting v1: %q", got)
+	}
+
+	// Suspended: writes and deletes are the null version.
+	setVersioning(t, w, "verobj", types.BucketVersioningStatusSuspended)
+	if out := s3test.PutString(t, w, "verobj", "k", "null1"); aws.ToString(out.VersionId) != "null" {
+		t.Errorf("suspended PUT: version %q", aws.ToString(out.VersionId))
+	}
+	d = s3test.Must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k")}))
+	if !aws.ToBool(d.DeleteMarker) || aws.ToString(d.VersionId) != "null" {
+		t.Errorf("suspended delete: %v %q", aws.ToBool(d.DeleteMarker), aws.ToString(d.VersionId))
+	}
+	if got := listedVersions(t, rd, "verobj", 1000); !slices.Contains(got, "k null:m*") || len(got) != 5 {
+		t.Errorf("versions after suspended writes: %q", got)
+	}
+
+	// Every version gone: the bucket can go; the blobs are freed.
+	for _, v := range e.meta.ObjectVersions("verobj", "copy") {
+		s3test.Must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("copy"), VersionId: aws.String(vidOf(v.Object.VersionID))}))
+	}
+	for _, k := range []string{"k", "mp"} {
+		for _, v := range e.meta.ObjectVersions("verobj", k) {
+			s3test.Must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String(k), VersionId: aws.String(vidOf(v.Object.VersionID))}))
+		}
+	}
+	s3test.Must[*s3.DeleteBucketOutput](t)(w.DeleteBucket(bg, &s3.DeleteBucketInput{Bucket: b}))
+
+	// minio-go lists versions too.
+	s3test.MkBucket(t, w, "vermin")
+	setVersioning(t, w, "vermin", types.BucketVersioningStatusEnabled)
+	s3test.PutString(t, w, "vermin", "a", "1")
+	s3test.PutString(t, w, "vermin", "a", "2")
+	w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("vermin"), Key: aws.String("a")})
+	n, markers := 0, 0
+	for o := range e.Minio(t, e.reader).ListObjects(bg, "vermin", minio.ListObjectsOptions{WithVersions: true, Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		n++
+		if o.IsDeleteMarker {
+			markers++
+		}
+	}
+	if n != 3 || markers != 1 {
+		t.Errorf("minio versions: %d, markers %d", n, markers)
+	}
+}
+
+func vidOf(id string) string {
+	if id == "" {
+		return "null"
+	}
+	return id
 }

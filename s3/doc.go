@@ -74,6 +74,8 @@
 //     DeleteObject; object headers and checksums on the wire.
 //   - ops_multipart.go: the multipart upload operations.
 //   - tagging.go: object and bucket tagging, its XML and x-amz-tagging.
+//   - versions.go: versioning: version IDs (made and parsed), a version
+//     looked up with S3's answers for delete markers.
 //   - objectreader.go: an object's bytes, part by part, from the local
 //     blobs or a peer.
 //   - payload.go: request bodies as signed: inline, into a blob, or into

@@ -47,9 +47,15 @@ type Metadata interface {
 	// ObjectData is Object with the bytes of the object's inline tail
 	// (Inline.Data), unchecked, read in the same transaction.
 	ObjectData(bucket, key string) (meta.ObjectMeta, bool)
+	// ObjectVersion is a version of an object, a delete marker too ("":
+	// the latest; meta.NullVersion: the null version), with its inline
+	// bytes when withData.
+	ObjectVersion(bucket, key, id string, withData bool) (obj meta.ObjectMeta, latest, ok bool)
 	// List lists bucket's keys after after under prefix; ok is false
 	// when the bucket does not exist.
 	List(bucket, prefix, after, delimiter string, max int) (res meta.ListResult, ok bool)
+	// ListVersions lists the versions of bucket's keys (meta.ListVersions).
+	ListVersions(bucket, prefix, keyMarker, versionIDMarker, delimiter string, max int) (res meta.VersionList, ok bool)
 	Upload(id string) (meta.UploadInfo, bool)
 	// CompletedUpload is what upload id made, while its key still holds
 	// it (meta.CompletedUploadRetention).

@@ -303,23 +303,43 @@ func (h *Handler) listObjectsV2(r *request) error {
 	return writeXML(r, fasthttp.StatusOK, &out)
 }
 
-// listObjectVersions lists the current objects as versions "null": S4 has
-// no versioning yet, and cleanup tools page through this by key-marker.
+// listObjectVersions lists versions and delete markers in key order,
+// newest first per key (meta.ListVersions); a bucket that never had
+// versioning lists its objects as null versions.
 func (h *Handler) listObjectVersions(r *request) error {
-	p, keyMarker, res, err := h.listAfter(r, "key-marker")
+	p, err := parseListParams(r, "max-keys")
 	if err != nil {
 		return err
 	}
-	out := ListVersionsResult{Name: r.bucket, Prefix: p.enc(p.prefix), KeyMarker: p.enc(keyMarker), VersionIDMarker: r.query.Get("version-id-marker"),
+	keyMarker, idMarker := r.query.Get("key-marker"), ""
+	if v, ok := r.query["version-id-marker"]; ok {
+		if keyMarker == "" {
+			return s3err.Errorf(s3err.InvalidArgument, "A version-id marker cannot be specified without a key marker.")
+		}
+		if idMarker, err = ParseVersionID(v[0]); err != nil {
+			return err
+		}
+	}
+	res, ok := h.meta.ListVersions(r.bucket, p.prefix, keyMarker, idMarker, p.delimiter, p.maxKeys)
+	if !ok {
+		return s3err.New(s3err.NoSuchBucket)
+	}
+	out := ListVersionsResult{Name: r.bucket, Prefix: p.enc(p.prefix), KeyMarker: p.enc(keyMarker), VersionIDMarker: idMarker,
 		MaxKeys: p.maxKeys, Delimiter: p.enc(p.delimiter), EncodingType: p.encoding, IsTruncated: res.IsTruncated}
 	if res.IsTruncated {
-		out.NextKeyMarker = p.enc(res.NextMarker)
-		out.NextVersionIDMarker = "null"
+		out.NextKeyMarker = p.enc(res.NextKeyMarker)
+		out.NextVersionIDMarker = res.NextVersionIDMarker
 	}
-	for _, e := range res.Objects {
-		ow := h.owner(e.Object.Owner)
-		out.Versions = append(out.Versions, ObjectVersion{Key: p.enc(e.Key), VersionID: "null", IsLatest: true,
-			LastModified: XMLTime(unixTime(e.Object.LastModified)), ETag: e.Object.ETag, Size: e.Object.Size, Owner: &ow, StorageClass: "STANDARD"})
+	for _, v := range res.Versions {
+		ow := h.owner(v.Object.Owner)
+		ov := ObjectVersion{Key: p.enc(v.Key), VersionID: meta.VersionIDOf(&v.Object), IsLatest: v.IsLatest,
+			LastModified: XMLTime(unixTime(v.Object.LastModified)), Owner: &ow}
+		if v.Object.DeleteMarker {
+			ov.DeleteMarker = true
+		} else {
+			ov.ETag, ov.Size, ov.StorageClass = v.Object.ETag, &v.Object.Size, "STANDARD"
+		}
+		out.Versions = append(out.Versions, ov)
 	}
 	for _, cp := range res.CommonPrefixes {
 		out.CommonPrefixes = append(out.CommonPrefixes, CommonPrefix{Prefix: p.enc(cp)})
@@ -332,7 +352,8 @@ func (h *Handler) listObjectVersions(r *request) error {
 const maxDeleteETag = 1024
 
 func (h *Handler) deleteObjects(r *request) error {
-	if _, err := h.bucket(r); err != nil {
+	b, err := h.bucket(r)
+	if err != nil {
 		return err
 	}
 	body, err := h.readSmallBody(r, MaxDeleteObjectsBodySize)
@@ -344,16 +365,22 @@ func (h *Handler) deleteObjects(r *request) error {
 		return err
 	}
 	var res DeleteResult
-	var keys, vids []string // the unconditional entries
+	// The unconditional entries, batched: each entry's event (one key)
+	// and what its answer says.
+	var evs []*fsm.ObjectDelete
+	var dels []DeletedObject
 	for _, o := range objs {
 		if err := ValidObjectKey(o.Key); err != nil {
 			res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, s3err.As(err)))
 			continue
 		}
-		if o.VersionID != "" && o.VersionID != "null" {
-			res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, s3err.New(s3err.NoSuchVersion)))
-			continue
+		if o.VersionID != "" {
+			if _, err := ParseVersionID(o.VersionID); err != nil {
+				res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, s3err.As(err)))
+				continue
+			}
 		}
+		ev, del := h.deleteEvent(r, &b, o.Key, o.VersionID, o.VersionID != "")
 		if o.ETag != "" {
 			// A conditional entry (as If-Match on DeleteObject): its own
 			// event, so that its verdict is its own. Any failure is the
@@ -365,7 +392,8 @@ func (h *Handler) deleteObjects(r *request) error {
 				err = s3err.New(s3err.InvalidArgument)
 			}
 			if err == nil {
-				err = h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: []string{o.Key}, If: cond})
+				ev.If = cond
+				err = h.propose(r, fsm.MsgObjectDelete, ev)
 			}
 			if err != nil {
 				res.Errors = append(res.Errors, NewDeleteError(o.Key, o.VersionID, s3err.As(err)))
@@ -373,35 +401,62 @@ func (h *Handler) deleteObjects(r *request) error {
 			}
 			h.released()
 			if !quiet {
-				res.Deleted = append(res.Deleted, DeletedObject{Key: o.Key, VersionID: o.VersionID})
+				res.Deleted = append(res.Deleted, del)
 			}
 			continue
 		}
-		keys, vids = append(keys, o.Key), append(vids, o.VersionID)
+		evs, dels = append(evs, ev), append(dels, del)
 	}
 	// One event per batch of keys of about 32 KiB (well within the log
 	// entry limit); a batch that fails is its keys' error.
-	for len(keys) > 0 {
+	for len(evs) > 0 {
 		n, size := 0, 0
-		for n < len(keys) && size+len(keys[n]) < deleteBatchBytes {
-			size += len(keys[n]) + 8
+		for n < len(evs) && size+len(evs[n].Keys[0]) < deleteBatchBytes {
+			size += len(evs[n].Keys[0]) + 8 + 2*versionIDLen
 			n++
 		}
-		err := h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: keys[:n]})
-		for i, k := range keys[:n] {
+		err := h.propose(r, fsm.MsgObjectDelete, mergeDeletes(evs[:n]))
+		for _, d := range dels[:n] {
 			switch {
 			case err != nil:
-				res.Errors = append(res.Errors, NewDeleteError(k, vids[i], s3err.As(err)))
+				res.Errors = append(res.Errors, NewDeleteError(d.Key, d.VersionID, s3err.As(err)))
 			case !quiet:
-				res.Deleted = append(res.Deleted, DeletedObject{Key: k, VersionID: vids[i]})
+				res.Deleted = append(res.Deleted, d)
 			}
 		}
 		if err == nil {
 			h.released()
 		}
-		keys, vids = keys[n:], vids[n:]
+		evs, dels = evs[n:], dels[n:]
 	}
 	return writeXML(r, fasthttp.StatusOK, &res)
+}
+
+// mergeDeletes makes one event of the one-key events evs (of one bucket):
+// without Versions or MarkerIDs if none has them, so that a batch of an
+// unversioned bucket stays the event every release reads.
+func mergeDeletes(evs []*fsm.ObjectDelete) *fsm.ObjectDelete {
+	out := &fsm.ObjectDelete{Bucket: evs[0].Bucket}
+	versioned := false
+	for _, ev := range evs {
+		out.Keys = append(out.Keys, ev.Keys[0])
+		if ev.Versions != nil || ev.MarkerIDs != nil || ev.At != 0 {
+			versioned = true
+			out.Owner, out.At = ev.Owner, max(out.At, ev.At)
+		}
+	}
+	if versioned {
+		out.Versions, out.MarkerIDs = make([]string, len(evs)), make([]string, len(evs))
+		for i, ev := range evs {
+			if ev.Versions != nil {
+				out.Versions[i] = ev.Versions[0]
+			}
+			if ev.MarkerIDs != nil {
+				out.MarkerIDs[i] = ev.MarkerIDs[0]
+			}
+		}
+	}
+	return out
 }
 
 // deleteBatchBytes bounds the keys of one ObjectDelete event of a

@@ -22,7 +22,7 @@ func newUploadID() string {
 }
 
 func (h *Handler) createMultipartUpload(r *request) error {
-	obj, err := h.newObject(r)
+	obj, _, err := h.newObject(r)
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,11 @@ func (h *Handler) completeMultipartUpload(r *request) error {
 	if err := h.checkPartChecksums(u.UploadID, parts); err != nil {
 		return err
 	}
-	ev := &fsm.UploadComplete{UploadID: u.UploadID, At: h.cfg.Now().UnixNano(), If: cond}
+	bk, err := h.bucket(r)
+	if err != nil {
+		return err
+	}
+	ev := &fsm.UploadComplete{UploadID: u.UploadID, At: h.cfg.Now().UnixNano(), If: cond, VersionID: versionOf(&bk)}
 	for _, p := range parts {
 		ev.Parts = append(ev.Parts, meta.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag})
 	}
@@ -190,8 +194,9 @@ func (h *Handler) completeMultipartUpload(r *request) error {
 		}
 		return err
 	}
-	obj, _ := h.meta.Object(r.bucket, r.key)
-	return writeXML(r, fasthttp.StatusOK, &CompleteMultipartUploadResult{Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: obj.ETag})
+	c, _ := h.meta.CompletedUpload(u.UploadID)
+	setWrittenVersion(r, &bk, c.VersionID)
+	return writeXML(r, fasthttp.StatusOK, &CompleteMultipartUploadResult{Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: c.ETag})
 }
 
 // completedAgain answers a CompleteMultipartUpload of an upload that is
@@ -226,6 +231,9 @@ func (h *Handler) completedAgain(r *request, parts []CompletedPart, notFound err
 	}
 	if meta.MultipartETag(md5s) != c.ETag {
 		return notFound
+	}
+	if bk, ok := h.meta.Bucket(r.bucket); ok {
+		setWrittenVersion(r, &bk, c.VersionID)
 	}
 	return writeXML(r, fasthttp.StatusOK, &CompleteMultipartUploadResult{Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: c.ETag})
 }

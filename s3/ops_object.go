@@ -22,11 +22,17 @@ const maxUserMetadata = 2 << 10
 
 // object loads the request's object, with the bytes of its inline tail
 // when withData (for a GET; they are checked before they are sent).
+// A versionId query parameter names a version (versions.go).
 func (h *Handler) object(r *request, withData bool) (meta.ObjectMeta, error) {
-	if v := r.query.Get("versionId"); v != "" && v != "null" {
-		return meta.ObjectMeta{}, s3err.New(s3err.NoSuchVersion)
+	id, has, err := versionParam(r)
+	if err != nil {
+		return meta.ObjectMeta{}, err
 	}
-	return h.lookObject(r.bucket, r.key, withData)
+	obj, err := h.objectVersion(r, r.bucket, r.key, id, withData)
+	if err == nil {
+		setVersionHeader(r, &obj, has)
+	}
+	return obj, err
 }
 
 // lookObject loads an object (with its inline tail's bytes when withData):
@@ -121,23 +127,24 @@ func encodeMetaValue(v string) string { return mime.BEncoding.Encode("UTF-8", v)
 // creates: it refuses ACLs other than private and a missing bucket, then
 // takes the object's metadata and tags (x-amz-tagging) from the request
 // headers.
-func (h *Handler) newObject(r *request) (meta.ObjectMeta, error) {
+func (h *Handler) newObject(r *request) (meta.ObjectMeta, meta.BucketInfo, error) {
 	if err := checkACLHeaders(r); err != nil {
-		return meta.ObjectMeta{}, err
+		return meta.ObjectMeta{}, meta.BucketInfo{}, err
 	}
-	if _, err := h.bucket(r); err != nil {
-		return meta.ObjectMeta{}, err
+	b, err := h.bucket(r)
+	if err != nil {
+		return meta.ObjectMeta{}, b, err
 	}
 	obj := meta.ObjectMeta{Owner: r.user.ID}
 	if err := objectHeaders(r, &obj); err != nil {
-		return meta.ObjectMeta{}, err
+		return meta.ObjectMeta{}, b, err
 	}
 	tags, err := ParseTaggingHeader(r.header("X-Amz-Tagging"))
 	if err != nil {
-		return meta.ObjectMeta{}, err
+		return meta.ObjectMeta{}, b, err
 	}
 	obj.Tags = tags
-	return obj, nil
+	return obj, b, nil
 }
 
 // setObjectHeaders writes an object's metadata headers to the response.
@@ -266,7 +273,7 @@ func (h *Handler) putObject(r *request) error {
 	if err != nil {
 		return err
 	}
-	obj, err := h.newObject(r)
+	obj, bk, err := h.newObject(r)
 	if err != nil {
 		return err
 	}
@@ -277,13 +284,19 @@ func (h *Handler) putObject(r *request) error {
 		obj.Checksum = ck
 		obj.Parts = b.parts()
 		obj.Inline = b.inline
-		return obj.ETag, h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj, If: cond})
+		obj.VersionID = versionOf(&bk)
+		err := h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj, If: cond})
+		if err == nil {
+			setWrittenVersion(r, &bk, obj.VersionID)
+		}
+		return obj.ETag, err
 	})
 }
 
 func (h *Handler) deleteObject(r *request) error {
-	if v := r.query.Get("versionId"); v != "" && v != "null" {
-		return s3err.New(s3err.NoSuchVersion)
+	id, has, err := versionParam(r)
+	if err != nil {
+		return err
 	}
 	// If-Match, as S3's conditional deletes: the key must exist (else
 	// NoSuchKey) with one of the ETags (else PreconditionFailed), checked
@@ -292,25 +305,69 @@ func (h *Handler) deleteObject(r *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := h.bucket(r); err != nil {
+	b, err := h.bucket(r)
+	if err != nil {
 		return err
 	}
-	if err := h.propose(r, fsm.MsgObjectDelete, &fsm.ObjectDelete{Bucket: r.bucket, Keys: []string{r.key}, If: cond}); err != nil {
+	ev, res := h.deleteEvent(r, &b, r.key, id, has)
+	ev.If = cond
+	if err := h.propose(r, fsm.MsgObjectDelete, ev); err != nil {
 		return err
 	}
 	h.released()
+	if res.DeleteMarker {
+		r.ctx.Response.Header.Set("x-amz-delete-marker", "true")
+	}
+	if has {
+		r.ctx.Response.Header.Set("x-amz-version-id", res.VersionID)
+	} else if res.DeleteMarker {
+		r.ctx.Response.Header.Set("x-amz-version-id", res.DeleteMarkerVersionID)
+	}
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
+}
+
+// deleteEvent is the event that deletes version id of key (has: a
+// versionId was given) in bucket b, and what the answer says of it: the
+// version deleted, whether it is a delete marker, or the delete marker the
+// delete makes.
+func (h *Handler) deleteEvent(r *request, b *meta.BucketInfo, key, id string, has bool) (*fsm.ObjectDelete, DeletedObject) {
+	ev := &fsm.ObjectDelete{Bucket: r.bucket, Keys: []string{key}}
+	res := DeletedObject{Key: key}
+	switch {
+	case has:
+		ev.Versions = []string{id}
+		res.VersionID = id
+		if obj, _, ok := h.meta.ObjectVersion(r.bucket, key, id, false); ok && obj.DeleteMarker {
+			res.DeleteMarker, res.DeleteMarkerVersionID = true, id
+		}
+	case b.Versioning != "":
+		mid := versionOf(b)
+		if mid != "" {
+			ev.MarkerIDs = []string{mid}
+		} else {
+			mid = meta.NullVersion
+		}
+		ev.Owner, ev.At = r.user.ID, h.cfg.Now().UnixNano()
+		res.DeleteMarker, res.DeleteMarkerVersionID = true, mid
+	}
+	return ev, res
 }
 
 // copySource parses x-amz-copy-source ("/bucket/key" or "bucket/key",
 // URL-encoded, optional ?versionId=null) and loads the source object.
 func (h *Handler) copySource(r *request) (bucket, key string, obj meta.ObjectMeta, err error) {
 	src := r.header("X-Amz-Copy-Source")
+	id := ""
 	if i := strings.IndexByte(src, '?'); i >= 0 {
 		q, qerr := url.ParseQuery(src[i+1:])
-		if qerr != nil || (q.Get("versionId") != "" && q.Get("versionId") != "null") {
-			return "", "", obj, s3err.New(s3err.NoSuchVersion)
+		if qerr != nil {
+			return "", "", obj, s3err.New(s3err.InvalidArgument)
+		}
+		if v, ok := q["versionId"]; ok {
+			if id, err = ParseVersionID(v[0]); err != nil {
+				return "", "", obj, err
+			}
 		}
 		src = src[:i]
 	}
@@ -323,9 +380,21 @@ func (h *Handler) copySource(r *request) (bucket, key string, obj meta.ObjectMet
 	if !ok || !ValidBucketName(bucket) || ValidObjectKey(key) != nil {
 		return "", "", obj, s3err.New(s3err.InvalidCopySource)
 	}
-	o, err := h.lookObject(bucket, key, true)
-	if err != nil {
-		return "", "", obj, err
+	o, _, ok := h.meta.ObjectVersion(bucket, key, id, true)
+	switch {
+	case !ok || o.DeleteMarker && id == "":
+		if _, bok := h.meta.Bucket(bucket); !bok {
+			return "", "", obj, s3err.New(s3err.NoSuchBucket)
+		}
+		if id != "" {
+			return "", "", obj, s3err.New(s3err.NoSuchVersion)
+		}
+		return "", "", obj, s3err.New(s3err.NoSuchKey)
+	case o.DeleteMarker:
+		return "", "", obj, s3err.Errorf(s3err.InvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")
+	}
+	if o.VersionID != "" || id != "" {
+		r.ctx.Response.Header.Set("x-amz-copy-source-version-id", meta.VersionIDOf(&o))
 	}
 	// The copy carries the source's inline bytes: checked first.
 	if err := h.checkInline(bucket, key, &o); err != nil {
@@ -358,7 +427,8 @@ func (h *Handler) copyObject(r *request) error {
 	if err := checkACLHeaders(r); err != nil {
 		return err
 	}
-	if _, err := h.bucket(r); err != nil {
+	bk, err := h.bucket(r)
+	if err != nil {
 		return err
 	}
 	sb, sk, src, err := h.copySource(r)
@@ -382,9 +452,11 @@ func (h *Handler) copyObject(r *request) error {
 	obj := src
 	obj.Owner = r.user.ID
 	obj.LastModified = h.cfg.Now().UnixNano()
+	obj.VersionID = versionOf(&bk)
 	switch strings.ToUpper(r.header("X-Amz-Metadata-Directive")) {
 	case "", "COPY":
-		if sb == r.bucket && sk == r.key {
+		// (A version copied onto its key is allowed: that restores it.)
+		if sb == r.bucket && sk == r.key && !strings.Contains(r.header("X-Amz-Copy-Source"), "versionId=") {
 			return s3err.Errorf(s3err.InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 		}
 	case "REPLACE":
@@ -400,6 +472,7 @@ func (h *Handler) copyObject(r *request) error {
 	if err := h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj}); err != nil {
 		return err
 	}
+	setWrittenVersion(r, &bk, obj.VersionID)
 	res := CopyObjectResult{ETag: obj.ETag, LastModified: XMLTime(unixTime(obj.LastModified))}
 	setChecksum(&res.Checksums, obj.Checksum)
 	return writeXML(r, fasthttp.StatusOK, &res)

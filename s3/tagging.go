@@ -196,14 +196,15 @@ func (h *Handler) getObjectTagging(r *request) error {
 }
 
 func (h *Handler) putObjectTagging(r *request) error {
-	if _, err := h.object(r, false); err != nil {
+	obj, err := h.object(r, false)
+	if err != nil {
 		return err
 	}
 	tags, err := h.readTagging(r, MaxObjectTags)
 	if err != nil {
 		return err
 	}
-	if err := h.propose(r, fsm.MsgObjectTagsSet, &fsm.ObjectTagsSet{Bucket: r.bucket, Key: r.key, Tags: tags}); err != nil {
+	if err := h.propose(r, fsm.MsgObjectTagsSet, &fsm.ObjectTagsSet{Bucket: r.bucket, Key: r.key, Tags: tags, VersionID: taggedVersion(r, &obj)}); err != nil {
 		return err
 	}
 	r.ctx.SetStatusCode(fasthttp.StatusOK)
@@ -211,14 +212,24 @@ func (h *Handler) putObjectTagging(r *request) error {
 }
 
 func (h *Handler) deleteObjectTagging(r *request) error {
-	if _, err := h.object(r, false); err != nil {
+	obj, err := h.object(r, false)
+	if err != nil {
 		return err
 	}
-	if err := h.propose(r, fsm.MsgObjectTagsSet, &fsm.ObjectTagsSet{Bucket: r.bucket, Key: r.key}); err != nil {
+	if err := h.propose(r, fsm.MsgObjectTagsSet, &fsm.ObjectTagsSet{Bucket: r.bucket, Key: r.key, VersionID: taggedVersion(r, &obj)}); err != nil {
 		return err
 	}
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
+}
+
+// taggedVersion is the version whose tags a request changes: the one its
+// versionId names, "" (the latest) without one.
+func taggedVersion(r *request, obj *meta.ObjectMeta) string {
+	if _, ok := r.query["versionId"]; ok {
+		return meta.VersionIDOf(obj)
+	}
+	return ""
 }
 
 func (h *Handler) getBucketTagging(r *request) error {

@@ -109,3 +109,21 @@ func TestCheckCannedACL(t *testing.T) {
 		xmlTestCheckCode(t, v, CheckCannedACL(v), s3err.AccessControlListNotSupported)
 	}
 }
+
+func FuzzParseVersionID(f *testing.F) {
+	for _, s := range []string{"null", "", "0123456789abcdef0123456789abcdef", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", "a/b", "\x00", strings.Repeat("a", 1025)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseVersionID(s)
+		if err != nil {
+			if !s3err.IsCode(err, s3err.InvalidArgument) {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		if id != s || s == "" || len(s) > 1024 || strings.ContainsAny(s, "/?&%+ \x00") {
+			t.Fatalf("%q accepted as %q", s, id)
+		}
+	})
+}

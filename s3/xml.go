@@ -341,17 +341,28 @@ type DeleteResult struct {
 	Errors  []DeleteError   `xml:"Error"`
 }
 
-// ObjectVersion is one <Version> of ListVersionsResult. S4 has no
-// versioning, so every object is VersionId "null", IsLatest true.
+// ObjectVersion is one <Version> of ListVersionsResult, or, with
+// DeleteMarker, one <DeleteMarker> (no ETag, Size or StorageClass): one
+// list keeps S3's order, key by key, newest first.
 type ObjectVersion struct {
+	DeleteMarker bool    `xml:"-"`
 	Key          string  `xml:"Key"`
 	VersionID    string  `xml:"VersionId"`
 	IsLatest     bool    `xml:"IsLatest"`
 	LastModified XMLTime `xml:"LastModified"`
-	ETag         string  `xml:"ETag"`
-	Size         int64   `xml:"Size"`
+	ETag         string  `xml:"ETag,omitempty"`
+	Size         *int64  `xml:"Size,omitempty"`
 	Owner        *Owner  `xml:"Owner,omitempty"`
-	StorageClass string  `xml:"StorageClass"`
+	StorageClass string  `xml:"StorageClass,omitempty"`
+}
+
+// MarshalXML writes a delete marker as <DeleteMarker>.
+func (v ObjectVersion) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	if v.DeleteMarker {
+		start.Name.Local = "DeleteMarker"
+	}
+	type plain ObjectVersion // without this method
+	return e.EncodeElement(plain(v), start)
 }
 
 // ListVersionsResult answers ListObjectVersions.
@@ -367,7 +378,7 @@ type ListVersionsResult struct {
 	Delimiter           string          `xml:"Delimiter,omitempty"`
 	EncodingType        string          `xml:"EncodingType,omitempty"`
 	IsTruncated         bool            `xml:"IsTruncated"`
-	Versions            []ObjectVersion `xml:"Version"`
+	Versions            []ObjectVersion `xml:"Version"` // and DeleteMarker
 	CommonPrefixes      []CommonPrefix  `xml:"CommonPrefixes"`
 }
 

@@ -110,7 +110,7 @@ func TestXMLGoldenSmallDocs(t *testing.T) {
 		{ListBucketResult{Name: "b", MaxKeys: 1000, Contents: []Object{{Key: "k", Size: 0, StorageClass: "STANDARD", Owner: &Owner{ID: "u"}}}},
 			`<ListBucketResult` + ns + `><Name>b</Name><Prefix></Prefix><Marker></Marker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>` +
 				`<Contents><Key>k</Key><ETag></ETag><Size>0</Size><StorageClass>STANDARD</StorageClass><Owner><ID>u</ID></Owner></Contents></ListBucketResult>`},
-		{ListVersionsResult{Name: "b", MaxKeys: 1000, Versions: []ObjectVersion{{Key: "k", VersionID: "null", IsLatest: true, LastModified: XMLTime(xmlTestTime), ETag: `"e"`, Size: 3, StorageClass: "STANDARD"}}},
+		{ListVersionsResult{Name: "b", MaxKeys: 1000, Versions: []ObjectVersion{{Key: "k", VersionID: "null", IsLatest: true, LastModified: XMLTime(xmlTestTime), ETag: `"e"`, Size: new(int64(3)), StorageClass: "STANDARD"}}},
 			`<ListVersionsResult` + ns + `><Name>b</Name><Prefix></Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>` +
 				`<Version><Key>k</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>2026-11-28T08:42:40.123Z</LastModified><ETag>&#34;e&#34;</ETag><Size>3</Size><StorageClass>STANDARD</StorageClass></Version></ListVersionsResult>`},
 	}
