@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of the S3 API with the aws cli, as a user would run it:
 # mb, cp (small, and 20 MiB so it goes multipart), ls, sync, download and
-# compare, presign + curl, rm --recursive, rb; and a Reader's writes fail
-# with AccessDenied. Starts one node on loopback and stops it by PID.
+# compare, presign + curl, tagging, versioning (put-bucket-versioning,
+# list-object-versions, get-object --version-id), rm --recursive, rb; and a
+# Reader's writes fail with AccessDenied. Starts one node on loopback and stops it by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -78,6 +79,34 @@ count=$(as_bob s3api head-object --bucket e2e --key meta.txt --query TagCount --
 [ "$count" = 2 ] || fail "head-object TagCount: $count"
 out=$(as_bob s3api delete-object-tagging --bucket e2e --key meta.txt 2>&1) && fail "reader could delete tags"
 grep -q AccessDenied <<<"$out" || fail "reader delete-object-tagging: $out"
+
+# Versioning: versions listed and read by ID, a delete marker, a Reader
+# may read versions but not change versioning.
+as_alice s3 mb s3://e2ever >/dev/null
+as_alice s3api put-bucket-versioning --bucket e2ever --versioning-configuration Status=Enabled
+st=$(as_bob s3api get-bucket-versioning --bucket e2ever --query Status --output text)
+[ "$st" = Enabled ] || fail "get-bucket-versioning: $st"
+echo one >"$work/v1.txt"
+echo two >"$work/v2.txt"
+v1=$(as_alice s3api put-object --bucket e2ever --key doc.txt --body "$work/v1.txt" --query VersionId --output text)
+v2=$(as_alice s3api put-object --bucket e2ever --key doc.txt --body "$work/v2.txt" --query VersionId --output text)
+[ -n "$v1" ] && [ "$v1" != "$v2" ] || fail "put-object versions: $v1 $v2"
+as_bob s3api get-object --bucket e2ever --key doc.txt --version-id "$v1" "$work/v1.out" >/dev/null
+cmp "$work/v1.txt" "$work/v1.out" || fail "get-object --version-id $v1"
+as_alice s3api delete-object --bucket e2ever --key doc.txt >/dev/null
+vers=$(as_bob s3api list-object-versions --bucket e2ever --query '[length(Versions), length(DeleteMarkers), Versions[0].VersionId]' --output text)
+[ "$vers" = "$(printf '2\t1\t%s' "$v2")" ] || fail "list-object-versions: $vers"
+out=$(as_alice s3api get-object --bucket e2ever --key doc.txt "$work/gone.out" 2>&1) && fail "get-object after a delete marker"
+grep -q NoSuchKey <<<"$out" || fail "get-object after a delete marker: $out"
+out=$(as_bob s3api put-bucket-versioning --bucket e2ever --versioning-configuration Status=Suspended 2>&1) && fail "reader could suspend versioning"
+grep -q AccessDenied <<<"$out" || fail "reader put-bucket-versioning: $out"
+out=$(as_alice s3 rb s3://e2ever 2>&1) && fail "rb of a bucket with versions"
+grep -q BucketNotEmpty <<<"$out" || fail "rb with versions: $out"
+for q in Versions DeleteMarkers; do
+  as_alice s3api list-object-versions --bucket e2ever --query "$q[].[Key,VersionId]" --output text |
+    while read -r k id; do as_alice s3api delete-object --bucket e2ever --key "$k" --version-id "$id" >/dev/null; done
+done
+as_alice s3 rb s3://e2ever >/dev/null
 
 # Revoked: the next request with the old key fails.
 curl -s --cacert "$AWS_CA_BUNDLE" -X DELETE "$BASE/api/admin/users/$BOB/credentials" -H "Authorization: Bearer $TOKEN"
