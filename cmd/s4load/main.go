@@ -67,6 +67,7 @@ type options struct {
 
 	accessKey, secretKey string
 	bucket               string
+	versioning           bool
 	size                 string
 	objects              int
 }
@@ -91,7 +92,7 @@ func s3Scenario(kind s3Kind) func(o options, c *adminClient, log *slog.Logger) (
 		if err != nil {
 			return nil, "", err
 		}
-		s := &s3Load{kind: kind, bucket: o.bucket, size: int(size), objects: o.objects, setupC: o.setupC, log: log}
+		s := &s3Load{kind: kind, bucket: o.bucket, versioning: o.versioning, size: int(size), objects: o.objects, setupC: o.setupC, log: log}
 		for _, ep := range o.endpoints() {
 			s.clients = append(s.clients, newS3Client(ep, o.accessKey, o.secretKey, c.hc))
 		}
@@ -120,6 +121,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.accessKey, "access-key", "", "S3 scenarios: access key ID (default: $AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&o.secretKey, "secret-key", "", "S3 scenarios: secret key (default: $AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&o.bucket, "bucket", "s4load", "S3 scenarios: bucket (created if missing)")
+	fs.BoolVar(&o.versioning, "versioning", false, "S3 scenarios: enable versioning on -bucket in setup (it stays enabled)")
 	fs.StringVar(&o.size, "size", "4KiB", "s3-get, s3-put: object size (4096, 4KiB, 1MiB, ...)")
 	fs.IntVar(&o.objects, "objects", 64, "s3-get: objects uploaded in setup and read in turn")
 	fs.StringVar(&o.pids, "pid", "", "server process IDs, comma-separated: report their summed CPU-seconds during the run")

@@ -19,6 +19,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -40,10 +41,12 @@ type s3Load struct {
 	client  *s3.Client   // setup, and the ops of a one-endpoint run
 	clients []*s3.Client // ops: worker w uses clients[w%len] (one per -endpoint)
 	bucket  string
-	size    int // object size (get, put)
-	objects int // s3-get: objects uploaded in Setup and read in turn
-	setupC  int
-	log     *slog.Logger
+	// versioning: enable versioning on the bucket in setup.
+	versioning bool
+	size       int // object size (get, put)
+	objects    int // s3-get: objects uploaded in Setup and read in turn
+	setupC     int
+	log        *slog.Logger
 
 	workers int
 	nonce   uint64   // makes this run's PUT bodies differ from earlier runs'
@@ -133,12 +136,18 @@ func (s *s3Load) ensureBucket(ctx context.Context) error {
 	_, err := s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &s.bucket})
 	var ae smithy.APIError
 	if err != nil && errors.As(err, &ae) && ae.ErrorCode() == "BucketAlreadyOwnedByYou" {
-		return nil
+		err = nil
 	}
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", s.bucket, err)
 	}
-	s.log.Info("bucket ready", "bucket", s.bucket)
+	if s.versioning {
+		if _, err := s.client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &s.bucket,
+			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+			return fmt.Errorf("enable versioning on %s: %w", s.bucket, err)
+		}
+	}
+	s.log.Info("bucket ready", "bucket", s.bucket, "versioning", s.versioning)
 	return nil
 }
 
