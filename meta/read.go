@@ -112,13 +112,13 @@ func (s *Store) List(bucket, prefix, after, delimiter string, max int) (res List
 					continue
 				}
 			}
+			var obj ObjectMeta
+			if decodeMsg(v, &obj); obj.DeleteMarker {
+				continue // hidden: not a reason to say there is more
+			}
 			if n == max {
 				res.IsTruncated = true
 				return nil
-			}
-			var obj ObjectMeta
-			if decodeMsg(v, &obj); obj.DeleteMarker {
-				continue
 			}
 			res.Objects = append(res.Objects, ListEntry{Key: key, Object: obj})
 			res.NextMarker = key

@@ -369,3 +369,77 @@ func vidOf(id string) string {
 	}
 	return id
 }
+
+// TestVersionListings: ListObjectVersions with prefix, delimiter and
+// encoding-type=url, its marker rules; ListObjectsV2 hides keys (and
+// common prefixes) whose latest version is a delete marker; a conditional
+// PUT sees a delete marker as no key; DeleteObjects of a delete marker by
+// ID; minio-go reads a version.
+func TestVersionListings(t *testing.T) {
+	e := newEnv(t)
+	w, rd := e.SDKFor(e.writer), e.SDKFor(e.reader)
+	b := aws.String("verlist")
+	s3test.MkBucket(t, w, "verlist")
+	setVersioning(t, w, "verlist", types.BucketVersioningStatusEnabled)
+	for _, k := range []string{"a b", "dir/x", "dir/y", "gone/z", "zz"} {
+		s3test.PutString(t, w, "verlist", k, k)
+	}
+	d := s3test.Must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("gone/z")}))
+	s3test.Must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("zz")}))
+
+	lo := s3test.Must[*s3.ListObjectsV2Output](t)(rd.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: b, Delimiter: aws.String("/")}))
+	if k, p := s3test.KeysOf(lo.Contents), s3test.PrefixesOf(lo.CommonPrefixes); !slices.Equal(k, []string{"a b"}) || !slices.Equal(p, []string{"dir/"}) {
+		t.Errorf("ListObjectsV2 /: keys %q prefixes %q", k, p)
+	}
+	lo = s3test.Must[*s3.ListObjectsV2Output](t)(rd.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: b, MaxKeys: aws.Int32(3)}))
+	if k := s3test.KeysOf(lo.Contents); !slices.Equal(k, []string{"a b", "dir/x", "dir/y"}) || aws.ToBool(lo.IsTruncated) {
+		t.Errorf("ListObjectsV2 max-keys 3: %q truncated %v", k, aws.ToBool(lo.IsTruncated))
+	}
+
+	lv := s3test.Must[*s3.ListObjectVersionsOutput](t)(rd.ListObjectVersions(bg, &s3.ListObjectVersionsInput{Bucket: b, Delimiter: aws.String("/")}))
+	if p := s3test.PrefixesOf(lv.CommonPrefixes); !slices.Equal(p, []string{"dir/", "gone/"}) || len(lv.Versions) != 2 || len(lv.DeleteMarkers) != 1 {
+		t.Errorf("ListObjectVersions /: prefixes %q, %d versions, %d markers", p, len(lv.Versions), len(lv.DeleteMarkers))
+	}
+	lv = s3test.Must[*s3.ListObjectVersionsOutput](t)(rd.ListObjectVersions(bg, &s3.ListObjectVersionsInput{Bucket: b, Prefix: aws.String("gone/")}))
+	if len(lv.Versions) != 1 || len(lv.DeleteMarkers) != 1 || aws.ToString(lv.DeleteMarkers[0].VersionId) != aws.ToString(d.VersionId) || !aws.ToBool(lv.DeleteMarkers[0].IsLatest) {
+		t.Errorf("ListObjectVersions gone/: %+v %+v", lv.Versions, lv.DeleteMarkers)
+	}
+	resp, body := e.Signed(t, e.reader, "GET", "/verlist?versions&encoding-type=url&max-keys=1", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<Key>a%20b</Key>") || !strings.Contains(string(body), "<NextKeyMarker>a%20b</NextKeyMarker>") {
+		t.Errorf("encoding-type=url: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.Signed(t, e.reader, "GET", "/verlist?versions&version-id-marker=null", nil, nil)
+	if resp.StatusCode != 400 || !containsCode(body, "InvalidArgument") {
+		t.Errorf("version-id-marker without key-marker: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.Signed(t, e.reader, "GET", "/verlist?versions&key-marker=a&version-id-marker=no%2Fid", nil, nil)
+	if resp.StatusCode != 400 || !containsCode(body, "InvalidArgument") {
+		t.Errorf("bad version-id-marker: %d %s", resp.StatusCode, body)
+	}
+
+	// A delete marker as latest is no key for If-None-Match: *.
+	s3test.Must[*s3.PutObjectOutput](t)(w.PutObject(bg, &s3.PutObjectInput{Bucket: b, Key: aws.String("zz"), Body: strings.NewReader("back"), IfNoneMatch: aws.String("*")}))
+	_, err := w.PutObject(bg, &s3.PutObjectInput{Bucket: b, Key: aws.String("zz"), Body: strings.NewReader("again"), IfNoneMatch: aws.String("*")})
+	s3test.WantCode(t, err, "PreconditionFailed", 412)
+
+	// DeleteObjects of the marker by its ID says it was one.
+	do := s3test.Must[*s3.DeleteObjectsOutput](t)(w.DeleteObjects(bg, &s3.DeleteObjectsInput{Bucket: b, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("gone/z"), VersionId: d.VersionId}}}}))
+	if len(do.Deleted) != 1 || !aws.ToBool(do.Deleted[0].DeleteMarker) || aws.ToString(do.Deleted[0].DeleteMarkerVersionId) != aws.ToString(d.VersionId) {
+		t.Errorf("DeleteObjects of a marker: %+v %+v", do.Deleted, do.Errors)
+	}
+	if got, err := getVersion(t, rd, "verlist", "gone/z", ""); err != nil || got != "gone/z" {
+		t.Errorf("gone/z after its marker is deleted: %q %v", got, err)
+	}
+
+	// minio-go reads a version by ID.
+	v := aws.ToString(s3test.PutString(t, w, "verlist", "m", "first").VersionId)
+	s3test.PutString(t, w, "verlist", "m", "second")
+	o, err := e.Minio(t, e.reader).GetObject(bg, "verlist", "m", minio.GetObjectOptions{VersionID: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s3test.ReadAll(t, o); string(got) != "first" {
+		t.Errorf("minio GetObject of a version: %q", got)
+	}
+}
