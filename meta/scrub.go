@@ -45,8 +45,80 @@ func (s *Store) ScrubInline(ctx context.Context, pace func(n int64) error, found
 			}
 			after = keys[len(keys)-1]
 		}
+		if err := s.scrubNoncurrent(ctx, b.Name, pace, found); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// scrubNoncurrent is ScrubInline of bucket's noncurrent versions.
+func (s *Store) scrubNoncurrent(ctx context.Context, bucket string, pace func(n int64) error, found func(what string, size int64, err error)) error {
+	var after []byte
+	for {
+		keys, more := s.noncurrentInlineKeys(bucket, after)
+		for _, k := range keys {
+			if err := context.Cause(ctx); err != nil {
+				return err
+			}
+			var obj ObjectMeta
+			var ok bool
+			s.view(func(tx *bolt.Tx) error {
+				if vb := tx.Bucket(versionsBucket(bucket)); vb != nil {
+					if v := vb.Get(k); v != nil {
+						decodeMsg(v, &obj)
+						ok = true
+					}
+				}
+				return nil
+			})
+			if !ok || obj.Inline == nil {
+				continue // deleted meanwhile
+			}
+			if err := pace(obj.Inline.Size); err != nil {
+				return err
+			}
+			if err := CheckInline(obj.Inline); err != nil {
+				found(fmt.Sprintf("%s/%s?versionId=%s", bucket, k[:len(k)-9], VersionIDOf(&obj)), obj.Inline.Size, err)
+			}
+		}
+		if !more {
+			return nil
+		}
+		after = keys[len(keys)-1]
+	}
+}
+
+// noncurrentInlineKeys returns up to scrubPage keys of bucket's
+// noncurrent versions with an inline body after after (nil: from the
+// first), and whether there may be more.
+func (s *Store) noncurrentInlineKeys(bucket string, after []byte) (keys [][]byte, more bool) {
+	s.view(func(tx *bolt.Tx) error {
+		vb := tx.Bucket(versionsBucket(bucket))
+		if vb == nil {
+			return nil
+		}
+		c := vb.Cursor()
+		k, v := c.First()
+		if after != nil {
+			k, v = c.Seek(after)
+			if k != nil && string(k) == string(after) {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil; k, v = c.Next() {
+			if len(keys) == scrubPage {
+				more = true
+				return nil
+			}
+			var obj ObjectMeta
+			if decodeMsg(v, &obj); obj.Inline != nil && len(k) > 9 {
+				keys = append(keys, append([]byte(nil), k...))
+			}
+		}
+		return nil
+	})
+	return keys, more
 }
 
 // inlineKeys returns up to scrubPage keys of bucket's inline bodies after

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestScrubInline: every inline tail is paced and checked, across pages
@@ -43,5 +45,37 @@ func TestScrubInline(t *testing.T) {
 	calls := 0
 	if err := m.ScrubInline(context.Background(), func(int64) error { calls++; return stop }, func(string, int64, error) {}); err != stop || calls != 1 {
 		t.Fatalf("pace error: %v after %d", err, calls)
+	}
+}
+
+// TestScrubNoncurrentInline: the inline bodies of noncurrent versions are
+// checked too, and a damaged one is reported with its version ID.
+func TestScrubNoncurrentInline(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("a", "u1", 1))
+	ok(t, m.SetBucketVersioning("a", VersioningEnabled))
+	for i := range 3 {
+		o := inlineObj(fmt.Sprintf("body %d", i))
+		o.VersionID = fmt.Sprintf("v%d", i)
+		ok(t, m.PutObject("a", "k", o, nil))
+	}
+	// Flip a byte of v1's body in its record, as a failing disk would.
+	ok(t, m.updateDB(func(tx *bolt.Tx) error {
+		_, vkey, found := noncurrent(tx, "a", "k", "v1")
+		if !found {
+			return errors.New("no v1")
+		}
+		vb := tx.Bucket(versionsBucket("a"))
+		var obj ObjectMeta
+		decodeMsg(vb.Get(vkey), &obj)
+		obj.Inline.Data[0] ^= 0xff
+		return vb.Put(vkey, encodeMsg(&obj))
+	}))
+	paced := 0
+	var bad []string
+	ok(t, m.ScrubInline(context.Background(), func(int64) error { paced++; return nil },
+		func(what string, _ int64, err error) { bad = append(bad, what) }))
+	if paced != 3 || !slices.Equal(bad, []string{"a/k?versionId=v1"}) {
+		t.Fatalf("paced %d, found %v", paced, bad)
 	}
 }

@@ -35,6 +35,14 @@ import (
 // version ("") otherwise: a new null version replaces the previous one,
 // wherever it is. Blob references and inline bodies go with each version:
 // deleting one releases its blobs as deleting an object does.
+//
+// What lifecycle expiration (or any other caller) uses: ListVersions to
+// walk a bucket's versions (newest first per key, IsLatest, delete
+// markers), ObjectVersions for one key's, and DeleteVersions (the write
+// operation of fsm.ObjectDelete with Versions) to delete given versions or
+// add delete markers; a delete marker that is the only version of its key
+// (an "expired" one) is a Version with IsLatest and Object.DeleteMarker
+// and nothing after it.
 
 // Versioning states of a bucket (BucketInfo.Versioning).
 const (
