@@ -316,7 +316,7 @@ func (h *hist) append(index uint64, rec *HistoryRecord) {
 	if baseline {
 		h.setFloor(0, ev.Time) // the baseline is the state right before this event, since some unknown time
 	}
-	must(h.events.Put(be64(index), append(be64(uint64(ev.Time)), encodeMsg(&ev)...)))
+	must(h.events.Put(be64(index), appendEvent(be64(uint64(ev.Time)), &ev)))
 	h.index(&ev, rec.Subject)
 }
 
@@ -379,7 +379,7 @@ func (h *hist) index(ev *HistoryEvent, subj *HistoryUser) {
 }
 
 func (h *hist) putUser(id string, index uint64, st *userState) {
-	must(h.users.Put(cat(sk(id), be64(index)), encodeMsg(st)))
+	must(h.users.Put(cat(sk(id), be64(index)), st.encode()))
 }
 
 // userAt returns the state of user id after the events up to index c.
@@ -390,7 +390,7 @@ func (h *hist) userAt(id string, c uint64) (userState, bool) {
 		return userState{}, false
 	}
 	var st userState
-	decodeMsg(v, &st)
+	st.decode(v)
 	return st, true
 }
 
@@ -413,7 +413,7 @@ func seekLE(cur *bolt.Cursor, prefix []byte, c uint64) ([]byte, []byte) {
 }
 
 func (h *hist) openKey(ak string, start uint64, startTime int64, uid string) {
-	must(h.keys.Put(cat([]byte(ak), be64(start)), encodeMsg(&keyInterval{UserID: uid, StartTime: startTime})))
+	must(h.keys.Put(cat([]byte(ak), be64(start)), (&keyInterval{UserID: uid, StartTime: startTime}).encode()))
 	must(h.open.Put(cat(be64(start), []byte(ak)), cat(be64(uint64(startTime)), []byte(uid))))
 }
 
@@ -424,13 +424,13 @@ func (h *hist) closeKey(ak string, end uint64, endTime int64, reason uint8) {
 		return
 	}
 	var iv keyInterval
-	decodeMsg(v, &iv)
+	iv.decode(v)
 	if iv.End != 0 {
 		return
 	}
 	start := getBe64(k[len(ak):])
 	iv.End, iv.EndTime, iv.Reason = end, endTime, reason
-	must(h.keys.Put(k, encodeMsg(&iv)))
+	must(h.keys.Put(k, iv.encode()))
 	must(h.open.Delete(cat(be64(start), []byte(ak))))
 	level, block := treeBlock(start, end)
 	rest := cat(be64(uint64(iv.StartTime)), []byte(iv.UserID))
@@ -462,7 +462,7 @@ func (h *hist) deleteInterval(ak string, start uint64, iv *keyInterval) {
 // eventAt decodes the event stored under k, v.
 func eventAt(k, v []byte) HistoryEvent {
 	var ev HistoryEvent
-	decodeMsg(v[8:], &ev)
+	decodeEvent(v[8:], &ev)
 	ev.Index, ev.Time = getBe64(k), int64(getBe64(v[:8]))
 	return ev
 }

@@ -174,7 +174,7 @@ func (h *hist) usersAt(keys []KeyAccess, c uint64) {
 			continue
 		}
 		var st userState
-		decodeMsg(v, &st)
+		st.decode(v)
 		ka.Username, ka.Role, ka.Active = st.Username, st.Role, st.Active && !st.Deleted
 	}
 }
@@ -229,7 +229,7 @@ func (s *Store) KeyAccessAt(t int64, ak string) (KeyVerdict, error) {
 			out.Reason = ReasonUnknown
 			if k, v = kc.Seek([]byte(ak)); k != nil && len(k) == len(ak)+8 && string(k[:len(ak)]) == ak {
 				var iv keyInterval
-				decodeMsg(v, &iv)
+				iv.decode(v)
 				out.UserID, out.IssuedIndex, out.IssuedAt = iv.UserID, getBe64(k[len(ak):]), iv.StartTime
 				if st, ok := h.userAt(iv.UserID, out.IssuedIndex); ok {
 					out.Username, out.Role = st.Username, st.Role
@@ -241,7 +241,7 @@ func (s *Store) KeyAccessAt(t int64, ak string) (KeyVerdict, error) {
 			return nil
 		}
 		var iv keyInterval
-		decodeMsg(v, &iv)
+		iv.decode(v)
 		out.UserID, out.IssuedIndex, out.IssuedAt = iv.UserID, getBe64(k[len(ak):]), iv.StartTime
 		if iv.End != 0 && iv.End <= c {
 			out.Reason, out.Since, out.SinceIndex = endReasons[iv.Reason], iv.EndTime, iv.End
@@ -379,7 +379,7 @@ func (h *hist) candidates(q HistoryQuery, lo uint64) func() (uint64, bool) {
 		kc := h.keys.Cursor()
 		for k, v := kc.Seek([]byte(q.AccessKey)); k != nil && len(k) == len(q.AccessKey)+8 && string(k[:len(q.AccessKey)]) == q.AccessKey; k, v = kc.Next() {
 			var iv keyInterval
-			decodeMsg(v, &iv)
+			iv.decode(v)
 			for _, i := range []uint64{getBe64(k[len(q.AccessKey):]), iv.End} {
 				if i >= lo {
 					idxs = append(idxs, i)
@@ -533,7 +533,7 @@ func (h *hist) dropEndedAt(ak string, end uint64) {
 		return
 	}
 	var iv keyInterval
-	decodeMsg(v, &iv)
+	iv.decode(v)
 	if iv.End == end {
 		h.deleteInterval(ak, getBe64(k[len(ak):]), &iv)
 	}
@@ -549,7 +549,7 @@ func (h *hist) pruneUser(id string, p uint64) {
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 && getBe64(k[len(prefix):]) <= p; k, v = cur.Next() {
 		keys = append(keys, append([]byte(nil), k...))
 		lastState = userState{}
-		decodeMsg(v, &lastState)
+		lastState.decode(v)
 	}
 	if len(keys) == 0 {
 		return
