@@ -121,6 +121,7 @@ type Handler struct {
 	ttl      time.Duration
 	jwtKey   []byte
 	parser   *jwt.Parser
+	tokens   tokenCache
 	throttle *loginThrottle
 
 	// dummyHash is verified against for unknown users so that a login's

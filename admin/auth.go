@@ -97,6 +97,20 @@ func (h *Handler) parseToken(tok string) (*adminClaims, error) {
 	return claims, nil
 }
 
+// session returns the subject and session generation of a valid token:
+// parseToken's verdict, remembered until the token expires (tokenCache).
+func (h *Handler) session(tok string) (sub string, gen uint64, err error) {
+	if e, ok := h.tokens.get(tok, h.now()); ok {
+		return e.sub, e.gen, nil
+	}
+	claims, err := h.parseToken(tok)
+	if err != nil {
+		return "", 0, err
+	}
+	h.tokens.put(tok, claims)
+	return claims.Subject, *claims.Gen, nil
+}
+
 // bearerToken extracts the token from an Authorization header value.
 func bearerToken(v []byte) (string, bool) {
 	const scheme = "bearer "
@@ -148,12 +162,12 @@ func (h *Handler) authenticate(header []byte) (*iam.User, authResult) {
 	if !ok {
 		return nil, authMissing
 	}
-	claims, err := h.parseToken(tok)
+	sub, gen, err := h.session(tok)
 	if err != nil {
 		return nil, authInvalid
 	}
-	u, ok := h.store.UserByID(claims.Subject)
-	if !ok || !u.Active || u.Generation != *claims.Gen {
+	u, ok := h.store.UserByID(sub)
+	if !ok || !u.Active || u.Generation != gen {
 		return nil, authInvalid
 	}
 	if u.Role != iam.RoleSuperUser {
