@@ -8,7 +8,7 @@ import (
 // The per-request checks (ServeS3 and FreshRead on every S3 and admin
 // request): one clock reading and an atomic load, no allocation.
 func BenchmarkFollowerServing(b *testing.B) {
-	f := NewFollower(System(), time.Second)
+	f := NewFollower(System(), time.Second, func() uint64 { return 0 })
 	now := System().Now()
 	for i := range MaxGrants {
 		f.Grant(now.Add(-time.Duration(i)*time.Millisecond), 3, uint64(100-i), 0, time.Hour)

@@ -26,6 +26,7 @@ var ErrInterrupted = errors.New("lease: wait interrupted")
 type Follower struct {
 	clock  Clock
 	length time.Duration
+	term   func() uint64 // the node's current Raft term
 
 	mu          sync.Mutex              // serialises Grant
 	grants      atomic.Pointer[[]Grant] // the last MaxGrants, newest question first; immutable
@@ -38,7 +39,12 @@ type Follower struct {
 // before Until, at most the auth lease after Asked and never longer than
 // the leader said its own lease still held, counted from Asked. A follower
 // serves under it only once it applied Index, the leader's last applied
-// IAM event when it answered.
+// IAM event when it answered, and only while its own Raft term is not past
+// Term: a grant is a lease of the term that gave it. A node that has moved
+// to a later term (it voted, or heard of a new leader) has acknowledged
+// that term, and a new leader may take that acknowledgement for the end of
+// the earlier term's leases (its hand-over) and of its grants (the
+// revocation barrier counts only the grants it gave itself).
 type Grant struct {
 	Asked Time
 	Until Time
@@ -53,9 +59,10 @@ type Grant struct {
 // lower index lets the node go on serving.
 const MaxGrants = 8
 
-// NewFollower returns a follower's lease of length (the auth lease).
-func NewFollower(clock Clock, length time.Duration) *Follower {
-	return &Follower{clock: clock, length: length}
+// NewFollower returns a follower's lease of length (the auth lease) on a
+// node whose current Raft term term returns.
+func NewFollower(clock Clock, length time.Duration, term func() uint64) *Follower {
+	return &Follower{clock: clock, length: length, term: term}
 }
 
 // Clock returns the clock the lease is timed on.
@@ -109,9 +116,10 @@ func (f *Follower) Valid(now Time) []Grant {
 	if p == nil {
 		return nil
 	}
+	term := f.term()
 	var out []Grant
 	for _, g := range *p {
-		if now < g.Until {
+		if now < g.Until && g.Term >= term {
 			out = append(out, g)
 		}
 	}
@@ -130,15 +138,19 @@ func minIndex(grants []Grant) uint64 {
 
 // Serving reports, without waiting, whether a follower whose FSM applied
 // applied may serve now: it holds a valid grant whose index it applied. It
-// is on every request's path: no allocation.
+// is on every request's path: no allocation. It reads the term when it
+// checks, so a check made after this node acknowledged a term (in a status
+// answer, which carries the term read when it answered) ignores every
+// grant of an earlier one.
 func (f *Follower) Serving(applied uint64) bool {
 	p := f.grants.Load()
 	if p == nil {
 		return false
 	}
 	now := f.clock.Now()
+	term := f.term()
 	for _, g := range *p {
-		if now < g.Until && applied >= g.Index {
+		if now < g.Until && g.Term >= term && applied >= g.Index {
 			return true
 		}
 	}

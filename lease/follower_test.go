@@ -15,7 +15,7 @@ import (
 func TestFollowerGrants(t *testing.T) {
 	clk := &Manual{}
 	clk.Advance(time.Hour)
-	f := NewFollower(clk, time.Second)
+	f := NewFollower(clk, time.Second, func() uint64 { return 0 })
 	if g := f.Valid(clk.Now()); len(g) != 0 {
 		t.Fatalf("grants before any: %v", g)
 	}
@@ -73,7 +73,7 @@ func (m *fakeFSM) WaitApplied(ctx context.Context, idx uint64) error {
 // only under that.
 func TestFollowerRechecksAfterWaiting(t *testing.T) {
 	clk := &Manual{}
-	f := NewFollower(clk, time.Second)
+	f := NewFollower(clk, time.Second, func() uint64 { return 0 })
 	f.Grant(0, 3, 10, 10, time.Second)
 	fsm := &fakeFSM{}
 	fsm.applied.Store(5)
@@ -122,7 +122,7 @@ func TestFollowerRechecksAfterWaiting(t *testing.T) {
 // was elected), and says why it holds no grant when ctx ends.
 func TestFollowerAwaitInterrupted(t *testing.T) {
 	clk := &Manual{}
-	f := NewFollower(clk, time.Second)
+	f := NewFollower(clk, time.Second, func() uint64 { return 0 })
 	stop := make(chan struct{})
 	close(stop)
 	if err := f.Await(context.Background(), &fakeFSM{}, func() {}, stop); !errors.Is(err, ErrInterrupted) {
@@ -139,5 +139,36 @@ func TestFollowerAwaitInterrupted(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "no leader known") || !strings.Contains(msg, "5s ago") {
 		t.Fatalf("message %q does not say why", msg)
+	}
+}
+
+// TestFollowerGrantEndsWithItsTerm: once the node's term moved past a
+// grant's, the grant neither serves nor counts for Await, which asks for
+// a new one; a grant of the node's term or a later one serves.
+func TestFollowerGrantEndsWithItsTerm(t *testing.T) {
+	clk := &Manual{}
+	clk.Advance(time.Hour)
+	var term atomic.Uint64
+	term.Store(4)
+	f := NewFollower(clk, time.Second, term.Load)
+	f.Grant(clk.Now(), 4, 10, 10, time.Second)
+	if !f.Serving(10) || len(f.Valid(clk.Now())) != 1 {
+		t.Fatal("a grant of the node's term does not serve")
+	}
+	term.Store(5) // the node voted in term 5, or heard of its leader
+	if f.Serving(10) || len(f.Valid(clk.Now())) != 0 {
+		t.Fatal("a grant of term 4 still serves a node in term 5")
+	}
+	var asked atomic.Int32
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	fsm := &fakeFSM{}
+	fsm.applied.Store(10)
+	if err := f.Await(ctx, fsm, func() { asked.Add(1) }, nil); !errors.Is(err, ErrExpired) || asked.Load() == 0 {
+		t.Fatalf("Await with only an earlier term's grant: %v, asked %d times", err, asked.Load())
+	}
+	f.Grant(clk.Now(), 6, 10, 10, time.Second) // asked a leader of a term the node has not seen yet
+	if !f.Serving(10) {
+		t.Fatal("a grant of a later term does not serve")
 	}
 }

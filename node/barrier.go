@@ -56,7 +56,8 @@ func (n *Node) barrier(idx uint64, appliedAt lease.Time) *cluster.Barrier {
 			// lease has run out. Grants this leader gave it before the
 			// event end by n.given's record (asked for before the event:
 			// recorded before the barrier read it); earlier leaders'
-			// grants ended before the hand-over.
+			// grants are void by the hand-over (a node that acknowledged
+			// this term ignores grants of earlier ones; lease.Grant).
 			end := min(deadline, n.given.Until(string(srv.ID)).Add(margin))
 			ok[i] = n.confirmer(srv).wait(idx, end, n.closing)
 		}()

@@ -99,3 +99,12 @@ func (n *Node) renewLease() {
 		}
 	}
 }
+
+// currentTerm is this node's current Raft term (0 before Raft runs): a
+// follower's grants of earlier terms do not serve (lease.Grant).
+func (n *Node) currentTerm() uint64 {
+	if n.raft == nil {
+		return 0
+	}
+	return n.raft.CurrentTerm()
+}

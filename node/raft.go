@@ -33,7 +33,7 @@ func (n *Node) openRaft(dir string) error {
 		return err
 	}
 	n.clock = cfg.LeaseClock
-	n.follower = lease.NewFollower(n.clock, cfg.AuthLease)
+	n.follower = lease.NewFollower(n.clock, cfg.AuthLease, n.currentTerm)
 	n.lead = lease.NewLeader(n.clock, string(n.id), cfg.AuthLease, n.leaseMargin())
 	n.answers = lease.NewAnswers(n.clock)
 	n.trans = transport.NewRaftTransport(n.layer, rlog)
