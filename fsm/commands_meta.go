@@ -53,3 +53,15 @@ func applyBucketTagsSet(m *meta.Store, ev *BucketTagsSet) error {
 func applyBucketVersioningSet(m *meta.Store, ev *BucketVersioningSet) error {
 	return m.SetBucketVersioning(ev.Bucket, ev.Status)
 }
+
+func applyBucketLifecycleSet(m *meta.Store, ev *BucketLifecycleSet) error {
+	return m.PutBucketLifecycle(ev.Bucket, ev.Lifecycle)
+}
+
+func applyLifecycleExpire(m *meta.Store, ev *LifecycleExpire) (any, error) {
+	expired, aborted, err := m.ExpireObjects(ev.Bucket, ev.Objects, ev.Uploads)
+	if err != nil {
+		return nil, err
+	}
+	return &LifecycleResult{Expired: expired, Aborted: aborted}, nil
+}

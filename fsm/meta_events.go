@@ -22,6 +22,10 @@ const (
 	// MsgBucketVersioningSet (2026-12-03) is a type a release before it
 	// does not know: such a release stops at it rather than diverge.
 	MsgBucketVersioningSet MessageType = 26
+	// Lifecycle (2026-12-03): types a release before them does not know,
+	// so such a release stops at one rather than diverge. (26 is versioning's.)
+	MsgBucketLifecycleSet MessageType = 27
+	MsgLifecycleExpire    MessageType = 28
 )
 
 // BucketCreate creates a bucket owned by Owner.
@@ -193,4 +197,30 @@ type BucketTagsSet struct {
 type BucketVersioningSet struct {
 	Bucket string
 	Status string
+}
+
+// BucketLifecycleSet replaces a bucket's lifecycle configuration
+// (PutBucketLifecycleConfiguration; nil: DeleteBucketLifecycle).
+type BucketLifecycleSet struct {
+	Bucket    string
+	Lifecycle *meta.Lifecycle
+}
+
+// LifecycleExpire is what the leader's lifecycle evaluator decided for one
+// bucket (node/lifecycle.go): the objects whose Expiration came, each
+// deleted only if it is still the object evaluated (same ETag and
+// LastModified: one overwritten since is kept), and the multipart uploads
+// whose AbortIncompleteMultipartUpload came, aborted if still in progress.
+// At is when the evaluator decided (Unix nanoseconds; for the record: the
+// apply does not read it).
+type LifecycleExpire struct {
+	Bucket  string
+	Objects []meta.ObjectExpiry
+	Uploads []string
+	At      int64
+}
+
+// LifecycleResult is the FSM's answer to a LifecycleExpire: what it did.
+type LifecycleResult struct {
+	Expired, Aborted int
 }

@@ -41,6 +41,10 @@ var eventTable = []eventSpec{
 	withVersion(2, metaEvent(MsgObjectTagsSet, "ObjectTagsSet", applyObjectTagsSet)),
 	metaEvent(MsgBucketTagsSet, "BucketTagsSet", applyBucketTagsSet),
 	metaEvent(MsgBucketVersioningSet, "BucketVersioningSet", applyBucketVersioningSet),
+	// Lifecycle: the configuration, and the evaluator's expirations
+	// (answered with a *LifecycleResult).
+	metaEvent(MsgBucketLifecycleSet, "BucketLifecycleSet", applyBucketLifecycleSet),
+	metaEventResp(MsgLifecycleExpire, "LifecycleExpire", applyLifecycleExpire),
 }
 
 // eventSpec is one row of the event table.
@@ -84,6 +88,23 @@ func metaEvent[E any](t MessageType, name string, fn func(m *meta.Store, ev *E) 
 				panic(fmt.Errorf("fsm: event type %d needs the metadata store", t))
 			}
 			return applied{resp: eventError(fn(f.meta, body.(*E)))}
+		}}
+}
+
+// metaEventResp is metaEvent for a handler that answers the proposer
+// with a value (nil error) instead of nil.
+func metaEventResp[E any](t MessageType, name string, fn func(m *meta.Store, ev *E) (any, error)) eventSpec {
+	return eventSpec{t: t, name: name, version: eventVersion,
+		body: func() any { return new(E) },
+		apply: func(f *FSM, _ *iam.State, body any) applied {
+			if f.meta == nil {
+				panic(fmt.Errorf("fsm: event type %d needs the metadata store", t))
+			}
+			resp, err := fn(f.meta, body.(*E))
+			if err != nil {
+				return applied{resp: eventError(err)}
+			}
+			return applied{resp: resp}
 		}}
 }
 

@@ -19,7 +19,9 @@
 //     CompleteMultipartUpload;
 //   - tags.go: object and bucket tags;
 //   - versions.go: S3 versioning: the noncurrent versions, delete markers
-//     and the null version, ListVersions, DeleteVersions.
+//     and the null version, ListVersions, DeleteVersions;
+//   - lifecycle.go: bucket lifecycle configurations, their rules' filters
+//     and due dates, and the evaluator's conditional expirations.
 //
 // Invariants:
 //   - The write operations are deterministic: they read nothing but their
@@ -65,6 +67,7 @@ import (
 //	garbage              sha256 -> "" (blobs whose count dropped to 0)
 //	done-uploads         uploadID -> CompletedUpload (completed.go)
 //	done-uploads-at      at + uploadID -> ""
+//	lifecycle            bucket name -> Lifecycle (lifecycle.go; created by the first configuration)
 //
 // The write operations run on one goroutine (the FSM's); the reads run on
 // any, concurrently with them. ForgetGarbage, node-local bookkeeping of the

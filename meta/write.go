@@ -77,6 +77,7 @@ func (s *Store) DeleteBucket(name string) error {
 			dropUpload(tx, string(id))
 		}
 		must(bk.Delete([]byte(name)))
+		dropLifecycle(tx, name)
 		must(tx.DeleteBucket(objectsBucket(name)))
 		// No latest version, so no noncurrent one either (versions.go):
 		// their buckets are empty.

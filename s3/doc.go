@@ -75,7 +75,9 @@
 //   - ops_multipart.go: the multipart upload operations.
 //   - tagging.go: object and bucket tagging, its XML and x-amz-tagging.
 //   - versions.go: versioning: version IDs (made and parsed), a version
-//     looked up with S3's answers for delete markers.
+//     looked up with S3's answers for delete markers;
+//   - lifecycle.go: bucket lifecycle configuration (?lifecycle), its XML
+//     and S3's rules for it.
 //   - objectreader.go: an object's bytes, part by part, from the local
 //     blobs or a peer.
 //   - payload.go: request bodies as signed: inline, into a blob, or into

@@ -64,6 +64,8 @@ type Metadata interface {
 	Uploads(bucket, prefix string) []meta.UploadInfo
 	// BlobRefs counts the objects and parts that use a blob.
 	BlobRefs(sum [32]byte) uint64
+	// BucketLifecycle is a bucket's lifecycle configuration (nil: none).
+	BucketLifecycle(bucket string) *meta.Lifecycle
 }
 
 // Blobs is this node's blob store (package blob; *blob.Store implements

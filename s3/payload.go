@@ -128,27 +128,37 @@ func (h *Handler) putBody(r *request, commit func(b storedBody, ck meta.Checksum
 
 // readSmallBody reads a whole (XML) body of at most limit bytes, verified.
 func (h *Handler) readSmallBody(r *request, limit int64) ([]byte, error) {
+	b, _, err := h.readSmallBodyChecked(r, limit)
+	return b, err
+}
+
+// readSmallBodyChecked is readSmallBody that also reports whether the
+// client sent a Content-MD5 or a checksum (x-amz-checksum-*, header or
+// trailer), which the body was verified against: S3 requires one for
+// some calls (PutBucketLifecycleConfiguration).
+func (h *Handler) readSmallBodyChecked(r *request, limit int64) ([]byte, bool, error) {
 	p, err := h.openPayload(r, limit, false)
 	if err != nil {
 		if s3err.IsCode(err, s3err.EntityTooLarge) {
-			return nil, s3err.New(s3err.MaxMessageLengthExceeded)
+			return nil, false, s3err.New(s3err.MaxMessageLengthExceeded)
 		}
-		return nil, err
+		return nil, false, err
 	}
 	var buf strings.Builder
 	if _, err := p.CopyTo(&buf); err != nil {
 		if s3err.IsCode(err, s3err.EntityTooLarge) {
-			return nil, s3err.New(s3err.MaxMessageLengthExceeded)
+			return nil, false, s3err.New(s3err.MaxMessageLengthExceeded)
 		}
-		return nil, err
+		return nil, false, err
 	}
 	b := []byte(buf.String())
 	var md5sum [16]byte
 	if p.HasContentMD5() {
 		md5sum = md5.Sum(b)
 	}
-	if _, _, err := p.Verify(nil, md5sum); err != nil {
-		return nil, err
+	alg, _, err := p.Verify(nil, md5sum)
+	if err != nil {
+		return nil, false, err
 	}
-	return b, nil
+	return b, p.HasContentMD5() || alg != 0, nil
 }

@@ -70,12 +70,15 @@ var (
 	opGetBucketTagging      = op("GetBucketTagging", iam.RoleReader, (*Handler).getBucketTagging)
 	opPutBucketTagging      = op("PutBucketTagging", iam.RoleWriter, (*Handler).putBucketTagging)
 	opDeleteBucketTagging   = op("DeleteBucketTagging", iam.RoleWriter, (*Handler).deleteBucketTagging)
+	opGetBucketLifecycle    = op("GetBucketLifecycleConfiguration", iam.RoleReader, (*Handler).getBucketLifecycle)
+	opPutBucketLifecycle    = op("PutBucketLifecycleConfiguration", iam.RoleWriter, (*Handler).putBucketLifecycle)
+	opDeleteBucketLifecycle = op("DeleteBucketLifecycle", iam.RoleWriter, (*Handler).deleteBucketLifecycle)
 )
 
 // unsupported are S3 sub-resources S4 does not implement: any request
 // naming one gets NotImplemented rather than a wrong answer.
 var unsupported = []string{
-	"policy", "cors", "lifecycle", "website", "notification", "replication",
+	"policy", "cors", "website", "notification", "replication",
 	"encryption", "object-lock", "legal-hold", "retention", "torrent", "restore", "select",
 	"analytics", "inventory", "metrics", "logging", "requestPayment", "accelerate",
 	"ownershipControls", "publicAccessBlock", "intelligent-tiering", "attributes",
@@ -111,6 +114,9 @@ var bucketRules = []rule{
 	{"GET", "tagging", false, opGetBucketTagging},
 	{"PUT", "tagging", false, opPutBucketTagging},
 	{"DELETE", "tagging", false, opDeleteBucketTagging},
+	{"GET", "lifecycle", false, opGetBucketLifecycle},
+	{"PUT", "lifecycle", false, opPutBucketLifecycle},
+	{"DELETE", "lifecycle", false, opDeleteBucketLifecycle},
 	{"GET", "location", false, opGetBucketLocation},
 	{"GET", "acl", false, opGetBucketACL},
 	{"GET", "uploads", false, opListMultipartUploads},
@@ -162,6 +168,9 @@ func route(r *request) *operation {
 		if _, ok := r.query[sub]; ok {
 			return nil
 		}
+	}
+	if _, ok := r.query["lifecycle"]; ok && r.key != "" {
+		return nil // a bucket's sub-resource only: never an object operation
 	}
 	rules := objectRules
 	if r.key == "" {

@@ -77,6 +77,7 @@ const (
 	NoSuchKey                      Code = "NoSuchKey"
 	NoSuchUpload                   Code = "NoSuchUpload"
 	NoSuchTagSet                   Code = "NoSuchTagSet"
+	NoSuchLifecycleConfiguration   Code = "NoSuchLifecycleConfiguration"
 	NoSuchVersion                  Code = "NoSuchVersion"
 	NotImplemented                 Code = "NotImplemented"
 	NotModified                    Code = "NotModified"
@@ -167,6 +168,7 @@ var errorTable = map[Code]APIError{
 	NoSuchKey:                      {"NoSuchKey", "The specified key does not exist.", http.StatusNotFound},
 	NoSuchUpload:                   {"NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", http.StatusNotFound},
 	NoSuchTagSet:                   {"NoSuchTagSet", "The TagSet does not exist", http.StatusNotFound},
+	NoSuchLifecycleConfiguration:   {"NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist", http.StatusNotFound},
 	NoSuchVersion:                  {"NoSuchVersion", "The specified version does not exist.", http.StatusNotFound},
 	NotImplemented:                 {"NotImplemented", "A header you provided implies functionality that is not implemented", http.StatusNotImplemented},
 	NotModified:                    {"NotModified", "Not Modified", http.StatusNotModified},

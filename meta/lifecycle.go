@@ -1,0 +1,265 @@
+package meta
+
+import (
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Lifecycle configuration (PutBucketLifecycleConfiguration) and the
+// conditional expirations its evaluator proposes.
+//
+// A bucket's configuration is kept in its own bbolt bucket, next to the
+// bucket's record (lifecycle: name -> Lifecycle), not inside BucketInfo:
+// up to 1000 rules would otherwise be decoded by every request that reads
+// the bucket. DeleteBucket removes it with the bucket. It is in the
+// snapshots as every key of the store is.
+//
+// ExpireObjects applies what the leader's evaluator (node/lifecycle.go)
+// decided: each object is deleted only if it is still the object that was
+// evaluated (same ETag and LastModified), so an object overwritten between
+// the evaluation and the apply is kept; each upload is aborted if it is
+// still in progress.
+
+var bktLifecycle = []byte("lifecycle")
+
+// The forms a rule's filter takes in S3's XML, kept so that
+// GetBucketLifecycleConfiguration answers the form it was given.
+const (
+	FilterPrefixLegacy uint8 = iota // <Rule><Prefix> (no <Filter>)
+	FilterEmpty                     // <Filter/>
+	FilterPrefix                    // <Filter><Prefix>
+	FilterTag                       // <Filter><Tag>
+	FilterSizeGreater               // <Filter><ObjectSizeGreaterThan>
+	FilterSizeLess                  // <Filter><ObjectSizeLessThan>
+	FilterAnd                       // <Filter><And>
+	filterKinds
+)
+
+// LifecycleRule is one rule of a bucket's lifecycle configuration. Days
+// count in the node's lifecycle day (24 h unless --lifecycle-day says
+// otherwise); zero values mean "absent".
+type LifecycleRule struct {
+	ID      string
+	Enabled bool // Status Enabled (else Disabled)
+	// The filter: an object matches if its key has Prefix, it carries every
+	// tag of Tags, and its size is above SizeGreaterThan (if set) and below
+	// SizeLessThan (if not 0).
+	FilterKind      uint8
+	Prefix          string
+	Tags            []Tag // sorted by key
+	SizeGreaterThan *int64
+	SizeLessThan    int64
+	// Expiration: Days after LastModified (rounded up to the next day's
+	// start), or at Date (Unix seconds of a midnight UTC), or
+	// ExpiredObjectDeleteMarker.
+	ExpirationDays            int
+	ExpirationDate            *int64
+	ExpiredObjectDeleteMarker *bool
+	// NoncurrentVersionExpiration.
+	NoncurrentDays          int
+	NewerNoncurrentVersions int
+	// AbortIncompleteMultipartUpload.
+	AbortDays int
+}
+
+// Lifecycle is a bucket's lifecycle configuration.
+type Lifecycle struct {
+	Rules []LifecycleRule
+}
+
+// The limits PutBucketLifecycle checks (S3's, with room for four bytes per
+// character), so that what a buggy peer forwards cannot grow a record
+// without bound; the S3 API enforces S3's rules first.
+const (
+	MaxLifecycleRules = 1000
+	maxRuleIDLen      = 255 * 4
+)
+
+func checkLifecycle(lc *Lifecycle) error {
+	if len(lc.Rules) == 0 || len(lc.Rules) > MaxLifecycleRules {
+		return invalid("lifecycle of %d rules", len(lc.Rules))
+	}
+	for i := range lc.Rules {
+		r := &lc.Rules[i]
+		if len(r.ID) > maxRuleIDLen || len(r.Prefix) > maxKeyLen || r.FilterKind >= filterKinds {
+			return invalid("lifecycle rule of a %d-byte ID, a %d-byte prefix, filter %d", len(r.ID), len(r.Prefix), r.FilterKind)
+		}
+		if err := checkTags(r.Tags); err != nil {
+			return err
+		}
+		if r.ExpirationDays < 0 || r.NoncurrentDays < 0 || r.NewerNoncurrentVersions < 0 || r.AbortDays < 0 || r.SizeLessThan < 0 {
+			return invalid("lifecycle rule with a negative number")
+		}
+	}
+	return nil
+}
+
+// PutBucketLifecycle replaces bucket's lifecycle configuration with lc
+// (nil: delete it). It refuses a missing bucket (ErrNoSuchBucket).
+func (s *Store) PutBucketLifecycle(bucket string, lc *Lifecycle) error {
+	return s.update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bktBuckets).Get([]byte(bucket)) == nil {
+			return ErrNoSuchBucket
+		}
+		if lc == nil {
+			if b := tx.Bucket(bktLifecycle); b != nil {
+				must(b.Delete([]byte(bucket)))
+			}
+			return nil
+		}
+		if err := checkLifecycle(lc); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucketIfNotExists(bktLifecycle)
+		must(err)
+		must(b.Put([]byte(bucket), encodeMsg(lc)))
+		return nil
+	})
+}
+
+// dropLifecycle removes a deleted bucket's configuration.
+func dropLifecycle(tx *bolt.Tx, bucket string) {
+	if b := tx.Bucket(bktLifecycle); b != nil {
+		must(b.Delete([]byte(bucket)))
+	}
+}
+
+// BucketLifecycle returns bucket's lifecycle configuration (nil if none).
+func (s *Store) BucketLifecycle(bucket string) *Lifecycle {
+	var lc *Lifecycle
+	s.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bktLifecycle); b != nil {
+			if v := b.Get([]byte(bucket)); v != nil {
+				lc = new(Lifecycle)
+				decodeMsg(v, lc)
+			}
+		}
+		return nil
+	})
+	return lc
+}
+
+// LifecycleBuckets lists the buckets that have a lifecycle configuration,
+// by name.
+func (s *Store) LifecycleBuckets() []string {
+	var out []string
+	s.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bktLifecycle); b != nil {
+			return b.ForEach(func(k, _ []byte) error {
+				out = append(out, string(k))
+				return nil
+			})
+		}
+		return nil
+	})
+	return out
+}
+
+// Matches reports whether an object (key, size, tags) is one the rule's
+// filter selects.
+func (r *LifecycleRule) Matches(key string, size int64, tags []Tag) bool {
+	if !strings.HasPrefix(key, r.Prefix) {
+		return false
+	}
+	if r.SizeGreaterThan != nil && size <= *r.SizeGreaterThan {
+		return false
+	}
+	if r.SizeLessThan > 0 && size >= r.SizeLessThan {
+		return false
+	}
+	for _, want := range r.Tags {
+		found := false
+		for _, t := range tags {
+			if t.Key == want.Key {
+				found = t.Value == want.Value
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// DueAfterDays is when something that happened at t (Unix nanoseconds)
+// is due days later by S3's rule: t plus days, rounded up to the next
+// start of a day, counted from the Unix epoch in days of length day
+// (nanoseconds; with 24 h, midnight UTC).
+func DueAfterDays(t int64, days int, day int64) int64 {
+	if day <= 0 {
+		day = 1
+	}
+	d := t + int64(days)*day
+	if r := d % day; r != 0 {
+		if d > 0 {
+			d += day - r
+		} else {
+			d -= r
+		}
+	}
+	return d
+}
+
+// ObjectExpiry is the Expiration the lifecycle evaluator checked for one
+// object: deleted only if it is still the object evaluated.
+type ObjectExpiry struct {
+	Key          string
+	ETag         string
+	LastModified int64
+}
+
+// ExpireObjects deletes, in bucket, each object of objs that is still the
+// object evaluated (same ETag and LastModified), and aborts each upload of
+// uploads (IDs) still in progress in bucket, releasing their blobs as
+// DeleteObjects and AbortUpload do. An object that is missing or
+// overwritten, an upload completed or aborted, or a missing bucket, is
+// skipped: expired and aborted count what it did.
+func (s *Store) ExpireObjects(bucket string, objs []ObjectExpiry, uploads []string) (expired, aborted int, err error) {
+	err = s.update(func(tx *bolt.Tx) error {
+		expired, aborted = 0, 0
+		for _, o := range objs {
+			if err := invalidName("key", o.Key, maxKeyLen); err != nil {
+				return err
+			}
+		}
+		b := tx.Bucket(objectsBucket(bucket))
+		if b == nil {
+			return nil
+		}
+		for _, o := range objs {
+			v := b.Get([]byte(o.Key))
+			if v == nil {
+				continue
+			}
+			var old ObjectMeta
+			decodeMsg(v, &old)
+			if old.ETag != o.ETag || old.LastModified != o.LastModified {
+				continue // overwritten since it was evaluated: kept
+			}
+			ref(tx, old.Parts, -1)
+			if old.Inline != nil {
+				putInline(tx, bucket, o.Key, nil)
+			}
+			must(b.Delete([]byte(o.Key)))
+			expired++
+		}
+		ub := tx.Bucket(bktUploads)
+		for _, id := range uploads {
+			v := ub.Get([]byte(id))
+			if v == nil {
+				continue
+			}
+			var rec uploadRecord
+			decodeMsg(v, &rec)
+			if rec.Bucket != bucket {
+				continue
+			}
+			dropUpload(tx, id)
+			aborted++
+		}
+		return nil
+	})
+	return expired, aborted, err
+}

@@ -1,0 +1,112 @@
+package meta
+
+import "testing"
+
+// TestBucketLifecycle: a configuration is stored, replaced, deleted, and
+// goes with its bucket; an invalid one is refused and changes nothing.
+func TestBucketLifecycle(t *testing.T) {
+	m := newStore(t)
+	wantErr(t, m.PutBucketLifecycle("b", &Lifecycle{Rules: []LifecycleRule{{ID: "r", ExpirationDays: 1}}}), ErrNoSuchBucket)
+	ok(t, m.CreateBucket("b", "u1", 1))
+	ok(t, m.CreateBucket("c", "u1", 1))
+	if m.BucketLifecycle("b") != nil || len(m.LifecycleBuckets()) != 0 {
+		t.Fatal("a new bucket has a lifecycle")
+	}
+	ok(t, m.PutBucketLifecycle("b", &Lifecycle{Rules: []LifecycleRule{{ID: "r", Enabled: true, Prefix: "p/", ExpirationDays: 3}}}))
+	if lc := m.BucketLifecycle("b"); lc == nil || len(lc.Rules) != 1 || lc.Rules[0].ExpirationDays != 3 || lc.Rules[0].Prefix != "p/" {
+		t.Fatalf("lifecycle %+v", lc)
+	}
+	wantInvalid(t, m.PutBucketLifecycle("b", &Lifecycle{}))
+	wantInvalid(t, m.PutBucketLifecycle("b", &Lifecycle{Rules: []LifecycleRule{{Tags: []Tag{{Key: "b"}, {Key: "a"}}}}}))
+	if lc := m.BucketLifecycle("b"); lc == nil || lc.Rules[0].ExpirationDays != 3 {
+		t.Fatalf("lifecycle after refused writes %+v", lc)
+	}
+	ok(t, m.PutBucketLifecycle("c", &Lifecycle{Rules: []LifecycleRule{{ID: "x", AbortDays: 1}}}))
+	if got := m.LifecycleBuckets(); len(got) != 2 || got[0] != "b" || got[1] != "c" {
+		t.Fatalf("lifecycle buckets %q", got)
+	}
+	ok(t, m.PutBucketLifecycle("c", nil))
+	ok(t, m.DeleteBucket("b"))
+	if got := m.LifecycleBuckets(); len(got) != 0 {
+		t.Fatalf("lifecycle buckets after delete %q", got)
+	}
+	ok(t, m.CreateBucket("b", "u1", 2))
+	if m.BucketLifecycle("b") != nil {
+		t.Fatal("a re-created bucket kept its lifecycle")
+	}
+}
+
+// TestExpireObjects: an object is expired only while it is the object
+// evaluated; one overwritten since is kept; uploads are aborted and their
+// parts' blobs released; a missing bucket or key is skipped.
+func TestExpireObjects(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u1", 1))
+	a, c := objOf("a"), objOf("c")
+	a.LastModified, c.LastModified = 10, 10
+	ok(t, m.PutObject("b", "a", a, nil))
+	ok(t, m.PutObject("b", "c", c, nil))
+	newer := objOf("c2")
+	newer.LastModified = 20
+	ok(t, m.PutObject("b", "c", newer, nil)) // overwritten after the evaluation saw c at 10
+	ok(t, m.CreateUpload("b", "u", "up1", &ObjectMeta{}, 5))
+	ok(t, m.PutPart("up1", 1, &PartMeta{ETag: `"p"`, Size: 1, Blob: blobOf("part")}))
+	ok(t, m.CreateBucket("d", "u1", 1))
+	ok(t, m.CreateUpload("d", "u", "up2", &ObjectMeta{}, 5)) // another bucket's: kept
+	expired, aborted, err := m.ExpireObjects("b", []ObjectExpiry{
+		{Key: "a", ETag: a.ETag, LastModified: 10},
+		{Key: "c", ETag: c.ETag, LastModified: 10},
+		{Key: "missing", ETag: `"e"`, LastModified: 10},
+	}, []string{"up1", "up2", "nope"})
+	ok(t, err)
+	if expired != 1 || aborted != 1 {
+		t.Fatalf("expired %d aborted %d", expired, aborted)
+	}
+	if _, found := m.Object("b", "a"); found {
+		t.Error("a not expired")
+	}
+	if o, found := m.Object("b", "c"); !found || o.LastModified != 20 {
+		t.Error("the overwritten c was expired")
+	}
+	if _, found := m.Upload("up1"); found {
+		t.Error("upload not aborted")
+	}
+	if _, found := m.Upload("up2"); !found {
+		t.Error("another bucket's upload aborted")
+	}
+	if n := m.BlobRefs(blobOf("a").SHA256); n != 0 {
+		t.Errorf("a's blob has %d refs", n)
+	}
+	if n := m.BlobRefs(blobOf("part").SHA256); n != 0 {
+		t.Errorf("the part's blob has %d refs", n)
+	}
+	if e, ab, err := m.ExpireObjects("gone", []ObjectExpiry{{Key: "a"}}, nil); err != nil || e != 0 || ab != 0 {
+		t.Errorf("missing bucket: %d %d %v", e, ab, err)
+	}
+	_, _, err = m.ExpireObjects("b", []ObjectExpiry{{Key: ""}}, nil)
+	wantInvalid(t, err)
+}
+
+// TestDueAfterDays: S3's rule, a time plus the days rounded up to the next
+// start of a day (midnight UTC for 24 h days).
+func TestDueAfterDays(t *testing.T) {
+	const day = int64(24 * 3600 * 1e9)
+	for _, c := range []struct {
+		t    int64
+		days int
+		want int64
+	}{
+		{0, 1, day},
+		{1, 1, 2 * day},
+		{day - 1, 1, 2 * day},
+		{day, 2, 3 * day},
+		{5*day + 7, 30, 36 * day},
+	} {
+		if got := DueAfterDays(c.t, c.days, day); got != c.want {
+			t.Errorf("DueAfterDays(%d, %d) = %d, want %d", c.t, c.days, got, c.want)
+		}
+	}
+	if got := DueAfterDays(1500, 1, 1000); got != 3000 {
+		t.Errorf("a 1000 ns day: %d", got)
+	}
+}
