@@ -16,7 +16,9 @@
 //   - s3.go: S3, the S3 API's requests, latencies, bytes and auth failures;
 //   - admin.go: Admin, the admin API's requests; Barrier, the revocation
 //     barrier's latency and how it was passed;
-//   - scrub.go: Scrub, what the blob scrubber checked, found and repaired.
+//   - scrub.go: Scrub, what the blob scrubber checked, found and repaired;
+//   - lifecycle.go: Lifecycle, what the lifecycle evaluator expired and
+//     aborted.
 package metrics
 
 import (
@@ -33,22 +35,23 @@ const Namespace = "s4"
 
 // Registry is one node's metrics.
 type Registry struct {
-	reg     *prometheus.Registry
-	S3      *S3
-	Admin   *Admin
-	Barrier *Barrier
-	Scrub   *Scrub
+	reg       *prometheus.Registry
+	S3        *S3
+	Admin     *Admin
+	Barrier   *Barrier
+	Scrub     *Scrub
+	Lifecycle *Lifecycle
 }
 
 // New returns a node's registry with the Go runtime and process
 // collectors, and the S3 metrics of the operations named ops (their
 // indexes are what S3.Request takes).
 func New(ops []string) *Registry {
-	r := &Registry{reg: prometheus.NewRegistry(), S3: newS3(ops), Admin: newAdmin(), Barrier: newBarrier(), Scrub: newScrub()}
+	r := &Registry{reg: prometheus.NewRegistry(), S3: newS3(ops), Admin: newAdmin(), Barrier: newBarrier(), Scrub: newScrub(), Lifecycle: newLifecycle()}
 	r.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		r.S3, r.Admin, r.Barrier, r.Scrub,
+		r.S3, r.Admin, r.Barrier, r.Scrub, r.Lifecycle,
 	)
 	return r
 }

@@ -135,6 +135,20 @@ type Config struct {
 	// (node/history.go) every HistoryPruneEvery (default 10m) while older
 	// events remain.
 	HistoryRetention, HistoryPruneEvery time.Duration
+	// LifecycleInterval is how often the leader evaluates the buckets'
+	// lifecycle rules (node/lifecycle.go). Default 1h (S3 runs them once a
+	// day; a shorter interval only expires sooner after the due time).
+	LifecycleInterval time.Duration
+	// LifecycleAt, when set ("HH:MM" or "HH:MM:SS", UTC), aligns the runs
+	// to that time of day: they happen at LifecycleAt + k ×
+	// LifecycleInterval (with 24h, once a day at that time). Default
+	// empty: every LifecycleInterval from the start.
+	LifecycleAt string
+	// LifecycleDay is the length of a "day" of the lifecycle rules (Days,
+	// NoncurrentDays, DaysAfterInitiation; a day starts at a multiple of it
+	// since the Unix epoch, which for 24h is midnight UTC). Default 24h;
+	// tests use a second.
+	LifecycleDay time.Duration
 	// RootPasswordOut receives the one-time message with a generated root
 	// password. Default: nowhere (tests); the s4 binary passes stdout.
 	RootPasswordOut func(user, password string)
@@ -232,6 +246,17 @@ func (c *Config) Validate() error {
 	}
 	if c.HistoryPruneEvery <= 0 {
 		c.HistoryPruneEvery = 10 * time.Minute
+	}
+	if c.LifecycleInterval <= 0 {
+		c.LifecycleInterval = time.Hour
+	}
+	if c.LifecycleDay <= 0 {
+		c.LifecycleDay = 24 * time.Hour
+	}
+	if c.LifecycleAt != "" {
+		if _, err := parseTimeOfDay(c.LifecycleAt); err != nil {
+			return err
+		}
 	}
 	if c.ApplyTimeout <= 0 {
 		c.ApplyTimeout = 5 * time.Second

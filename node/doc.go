@@ -38,6 +38,7 @@
 //	objects.go        the object-data service's wiring (package objects)
 //	history.go        the IAM history's retention: the leader proposes its cut-off
 //	snapshots.go      the snapshot threshold that follows the metadata store
+//	lifecycle.go      the lifecycle evaluator: the leader proposes expirations
 //	compact.go        s4 compact-log: a stopped node's raft.db without free pages
 //	metrics.go        GET /metrics: the scrape token's check, what is read at
 //	                  scrape time (Raft, leases, FSM, disk, blobs), the

@@ -74,6 +74,7 @@ type Node struct {
 	leases       // the follower's and the leader's lease (lease*.go)
 	barrierState // the revocation barrier's followers (barrier.go)
 	lifecycle
+	lc  lifecycleEval // the lifecycle rules' evaluator (lifecycle.go)
 	obs observability // metrics and the access log (metrics.go)
 }
 
@@ -174,6 +175,7 @@ func Open(cfg Config) (_ *Node, err error) {
 
 	n.startHistoryRetention() // history.go: the IAM history's retention, if any
 	n.startSnapshotTuning()   // snapshots.go: the snapshot threshold follows the store
+	n.startLifecycle()        // lifecycle.go: the leader applies the buckets' lifecycle rules
 	return n, nil
 }
 

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 work=$(mktemp -d)
 trap 'stop_node; rm -rf "$work"' EXIT
-start_node "$work"
+# One-second lifecycle days, evaluated every 200 ms, for the lifecycle part.
+start_node "$work" --lifecycle-day 1s --lifecycle-interval 200ms
 
 fail() { echo "FAIL: $*"; tail -20 "$work/out.log"; exit 1; }
 
@@ -107,6 +108,30 @@ for q in Versions DeleteMarkers; do
     while read -r k id; do as_alice s3api delete-object --bucket e2ever --key "$k" --version-id "$id" >/dev/null; done
 done
 as_alice s3 rb s3://e2ever >/dev/null
+
+# Lifecycle configuration (a day is a second here): put, get back, a
+# Reader cannot change it, and the rule expires what it selects.
+as_alice s3api put-object --bucket e2e --key lc/old.txt --body "$work/small.txt" >/dev/null
+cat >"$work/lifecycle.json" <<'JSON'
+{"Rules": [
+  {"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "lc/"}, "Expiration": {"Days": 1}},
+  {"ID": "uploads", "Status": "Enabled", "Filter": {}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}
+]}
+JSON
+as_alice s3api put-bucket-lifecycle-configuration --bucket e2e --lifecycle-configuration "file://$work/lifecycle.json"
+rules=$(as_bob s3api get-bucket-lifecycle-configuration --bucket e2e --query 'Rules[].[ID,Status,Filter.Prefix,Expiration.Days]' --output text | tr '\t\n' ', ')
+[ "$rules" = "tmp,Enabled,lc/,1 uploads,Enabled,None,None " ] || fail "get-bucket-lifecycle-configuration: $rules"
+out=$(as_bob s3api put-bucket-lifecycle-configuration --bucket e2e --lifecycle-configuration "file://$work/lifecycle.json" 2>&1) && fail "reader could put a lifecycle"
+grep -q AccessDenied <<<"$out" || fail "reader put-bucket-lifecycle-configuration: $out"
+deadline=$((SECONDS + 20))
+while as_alice s3api head-object --bucket e2e --key lc/old.txt >/dev/null 2>&1; do
+  [ $SECONDS -lt $deadline ] || fail "lc/old.txt did not expire"
+  sleep 0.2
+done
+as_alice s3api head-object --bucket e2e --key small.txt >/dev/null || fail "lifecycle expired small.txt"
+as_alice s3api delete-bucket-lifecycle --bucket e2e
+out=$(as_alice s3api get-bucket-lifecycle-configuration --bucket e2e 2>&1) && fail "lifecycle still there"
+grep -q NoSuchLifecycleConfiguration <<<"$out" || fail "after delete-bucket-lifecycle: $out"
 
 # Revoked: the next request with the old key fails.
 curl -s --cacert "$AWS_CA_BUNDLE" -X DELETE "$BASE/api/admin/users/$BOB/credentials" -H "Authorization: Bearer $TOKEN"

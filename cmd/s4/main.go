@@ -219,6 +219,10 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&inlineThreshold, "inline-threshold", "S4_INLINE_THRESHOLD", strconv.FormatInt(cfg.InlineThreshold, 10), fmt.Sprintf("largest PUT or part body, in bytes, that travels in the Raft log and is kept with its metadata instead of in a blob file (0 turns it off; at most %d)", meta.MaxInline))
 	sf.str(&historyRetention, "history-retention", "S4_HISTORY_RETENTION", "0", "how long the IAM history keeps an event: a duration (8760h) or days (365d); 0 keeps it forever")
 	sf.str(&diskReserve, "disk-reserve", "S4_DISK_RESERVE", "default", "free space kept on the data dir's file system for the Raft log and metadata: at it, object writes get 507 XS4StorageFull; a percentage (2%), a size (512MiB, 2GiB; 0 turns it off) or default: the larger of 2% and 256MiB, at most half the file system")
+	var lifecycleInterval, lifecycleDay string
+	sf.str(&lifecycleInterval, "lifecycle-interval", "S4_LIFECYCLE_INTERVAL", "1h", "how often the leader applies the buckets' lifecycle rules (expirations, aborted uploads)")
+	sf.str(&cfg.LifecycleAt, "lifecycle-at", "S4_LIFECYCLE_AT", "", "time of day (HH:MM, UTC) the lifecycle runs are aligned to: at it and every --lifecycle-interval after (default: every interval from the start)")
+	sf.str(&lifecycleDay, "lifecycle-day", "S4_LIFECYCLE_DAY", "24h", "length of a day of the lifecycle rules (Days=1 means this long, rounded up to the next multiple of it since the Unix epoch); shorter only for tests")
 	if err := sf.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -273,6 +277,17 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		return 2
 	} else {
 		cfg.ScrubInterval = d
+	}
+	for _, d := range []struct {
+		flag, value string
+		to          *time.Duration
+	}{{"lifecycle-interval", lifecycleInterval, &cfg.LifecycleInterval}, {"lifecycle-day", lifecycleDay, &cfg.LifecycleDay}} {
+		v, err := time.ParseDuration(d.value)
+		if err != nil || v <= 0 {
+			fmt.Fprintf(stderr, "s4 server: --%s %q is not a positive duration\n", d.flag, d.value)
+			return 2
+		}
+		*d.to = v
 	}
 	if n, err := strconv.ParseInt(inlineThreshold, 10, 64); err != nil || n < 0 || n > meta.MaxInline {
 		fmt.Fprintf(stderr, "s4 server: --inline-threshold %q is not a number of bytes between 0 and %d\n", inlineThreshold, meta.MaxInline)
