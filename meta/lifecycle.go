@@ -1,7 +1,9 @@
 package meta
 
 import (
+	"math"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -186,10 +188,14 @@ func (r *LifecycleRule) Matches(key string, size int64, tags []Tag) bool {
 // DueAfterDays is when something that happened at t (Unix nanoseconds)
 // is due days later by S3's rule: t plus days, rounded up to the next
 // start of a day, counted from the Unix epoch in days of length day
-// (nanoseconds; with 24 h, midnight UTC).
+// (nanoseconds; with 24 h, midnight UTC). A time past what an int64 of
+// nanoseconds holds (year 2262) is math.MaxInt64: never.
 func DueAfterDays(t int64, days int, day int64) int64 {
 	if day <= 0 {
 		day = 1
+	}
+	if days < 0 || int64(days) > (math.MaxInt64-max(t, 0))/day-1 {
+		return math.MaxInt64
 	}
 	d := t + int64(days)*day
 	if r := d % day; r != 0 {
@@ -200,6 +206,15 @@ func DueAfterDays(t int64, days int, day int64) int64 {
 		}
 	}
 	return d
+}
+
+// DateDue is when an Expiration Date (Unix seconds) is due, in Unix
+// nanoseconds (math.MaxInt64 past year 2262: never).
+func DateDue(date int64) int64 {
+	if date > math.MaxInt64/int64(time.Second) {
+		return math.MaxInt64
+	}
+	return date * int64(time.Second)
 }
 
 // ObjectExpiry is the Expiration the lifecycle evaluator checked for one
@@ -215,7 +230,9 @@ type ObjectExpiry struct {
 // uploads (IDs) still in progress in bucket, releasing their blobs as
 // DeleteObjects and AbortUpload do. An object that is missing or
 // overwritten, an upload completed or aborted, or a missing bucket, is
-// skipped: expired and aborted count what it did.
+// skipped: expired and aborted count what it did. In a bucket whose
+// versioning was ever enabled no object is expired: there Expiration adds
+// a delete marker, which is not built yet (uploads are still aborted).
 func (s *Store) ExpireObjects(bucket string, objs []ObjectExpiry, uploads []string) (expired, aborted int, err error) {
 	err = s.update(func(tx *bolt.Tx) error {
 		expired, aborted = 0, 0
@@ -225,8 +242,14 @@ func (s *Store) ExpireObjects(bucket string, objs []ObjectExpiry, uploads []stri
 			}
 		}
 		b := tx.Bucket(objectsBucket(bucket))
-		if b == nil {
+		bv := tx.Bucket(bktBuckets).Get([]byte(bucket))
+		if b == nil || bv == nil {
 			return nil
+		}
+		var info BucketInfo
+		decodeMsg(bv, &info)
+		if info.Versioning != "" {
+			objs = nil
 		}
 		for _, o := range objs {
 			v := b.Get([]byte(o.Key))

@@ -1,6 +1,9 @@
 package meta
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 // TestBucketLifecycle: a configuration is stored, replaced, deleted, and
 // goes with its bucket; an invalid one is refused and changes nothing.
@@ -85,6 +88,15 @@ func TestExpireObjects(t *testing.T) {
 	}
 	_, _, err = m.ExpireObjects("b", []ObjectExpiry{{Key: ""}}, nil)
 	wantInvalid(t, err)
+	// A versioned bucket's objects are not expired (delete markers are
+	// not built yet).
+	ok(t, m.SetBucketVersioning("b", VersioningEnabled))
+	if e, _, err := m.ExpireObjects("b", []ObjectExpiry{{Key: "c", ETag: newer.ETag, LastModified: 20}}, nil); err != nil || e != 0 {
+		t.Errorf("versioned bucket: expired %d, %v", e, err)
+	}
+	if _, found := m.Object("b", "c"); !found {
+		t.Error("an object of a versioned bucket was expired")
+	}
 }
 
 // TestDueAfterDays: S3's rule, a time plus the days rounded up to the next
@@ -105,6 +117,12 @@ func TestDueAfterDays(t *testing.T) {
 		if got := DueAfterDays(c.t, c.days, day); got != c.want {
 			t.Errorf("DueAfterDays(%d, %d) = %d, want %d", c.t, c.days, got, c.want)
 		}
+	}
+	if got := DueAfterDays(5*day, math.MaxInt32, day); got != math.MaxInt64 {
+		t.Errorf("2^31 days: %d, want never", got)
+	}
+	if got := DateDue(253402214400); got != math.MaxInt64 { // 9999-12-31
+		t.Errorf("year 9999: %d, want never", got)
 	}
 	if got := DueAfterDays(1500, 1, 1000); got != 3000 {
 		t.Errorf("a 1000 ns day: %d", got)

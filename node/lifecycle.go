@@ -38,8 +38,11 @@ import (
 //     LifecycleDay sets the length of a day (tests use a second).
 //   - Rules for versions (NoncurrentVersionExpiration,
 //     ExpiredObjectDeleteMarker) are stored and answered but not applied:
-//     S4 has no versions yet, so a bucket has no noncurrent version and no
-//     delete marker for them to act on.
+//     S4 has no object versions yet, so a bucket has no noncurrent version
+//     and no delete marker for them to act on. In a bucket whose versioning
+//     was ever enabled, Expiration would add a delete marker: not built
+//     yet, so it is not applied there (only AbortIncompleteMultipartUpload
+//     is), and each run logs a warning.
 
 const (
 	// lifecycleBatch bounds one LifecycleExpire: at most this many objects
@@ -128,6 +131,9 @@ func (n *Node) runLifecycle() {
 	}
 	n.log.Info("lifecycle: run done", "buckets", len(buckets), "expired", r.expired, "aborted", r.aborted,
 		"kept", r.kept, "events", r.events, "took", time.Since(start).Round(time.Millisecond))
+	if r.versionedSkipped > 0 {
+		n.log.Warn("lifecycle: Expiration rules of versioned buckets are not applied yet (delete markers are not built)", "buckets", r.versionedSkipped)
+	}
 }
 
 // lifecycleRun is one run's state.
@@ -138,6 +144,7 @@ type lifecycleRun struct {
 	batch                  fsm.LifecycleExpire
 	expired, aborted, kept int // what the applied events did; kept: evaluated but not expired (overwritten, gone)
 	events                 int
+	versionedSkipped       int // versioned buckets whose Expiration rules were not applied
 }
 
 // bucket evaluates one bucket's rules and proposes what came due.
@@ -160,6 +167,12 @@ func (r *lifecycleRun) bucket(bucket string) error {
 		}
 	}
 	r.batch = fsm.LifecycleExpire{Bucket: bucket}
+	if info, ok := r.n.meta.Bucket(bucket); ok && info.Versioning != "" && len(expiring) > 0 {
+		// Expiration adds a delete marker in a versioned bucket: not built
+		// yet, so not applied (meta.ExpireObjects refuses it too).
+		r.versionedSkipped++
+		expiring = nil
+	}
 	if len(expiring) > 0 {
 		prefix := commonPrefix(expiring)
 		after := ""
@@ -204,7 +217,7 @@ func (r *lifecycleRun) objectDue(rules []*meta.LifecycleRule, e *meta.ListEntry)
 		}
 		var due int64
 		if rule.ExpirationDate != nil {
-			due = *rule.ExpirationDate * int64(time.Second)
+			due = meta.DateDue(*rule.ExpirationDate)
 		} else {
 			due = meta.DueAfterDays(e.Object.LastModified, rule.ExpirationDays, r.day)
 		}

@@ -198,8 +198,13 @@ func TestClusterLifecycle(t *testing.T) {
 			}
 			first.Do(func() {
 				evaluated = append(evaluated, ev.Objects...)
-				putString(t, clients[i], b, "exp/over", "new")
-				must[*s3.DeleteBucketLifecycleOutput](t)(clients[i].DeleteBucketLifecycle(bg, &s3.DeleteBucketLifecycleInput{Bucket: aws.String(b)}))
+				// (not t.Fatal: this is the evaluator's goroutine)
+				if _, err := clients[i].PutObject(bg, &s3.PutObjectInput{Bucket: aws.String(b), Key: aws.String("exp/over"), Body: strings.NewReader("new")}); err != nil {
+					t.Errorf("overwriting exp/over: %v", err)
+				}
+				if _, err := clients[i].DeleteBucketLifecycle(bg, &s3.DeleteBucketLifecycleInput{Bucket: aws.String(b)}); err != nil {
+					t.Errorf("DeleteBucketLifecycle: %v", err)
+				}
 			})
 		}
 		n.lc.beforePropose.Store(&hook)
