@@ -20,14 +20,15 @@ func FuzzApplyEvent(f *testing.F) {
 	}{
 		{MsgBucketCreate, &BucketCreate{Name: "b2", Owner: "u1", At: 1}},
 		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k2", Object: meta.ObjectMeta{Size: 3, Parts: []meta.BlobPart{blobOf("abc")}}}},
-		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: meta.ObjectMeta{Size: 1}, If: &meta.WriteCondition{IfMatch: true, ETags: []string{`"x"`}}}},
+		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k4", Object: meta.ObjectMeta{Size: 9, Parts: []meta.BlobPart{blobOf("abc")}, Inline: meta.NewInline([]byte("de"))}}}, // Size not its bytes
+		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: meta.ObjectMeta{}, If: &meta.WriteCondition{IfMatch: true, ETags: []string{`"x"`}}}},
 		{MsgObjectDelete, &ObjectDelete{Bucket: "b", Keys: []string{"k", ""}}},
 		{MsgUploadCreate, &UploadCreate{Bucket: "b", Key: "k3", UploadID: "u2"}},
 		{MsgPartPut, &PartPut{UploadID: "u1", PartNumber: 2, Part: meta.PartMeta{Size: 5, Blob: blobOf("part2")}}},
 		{MsgUploadComplete, &UploadComplete{UploadID: "u1", Parts: []meta.CompletePart{{PartNumber: 1, ETag: `"e1"`}}}},
 		{MsgUploadAbort, &UploadAbort{UploadID: "u1"}},
 		{MsgObjectDelete, &ObjectDelete{Bucket: "b", Keys: []string{"k"}, If: &meta.WriteCondition{IfMatch: true, ETags: []string{`"x"`}}}},
-		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: meta.ObjectMeta{Size: 1}, If: &meta.WriteCondition{NoneMatch: []string{`"x"`}}}},
+		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: meta.ObjectMeta{}, If: &meta.WriteCondition{NoneMatch: []string{`"x"`}}}},
 		{MsgObjectTagsSet, &ObjectTagsSet{Bucket: "b", Key: "k", Tags: []meta.Tag{{Key: "a", Value: "1"}}}},
 		{MsgBucketTagsSet, &BucketTagsSet{Bucket: "b", Tags: []meta.Tag{{Key: "a", Value: "1"}, {Key: "a", Value: "2"}}}},
 		{MsgObjectPut, &ObjectPut{Bucket: "b", Key: "in", Object: meta.ObjectMeta{Size: 2, Inline: meta.NewInline([]byte("hi"))}}},

@@ -190,6 +190,9 @@ func TestMetaEvents(t *testing.T) {
 	wantErr(t, h.apply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: objOf("y"), If: &meta.WriteCondition{IfNoneMatch: true}}), ErrPreconditionFailed)
 	wantErr(t, h.apply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k2", Object: objOf("y"), If: &meta.WriteCondition{IfMatch: true}}), ErrNoSuchKey)
 	wantErr(t, h.apply(MsgObjectPut, &ObjectPut{Bucket: "nope", Key: "k", Object: objOf("x")}), ErrNoSuchBucket)
+	short := objOf("x")
+	short.Size++ // more bytes than its blob has: refused, the object stays
+	wantErr(t, h.apply(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: short}), ErrInvalidEvent)
 	if o, ok := m.Object("b", "k"); !ok || o.Parts[0] != blobOf("x") {
 		t.Fatalf("object = %+v %v", o, ok)
 	}
@@ -198,13 +201,13 @@ func TestMetaEvents(t *testing.T) {
 	wantErr(t, h.apply(MsgUploadCreate, &UploadCreate{Bucket: "b", Key: "mp", UploadID: "up"}), ErrInvalidEvent)
 	wantErr(t, h.apply(MsgPartPut, &PartPut{UploadID: "up", PartNumber: 0}), ErrInvalidEvent)
 	wantErr(t, h.apply(MsgPartPut, &PartPut{UploadID: "nope", PartNumber: 1}), ErrNoSuchUpload)
-	h.mustApply(MsgPartPut, &PartPut{UploadID: "up", PartNumber: 1, Part: meta.PartMeta{ETag: `"p1"`, Size: 1, Blob: blobOf("p1")}})
-	h.mustApply(MsgPartPut, &PartPut{UploadID: "up", PartNumber: 2, Part: meta.PartMeta{ETag: `"p2"`, Size: 1, Blob: blobOf("p2")}})
+	h.mustApply(MsgPartPut, &PartPut{UploadID: "up", PartNumber: 1, Part: meta.PartMeta{ETag: `"p1"`, Size: 2, Blob: blobOf("p1")}})
+	h.mustApply(MsgPartPut, &PartPut{UploadID: "up", PartNumber: 2, Part: meta.PartMeta{ETag: `"p2"`, Size: 2, Blob: blobOf("p2")}})
 	wantErr(t, h.apply(MsgUploadComplete, &UploadComplete{UploadID: "up", Parts: []meta.CompletePart{{PartNumber: 2, ETag: `"p2"`}, {PartNumber: 1, ETag: `"p1"`}}}), ErrInvalidPartOrder)
 	wantErr(t, h.apply(MsgUploadComplete, &UploadComplete{UploadID: "up", Parts: []meta.CompletePart{{PartNumber: 3, ETag: `"p3"`}}}), ErrInvalidPart)
 	wantErr(t, h.apply(MsgUploadComplete, &UploadComplete{UploadID: "up", Parts: []meta.CompletePart{{PartNumber: 1, ETag: `"p1"`}, {PartNumber: 2, ETag: `"p2"`}}}), ErrEntityTooSmall)
 	h.mustApply(MsgUploadComplete, &UploadComplete{UploadID: "up", At: 7, Parts: []meta.CompletePart{{PartNumber: 1, ETag: `"p1"`}}})
-	if o, ok := m.Object("b", "mp"); !ok || o.LastModified != 7 || o.Size != 1 {
+	if o, ok := m.Object("b", "mp"); !ok || o.LastModified != 7 || o.Size != 2 {
 		t.Fatalf("completed object = %+v %v", o, ok)
 	}
 	wantErr(t, h.apply(MsgUploadAbort, &UploadAbort{UploadID: "up"}), ErrNoSuchUpload)

@@ -36,7 +36,7 @@ func TestBatchWaitsForSpace(t *testing.T) {
 	// 1 KiB of metadata each, and one IAM event in the same batch.
 	var logs []*raft.Log
 	for i := range 300 {
-		ev := &ObjectPut{Bucket: "b", Key: fmt.Sprintf("k%03d", i), Object: meta.ObjectMeta{Size: 1, UserMeta: map[string]string{"pad": strings.Repeat("x", 1024)}}}
+		ev := &ObjectPut{Bucket: "b", Key: fmt.Sprintf("k%03d", i), Object: meta.ObjectMeta{UserMeta: map[string]string{"pad": strings.Repeat("x", 1024)}}}
 		b, err := Encode(MsgObjectPut, ev)
 		if err != nil {
 			t.Fatal(err)

@@ -65,7 +65,7 @@ func TestReferencedBlobsPaging(t *testing.T) {
 	ok(t, m.CreateUpload("b", "mp", "up1", &ObjectMeta{}, 2))
 	for i := 1; i <= 5; i++ {
 		p := blobOf(fmt.Sprintf("part %d", i))
-		ok(t, m.PutPart("up1", i, &PartMeta{Blob: p}))
+		ok(t, m.PutPart("up1", i, &PartMeta{Blob: p, Size: p.Size}))
 		want[p.SHA256] = true
 	}
 	// Released blobs are not listed: a deleted object, an overwritten one.

@@ -62,7 +62,7 @@ func TestSnapshotRestore(t *testing.T) {
 		ok(t, m.PutObject("b", fmt.Sprintf("k%d", i), objOf(fmt.Sprint(i)), nil))
 	}
 	ok(t, m.CreateUpload("b", "mp", "up", &ObjectMeta{}, 2))
-	ok(t, m.PutPart("up", 1, &PartMeta{Blob: blobOf("p")}))
+	ok(t, m.PutPart("up", 1, partOf("p")))
 	ok(t, m.DeleteObjects("b", []string{"k0"}))
 	want := dumpOf(t, m)
 
@@ -127,7 +127,7 @@ func TestRestoreInPieces(t *testing.T) {
 		ok(t, m.PutObject("b", fmt.Sprintf("k%02d", i), inlineObj(fmt.Sprintf("body %d", i)), nil))
 	}
 	ok(t, m.CreateUpload("b", "mp", "up", &ObjectMeta{}, 2))
-	ok(t, m.PutPart("up", 1, &PartMeta{Blob: blobOf("p")}))
+	ok(t, m.PutPart("up", 1, partOf("p")))
 	want := dumpOf(t, m)
 
 	other := newStore(t)

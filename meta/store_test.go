@@ -46,6 +46,12 @@ func blobOf(s string) BlobPart {
 	return BlobPart{SHA256: sha256.Sum256([]byte(s)), Size: int64(len(s))}
 }
 
+// partOf is an uploaded part of one blob of content s.
+func partOf(s string) *PartMeta {
+	b := blobOf(s)
+	return &PartMeta{Blob: b, Size: b.Size}
+}
+
 func objOf(parts ...string) *ObjectMeta {
 	o := &ObjectMeta{ETag: `"e"`, Owner: "u1"}
 	for _, p := range parts {
@@ -70,7 +76,7 @@ func TestBuckets(t *testing.T) {
 		t.Fatal("bucket not empty after the delete")
 	}
 	ok(t, m.CreateUpload("b1", "mp", "up1", &ObjectMeta{}, 6))
-	ok(t, m.PutPart("up1", 1, &PartMeta{Blob: blobOf("part")}))
+	ok(t, m.PutPart("up1", 1, partOf("part")))
 	ok(t, m.DeleteBucket("b1"))
 	if _, ok := m.Bucket("b1"); ok {
 		t.Fatal("bucket still there")
@@ -107,14 +113,65 @@ func TestInvalidArguments(t *testing.T) {
 	wantInvalid(t, m.CreateUpload("b", "k", "", &ObjectMeta{}, 1))
 	ok(t, m.CreateUpload("b", "k", "up", &ObjectMeta{}, 1))
 	wantInvalid(t, m.CreateUpload("b", "k2", "up", &ObjectMeta{}, 1)) // the ID is in use
-	wantInvalid(t, m.PutPart("up", 0, &PartMeta{Blob: blobOf("p")}))
-	wantInvalid(t, m.PutPart("up", 10001, &PartMeta{Blob: blobOf("p")}))
-	wantErr(t, m.PutPart("nope", 1, &PartMeta{Blob: blobOf("p")}), ErrNoSuchUpload)
+	wantInvalid(t, m.PutPart("up", 0, partOf("p")))
+	wantInvalid(t, m.PutPart("up", 10001, partOf("p")))
+	wantErr(t, m.PutPart("nope", 1, partOf("p")), ErrNoSuchUpload)
 	if m.BlobRefs(blobOf("x").SHA256) != 0 || m.BlobRefs(blobOf("p").SHA256) != 0 || !m.BucketEmpty("b") {
 		t.Fatal("a refused write changed the store")
 	}
 	if up, ok := m.Upload("up"); !ok || up.Key != "k" {
 		t.Fatalf("upload = %+v %v", up, ok)
+	}
+}
+
+// TestSizeMustMatchBytes: an object whose Size is not its blob parts'
+// sizes plus its inline tail's, or a part whose Size is not its blob's or
+// its inline body's, is refused and writes nothing (a GET would answer a
+// Content-Length it cannot deliver).
+func TestSizeMustMatchBytes(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u1", 1))
+	bad := []*ObjectMeta{
+		{Size: 5}, // no bytes at all
+		{Size: 2, Parts: []BlobPart{blobOf("abc")}},              // less than its blob
+		{Size: 4, Parts: []BlobPart{blobOf("abc")}},              // more than its blob
+		{Size: 3, Parts: []BlobPart{{Size: -1}, blobOf("abcd")}}, // a negative part
+		{Size: 1, Inline: NewInline([]byte("ab"))},               // less than its tail
+		{Size: 5, Parts: []BlobPart{blobOf("abc")}, Inline: NewInline([]byte("a"))},
+		{Size: -1},
+	}
+	for i, o := range bad {
+		if err := m.PutObject("b", fmt.Sprint("k", i), o, nil); err == nil {
+			t.Fatalf("object %d (%+v) accepted", i, o)
+		} else {
+			wantInvalid(t, err)
+		}
+	}
+	ok(t, m.PutObject("b", "good", &ObjectMeta{Size: 5, Parts: []BlobPart{blobOf("abc")}, Inline: NewInline([]byte("de"))}, nil))
+	ok(t, m.PutObject("b", "empty", &ObjectMeta{}, nil))
+	ok(t, m.CreateUpload("b", "k", "up", &ObjectMeta{}, 1))
+	for i, p := range []*PartMeta{
+		{Size: 4, Blob: blobOf("abc")},
+		{Size: 0, Blob: blobOf("abc")},
+		{Size: 3, Inline: NewInline([]byte("ab"))},
+		{Size: 2, Blob: blobOf("xy"), Inline: NewInline([]byte("ab"))},
+	} {
+		if err := m.PutPart("up", i+1, p); err == nil {
+			t.Fatalf("part %d (%+v) accepted", i+1, p)
+		} else {
+			wantInvalid(t, err)
+		}
+	}
+	if m.BlobRefs(blobOf("xy").SHA256) != 0 || m.BlobRefs(blobOf("abcd").SHA256) != 0 || m.BlobRefs(blobOf("abc").SHA256) != 1 {
+		t.Fatal("a refused write changed the reference counts")
+	}
+	for i := range bad {
+		if _, found := m.Object("b", fmt.Sprint("k", i)); found {
+			t.Fatalf("refused object %d stored", i)
+		}
+	}
+	if parts, _ := m.Parts("up", 0, 100); len(parts) != 0 {
+		t.Fatalf("refused parts stored: %+v", parts)
 	}
 }
 
@@ -354,7 +411,7 @@ func TestCompletedUploadRemembered(t *testing.T) {
 	mk := func(id, key string, at int64) {
 		t.Helper()
 		ok(t, m.CreateUpload("b", key, id, &ObjectMeta{}, at))
-		ok(t, m.PutPart(id, 1, &PartMeta{ETag: `"p"`, Size: 10, Blob: blobOf(id)}))
+		ok(t, m.PutPart(id, 1, &PartMeta{ETag: `"p"`, Size: blobOf(id).Size, Blob: blobOf(id)}))
 		ok(t, m.CompleteUpload(id, []CompletePart{{PartNumber: 1, ETag: "p"}}, at, nil))
 	}
 	mk("u1", "k1", 100)

@@ -114,6 +114,9 @@ func (s *Store) PutObject(bucket, key string, obj *ObjectMeta, cond *WriteCondit
 		if obj.DeleteMarker {
 			return invalid("a delete marker is made by a delete")
 		}
+		if err := validObjectSize(obj); err != nil {
+			return err
+		}
 		if err := cond.check(b, key); err != nil {
 			return err
 		}
@@ -123,6 +126,47 @@ func (s *Store) PutObject(bucket, key string, obj *ObjectMeta, cond *WriteCondit
 		writeLatest(tx, b, &info, bucket, key, &rec)
 		return nil
 	})
+}
+
+// validObjectSize refuses an object whose Size is not the bytes it names:
+// its blob parts' sizes plus its inline tail's. A GET sends Size bytes
+// (Content-Length) from those: an object that broke it would answer a
+// length it cannot deliver, or cut its bytes short. No correct proposer
+// sends one.
+func validObjectSize(obj *ObjectMeta) error {
+	if obj.Size < 0 {
+		return invalid("object size %d", obj.Size)
+	}
+	var n int64
+	for _, p := range obj.Parts {
+		if p.Size < 0 || p.Size > obj.Size-n {
+			return invalid("object of %d bytes has a blob part of %d bytes after %d", obj.Size, p.Size, n)
+		}
+		n += p.Size
+	}
+	if obj.Inline != nil {
+		n += obj.Inline.Size // validInline checked Size against the bytes
+	}
+	if n != obj.Size {
+		return invalid("object of %d bytes names %d bytes (blob parts and inline tail)", obj.Size, n)
+	}
+	return nil
+}
+
+// validPartSize refuses a part whose Size is not its blob's or its inline
+// body's size.
+func validPartSize(p *PartMeta) error {
+	n := p.Blob.Size
+	if p.Inline != nil {
+		if p.Blob != (BlobPart{}) {
+			return invalid("an inline part names a blob too")
+		}
+		n = p.Inline.Size
+	}
+	if p.Size != n || n < 0 {
+		return invalid("part of %d bytes names %d bytes", p.Size, n)
+	}
+	return nil
 }
 
 // check returns why key in b fails the condition, or nil (also for a nil
@@ -223,6 +267,9 @@ func (s *Store) PutPart(id string, number int, part *PartMeta) error {
 			return invalid("part number %d", number)
 		}
 		if err := validInline(part.Inline); err != nil {
+			return err
+		}
+		if err := validPartSize(part); err != nil {
 			return err
 		}
 		ref(tx, part.blobs(), +1)
