@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc32"
 
@@ -22,7 +23,8 @@ import (
 // object's key, apart from the record (o/<bucket>), so that a listing or a
 // HEAD never reads them; the record keeps the length and the CRC32C
 // (Castagnoli) of the bytes, which a reader checks (CheckInline) before it
-// sends any of them. An inline part keeps its bytes in its part record
+// sends any of them, and a snapshot before it copies them (Snapshot.Walk
+// fails on one that does not match). An inline part keeps its bytes in its part record
 // (parts are read only by ListParts and CompleteMultipartUpload).
 
 // MaxInline bounds an inline body in any event or record, whatever the
@@ -50,9 +52,9 @@ func NewInline(b []byte) *Inline {
 	return &Inline{Data: b, Size: int64(len(b)), CRC32C: CRC32C(b)}
 }
 
-// errInlineCorrupt is CheckInline's answer for bytes that do not match the
-// checksum kept with them.
-var errInlineCorrupt = fmt.Errorf("inline object data fails its CRC32C")
+// ErrInlineCorrupt is what CheckInline's error wraps for bytes that do not
+// match the checksum kept with them.
+var ErrInlineCorrupt = errors.New("inline object data fails its CRC32C")
 
 // CheckInline reports whether in's bytes are the ones it was written with
 // (length and CRC32C). A nil in passes.
@@ -61,10 +63,10 @@ func CheckInline(in *Inline) error {
 		return nil
 	}
 	if int64(len(in.Data)) != in.Size {
-		return fmt.Errorf("%w: %d bytes, not %d", errInlineCorrupt, len(in.Data), in.Size)
+		return fmt.Errorf("%w: %d bytes, not %d", ErrInlineCorrupt, len(in.Data), in.Size)
 	}
 	if got := CRC32C(in.Data); got != in.CRC32C {
-		return fmt.Errorf("%w: %08x, not %08x", errInlineCorrupt, got, in.CRC32C)
+		return fmt.Errorf("%w: %08x, not %08x", ErrInlineCorrupt, got, in.CRC32C)
 	}
 	return nil
 }

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func inlineObj(body string) *ObjectMeta {
@@ -39,7 +42,7 @@ func TestInlineObject(t *testing.T) {
 	// A flipped byte is caught.
 	ok(t, m.DamageInline("b", "k", 1))
 	d, _ = m.ObjectData("b", "k")
-	if err := CheckInline(d.Inline); !errors.Is(err, errInlineCorrupt) {
+	if err := CheckInline(d.Inline); !errors.Is(err, ErrInlineCorrupt) {
 		t.Fatalf("CheckInline of a damaged body = %v", err)
 	}
 
@@ -53,9 +56,17 @@ func TestInlineObject(t *testing.T) {
 		t.Fatal("an invalid inline put wrote")
 	}
 
-	// Snapshot and restore carry the bytes.
+	// A snapshot refuses the damaged body, naming it; once a good copy is
+	// back, snapshot and restore carry the bytes.
+	if err := walkErr(m); !errors.Is(err, ErrInlineCorrupt) || !strings.Contains(err.Error(), "b/k") {
+		t.Fatalf("snapshot of a store with a damaged inline body: %v", err)
+	}
+	ok(t, m.PutObject("b", "k", inlineObj("hello"), nil))
 	other := newStore(t)
 	ok(t, restoreFrom(other, dumpOf(t, m)))
+	if d, _ := other.ObjectData("b", "k"); d.Inline == nil || string(d.Inline.Data) != "hello" || CheckInline(d.Inline) != nil {
+		t.Fatalf("restored = %+v", d)
+	}
 	if d, _ := other.ObjectData("b", "empty"); d.Inline == nil || CheckInline(d.Inline) != nil {
 		t.Fatalf("restored = %+v", d)
 	}
@@ -162,4 +173,35 @@ func TestPartsListHoldsNoInlineBodies(t *testing.T) {
 		t.Errorf("the list of 200 inline parts holds %d bytes", grew)
 	}
 	runtime.KeepAlive(parts)
+}
+
+// walkErr walks a snapshot of m and returns Walk's error.
+func walkErr(m *Store) error {
+	snap, err := m.Snapshot()
+	if err != nil {
+		return err
+	}
+	defer snap.Release()
+	return snap.Walk(func([]byte) error { return nil }, func(k, v []byte) error { return nil })
+}
+
+// TestSnapshotRefusesDamagedInlinePart: an uploaded inline part whose
+// bytes no longer match its CRC32C is not copied into a snapshot either:
+// the walk fails and names the part.
+func TestSnapshotRefusesDamagedInlinePart(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u1", 1))
+	ok(t, m.CreateUpload("b", "k", "up", &ObjectMeta{}, 2))
+	ok(t, m.PutPart("up", 3, &PartMeta{ETag: `"03"`, Size: 4, Inline: NewInline([]byte("tail"))}))
+	ok(t, walkErr(m))
+	ok(t, m.updateDB(func(tx *bolt.Tx) error { // a byte rots on disk
+		pb := tx.Bucket(partsBucket("up"))
+		var p PartMeta
+		decodeMsg(pb.Get(partKey(3)), &p)
+		p.Inline.Data[0] ^= 0xff
+		return pb.Put(partKey(3), encodeMsg(&p))
+	}))
+	if err := walkErr(m); !errors.Is(err, ErrInlineCorrupt) || !strings.Contains(err.Error(), "part 3 of upload up") {
+		t.Fatalf("snapshot of a store with a damaged inline part: %v", err)
+	}
 }

@@ -234,6 +234,14 @@ func (s *Store) Uploads(bucket, prefix string) []UploadInfo {
 	return out
 }
 
+// partNumber is the part number of key k of a parts bucket (0: not one).
+func partNumber(k []byte) int {
+	if len(k) != 4 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint32(k))
+}
+
 func partKey(n int) []byte {
 	var k [4]byte
 	binary.BigEndian.PutUint32(k[:], uint32(n))

@@ -30,7 +30,7 @@ func TestScrubInline(t *testing.T) {
 	var bad []string
 	err := m.ScrubInline(context.Background(), func(sz int64) error { paced++; bytes += sz; return nil },
 		func(what string, _ int64, err error) {
-			if !errors.Is(err, errInlineCorrupt) {
+			if !errors.Is(err, ErrInlineCorrupt) {
 				t.Errorf("%s: %v", what, err)
 			}
 			bad = append(bad, what)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -42,18 +43,75 @@ func (v *Snapshot) Release() {
 // Walk calls bucket for every bbolt bucket of the view, in name order, and
 // kv for each of its keys after it, in key order, until one returns an
 // error, which Walk returns. The slices are valid only during the call.
+//
+// Every inline body is checked against the length and CRC32C its record
+// keeps before kv gets it (an object's tail in i/<bucket>, an uploaded
+// part's in its part record): one that fails ends the walk with an error
+// wrapping ErrInlineCorrupt that names the object or part, so that a
+// snapshot never carries a body that rotted on this node's disk (another
+// node would restore it, and the records' own checksums would vouch for
+// it). The snapshot then fails, loudly; the last good one and the log
+// stay, and once the body is repaired from a peer (a GET of it, or the
+// scrubber) the next snapshot goes through.
 func (v *Snapshot) Walk(bucket func(name []byte) error, kv func(k, v []byte) error) error {
 	return v.tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 		if err := bucket(name); err != nil {
 			return err
 		}
+		check := v.inlineCheck(name)
 		return b.ForEach(func(k, val []byte) error {
 			if val == nil {
 				return fmt.Errorf("meta: nested bucket %q in the store", k)
 			}
+			if check != nil {
+				if err := check(k, val); err != nil {
+					return err
+				}
+			}
 			return kv(k, val)
 		})
 	})
+}
+
+// inlineCheck returns the check of the inline bodies in bbolt bucket name
+// (nil: it holds none): for i/<bucket>, each value against the record of
+// its key in o/<bucket>; for p/<upload>, each inline part record against
+// its own length and CRC32C.
+func (v *Snapshot) inlineCheck(name []byte) func(k, val []byte) error {
+	switch s := string(name); {
+	case strings.HasPrefix(s, "i/"):
+		ob := v.tx.Bucket(objectsBucket(s[2:]))
+		return func(k, val []byte) error {
+			var rec []byte
+			if ob != nil {
+				rec = ob.Get(k)
+			}
+			if rec == nil {
+				return nil // no record: nothing vouches for it, nothing to check against
+			}
+			var obj ObjectMeta
+			decodeMsg(rec, &obj)
+			if obj.Inline == nil {
+				return nil
+			}
+			in := *obj.Inline
+			in.Data = val
+			if err := CheckInline(&in); err != nil {
+				return fmt.Errorf("meta: snapshot: the inline body of %s/%s: %w: not copied into a snapshot", s[2:], k, err)
+			}
+			return nil
+		}
+	case strings.HasPrefix(s, "p/"):
+		return func(k, val []byte) error {
+			var p PartMeta
+			decodeMsg(val, &p)
+			if err := CheckInline(p.Inline); err != nil {
+				return fmt.Errorf("meta: snapshot: the inline body of part %d of upload %s: %w: not copied into a snapshot", partNumber(k), s[2:], err)
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // Size is the size of the store's file, in bytes: what a snapshot
