@@ -50,6 +50,9 @@ const maxResponse = 64 << 10
 //	                                membership.go).
 //	PUT  /v1/blobs/{hex}            store a blob (WithBlobStore; blobs.go).
 //	GET  /v1/blobs/{hex}            read a blob.
+//	GET  /v1/inline?bucket&key&size&crc32c
+//	                                read an inline body (WithInlineSource;
+//	                                inline.go).
 //
 // WithStatusLine also serves the status line (statusline.go).
 //
@@ -59,6 +62,7 @@ type Server struct {
 	reporter   StatusReporter // nil: the Local fields, not serving
 	membership Membership     // nil: membership changes answer 404
 	blobs      BlobStore      // nil: no blob transfer
+	inline     InlineSource   // nil: no inline bodies served
 	space      SpaceGuard     // nil: no free-space reserve
 	log        *slog.Logger
 	srv        *http.Server
@@ -135,6 +139,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc(pathApplied, s.handleApplied)
 	mux.HandleFunc(pathStatus, s.handleStatus)
 	mux.HandleFunc(pathBlobs, s.handleBlob)
+	mux.HandleFunc(pathInline, s.handleInline)
 	mux.HandleFunc(pathMembership, s.handleMembership)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wireError{Message: "cluster: no such endpoint"})

@@ -153,3 +153,48 @@ func (s *Store) DamageInline(bucket, key string, off int) error {
 		return ib.Put([]byte(key), d)
 	})
 }
+
+// InlineBody returns the inline tail of bucket/key for a peer that lacks a
+// good copy of it (cluster.InlineSource): the bytes, checked, if the object
+// here has a tail of size bytes with CRC32C crc (the version the peer
+// asks for). found is false if it has no such tail (no such object, or
+// another version of it); err wraps ErrInlineCorrupt if this node's copy
+// fails its checksum too (it is never sent).
+func (s *Store) InlineBody(bucket, key string, size int64, crc uint32) (data []byte, found bool, err error) {
+	obj, ok := s.ObjectData(bucket, key)
+	if !ok || obj.Inline == nil || obj.Inline.Size != size || obj.Inline.CRC32C != crc {
+		return nil, false, nil
+	}
+	if err := CheckInline(obj.Inline); err != nil {
+		return nil, true, fmt.Errorf("meta: the inline body of %s/%s: %w", bucket, key, err)
+	}
+	return obj.Inline.Data, true, nil
+}
+
+// RepairInline puts data, good bytes of bucket/key's inline tail fetched
+// from a peer, in place of this node's copy, which failed its checksum. It
+// writes only if the object's record still names a tail that data matches
+// (length and CRC32C; repaired is false otherwise: the object was
+// overwritten or deleted meanwhile, nothing to repair). Like DamageInline
+// it is node-local, not an event: it puts back the bytes the log's event
+// carried.
+func (s *Store) RepairInline(bucket, key string, data []byte) (repaired bool, err error) {
+	err = s.updateDB(func(tx *bolt.Tx) error {
+		b, ib := tx.Bucket(objectsBucket(bucket)), tx.Bucket(inlineBucket(bucket))
+		if b == nil || ib == nil {
+			return nil
+		}
+		v := b.Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		var obj ObjectMeta
+		decodeMsg(v, &obj)
+		if obj.Inline == nil || CheckInline(&Inline{Data: data, Size: obj.Inline.Size, CRC32C: obj.Inline.CRC32C}) != nil {
+			return nil
+		}
+		repaired = true
+		return ib.Put([]byte(key), append([]byte(nil), data...))
+	})
+	return repaired, err
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/s4/s4/blob"
 	"github.com/s4/s4/internal/testfs"
+	"github.com/s4/s4/meta"
 )
 
 // flipByte flips one bit of the byte at off of the blob sum on n's disk.
@@ -122,7 +123,8 @@ func scrubCountOf(t *testing.T, n *Node, name, kind string) float64 {
 // TestClusterScrubberRepairs: a flipped byte in a blob on one node of
 // three is found by that node's scrubber, which repairs the copy from a
 // peer, without any client reading it; its counters move. A flipped byte
-// in an inline body (kept in the metadata store) is found and counted too.
+// in an inline body (kept in the metadata store) is found, counted and
+// repaired from a peer too.
 func TestClusterScrubberRepairs(t *testing.T) {
 	var peers []Peer
 	for i := 1; i <= 3; i++ {
@@ -185,9 +187,13 @@ func TestClusterScrubberRepairs(t *testing.T) {
 	if err := victim.meta.DamageInline("data", "small", 3); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "the scrubber finds the damaged inline body", func() bool {
-		return scrubCountOf(t, victim, "s4_scrub_corrupt_total", "inline") >= 1
+	waitFor(t, 60*time.Second, "the scrubber finds the damaged inline body and repairs it from a peer", func() bool {
+		d, _ := victim.meta.ObjectData("data", "small")
+		return scrubCountOf(t, victim, "s4_scrub_repaired_total", "inline") >= 1 && meta.CheckInline(d.Inline) == nil && string(d.Inline.Data) == "an inline body"
 	})
+	if got := scrubCountOf(t, victim, "s4_scrub_corrupt_total", "inline"); got < 1 {
+		t.Fatalf("inline bodies found corrupt: %v", got)
+	}
 	if got := scrubCountOf(t, victim, "s4_scrub_checked_total", "inline"); got < 1 {
 		t.Fatalf("inline bodies checked: %v", got)
 	}

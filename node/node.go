@@ -154,7 +154,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	n.objects = n.newObjects() // objects.go
 	objs.Store(n.objects)
 	n.rpc = cluster.NewServer(n.layer.Mux().Listener(transport.ServiceRPC), n, n.log.With("component", "rpc"),
-		cluster.WithStatusReporter(n), cluster.WithMembership(n), cluster.WithBlobStore(n.blobs, n.objects),
+		cluster.WithStatusReporter(n), cluster.WithMembership(n), cluster.WithBlobStore(n.blobs, n.objects), cluster.WithInlineSource(n.meta),
 		cluster.WithStatusLine(n.layer.Mux().Listener(transport.ServiceStatus)))
 	n.prop = cluster.NewProposer(n, n.rpcCli)
 	adminHandler := admin.New(admin.Config{JWTKey: n.keys.JWT, TokenTTL: cfg.TokenTTL, Sealer: sealer, Logger: n.log.With("component", "admin"), Cluster: n, Fresh: n,

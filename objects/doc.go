@@ -13,7 +13,8 @@
 //     and keeps it (Fetch), or, at the free-space reserve, reads it from a
 //     peer without keeping it (Stream);
 //   - repair: a blob whose block fails its CRC32C here is replaced by a
-//     good copy from a peer (Repair; the S3 GET calls it and reads on);
+//     good copy from a peer (Repair; the S3 GET calls it and reads on),
+//     and so is an inline body of the metadata store (RepairInline);
 //   - the scrubber: every blob re-read and checked in the background at
 //     a bounded rate, repaired from a peer if it fails (scrub.go);
 //   - background catch-up: a node that missed copies (it was down, or at
@@ -24,7 +25,7 @@
 //     (s3.Space, cluster.SpaceGuard) and running the collector at once
 //     there (the GC kicks, reserve.go).
 //
-// It implements s3.Replicator (Replicate, Fetch, Stream) and s3.Space for
+// It implements s3.Replicator (Replicate, Fetch, Repair, Stream, RepairInline) and s3.Space for
 // the S3 API, and cluster.SpaceGuard for the blob endpoints of the
 // internal RPC. It depends only on the small interfaces it declares in
 // service.go (the Raft configuration's peers, readiness, FreshRead, the
@@ -45,10 +46,12 @@
 //	service.go    Service, Config, the interfaces it needs, Start/Stop/Wait
 //	replicate.go  Replicate: a PUT's blob to a majority of the voters
 //	fetch.go      Fetch: a missing blob from a peer, kept; Repair
+//	inline.go     RepairInline: a corrupt inline body from a peer
 //	stream.go     Stream: a blob from a peer, not kept, checked as it passes
 //	catchup.go    the background catch-up of missing blobs
 //	gc.go         garbage collection and the orphan sweep
 //	scrub.go      the scrubber: blobs (and inline bodies, a hook) re-checked
+//	              and repaired
 //	reserve.go    the free-space reserve: Check, NoSpace, Released, GC kicks
 //
 // # Invariants

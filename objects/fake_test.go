@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -53,10 +54,11 @@ func put(t *testing.T, s *blob.Store, data []byte) blob.Ref {
 // peer is another node, as the fake transfer reaches it.
 type peer struct {
 	store   *blob.Store
-	down    bool  // every call fails as a connection refused
-	full    bool  // copies are refused for space
-	corrupt bool  // GetBlob sends other bytes than the blob's
-	puts    int64 // copies received
+	down    bool              // every call fails as a connection refused
+	full    bool              // copies are refused for space
+	corrupt bool              // GetBlob sends other bytes than the blob's
+	puts    int64             // copies received
+	inline  map[string][]byte // inline bodies by "bucket/key"
 }
 
 // transfer is the cluster RPC client between the fake nodes.
@@ -119,6 +121,20 @@ func (tr *transfer) GetBlob(_ context.Context, addr string, sum [32]byte) (io.Re
 		return io.NopCloser(bytes.NewReader(b)), size, nil
 	}
 	return f, size, nil
+}
+
+func (tr *transfer) GetInline(_ context.Context, addr, bucket, key string, size int64, crc uint32) ([]byte, error) {
+	p, err := tr.peer(addr)
+	if err != nil {
+		return nil, err
+	}
+	tr.mu.Lock()
+	b, ok := p.inline[bucket+"/"+key]
+	tr.mu.Unlock()
+	if !ok || int64(len(b)) != size || crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) != crc {
+		return nil, fmt.Errorf("fake: %s has no such inline body: %w", addr, blob.ErrNotFound)
+	}
+	return append([]byte(nil), b...), nil
 }
 
 // refs are the metadata store's reference counts and garbage list.

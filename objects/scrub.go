@@ -26,9 +26,11 @@ import (
 //     unrepairable);
 //   - inline bodies of the metadata store (Config.Inline: meta.Store's
 //     ScrubInline) are checked after the blobs, through the same pace; one
-//     that fails is logged at Error and counted corrupt and unrepairable
-//     (there is no peer copy to fetch: the node's metadata store is
-//     rebuilt from the log and a snapshot when it restarts).
+//     that fails is repaired from a peer (RepairInline, inline.go: a peer
+//     that holds the same version sends it, checked), logged like a blob
+//     (Warn, then Error if no peer had a good copy: tried again on the
+//     next pass). Until it is repaired, the node takes no snapshot (the
+//     snapshot refuses a body that fails its checksum, package meta).
 //
 // At the free-space reserve the scrubber pauses (a repair writes a new
 // copy before the old one goes, and the reserve stores no object data,
@@ -65,10 +67,14 @@ type ScrubMetrics interface {
 // objects kept in their metadata record): ScrubInline checks every inline
 // body against its checksum, calling pace(n) before it reads a body of n
 // bytes (pace blocks for the rate and returns an error once the pass must
-// stop: return it) and found for each body that fails (the store repairs
-// or reports it; the scrubber counts and logs it). Nil: no inline bodies.
+// stop: return it) and found for each body that fails, with the size and
+// CRC32C its record holds (the scrubber repairs it from a peer, counts and
+// logs it). RepairInline puts good bytes of bucket/key's body in place of
+// a bad copy, if the record still names them (repaired false otherwise).
+// Nil: no inline bodies.
 type InlineBodies interface {
-	ScrubInline(ctx context.Context, pace func(n int64) error, found func(what string, size int64, err error)) error
+	ScrubInline(ctx context.Context, pace func(n int64) error, found func(bucket, key string, size int64, crc uint32, err error)) error
+	RepairInline(bucket, key string, data []byte) (repaired bool, err error)
 }
 
 // ScrubStats are the counts of one scrub pass.
@@ -172,11 +178,25 @@ func (s *Service) Scrub(ctx context.Context) (ScrubStats, error) {
 		return st, err
 	}
 	if s.inline != nil {
-		found := func(what string, size int64, ferr error) {
+		found := func(bucket, key string, size int64, crc uint32, ferr error) {
+			what := bucket + "/" + key
 			st.InlineCorrupt++
 			s.metrics.Corrupt(ScrubInline)
-			s.metrics.Unrepairable(ScrubInline)
-			s.log.Error("scrub: an inline body fails its checksum on this node (a GET of it answers 500 here); restart the node to rebuild its metadata store from the log and a snapshot", "object", what, "size", size, "err", ferr)
+			s.log.Warn("scrub: an inline body fails its checksum; repairing it from a peer", "object", what, "size", size, "err", ferr)
+			rctx, cancel := context.WithTimeout(ctx, replicateTimeout(size))
+			_, err := s.RepairInline(rctx, bucket, key, size, crc)
+			cancel()
+			if err != nil {
+				if context.Cause(ctx) != nil {
+					return // the pass ends; ScrubInline returns that
+				}
+				st.Unrepairable++
+				s.metrics.Unrepairable(ScrubInline)
+				s.log.Error("scrub: could not repair a corrupt inline body (a GET of it answers 500 on this node, and no snapshot is taken until it is repaired); the next pass tries again", "object", what, "size", size, "err", err)
+				return
+			}
+			st.Repaired++
+			s.metrics.Repaired(ScrubInline)
 		}
 		pace := func(n int64) error {
 			if err := p.wait(n); err != nil {

@@ -91,6 +91,10 @@ type Transfer interface {
 	// GetBlob streams the blob sum from the node at addr; err wraps
 	// blob.ErrNotFound if that node lacks it.
 	GetBlob(ctx context.Context, addr string, sum [32]byte) (rc io.ReadCloser, size int64, err error)
+	// GetInline reads the inline body of bucket/key of size bytes and
+	// CRC32C crc from the node at addr, checked (blob.ErrNotFound: it has
+	// no such body).
+	GetInline(ctx context.Context, addr, bucket, key string, size int64, crc uint32) ([]byte, error)
 }
 
 // Config is what a Service works with. Every field but Disk, GCInterval

@@ -34,7 +34,8 @@
 //     to a majority of the nodes before their metadata is proposed; both
 //     are refused at the free-space reserve. A body is verified as it was
 //     signed before anything is committed, and an inline body's CRC32C
-//     before any byte of it is sent.
+//     before any byte of it is sent (one that fails is read from a peer,
+//     Replicator.RepairInline, which repairs this node's copy too).
 //
 // Any failure is an *s3err.Error rendered as S3's XML error document (no
 // body for HEAD, validators kept on a 304); a panic is InternalError.
@@ -58,7 +59,8 @@
 //     node's FSM applied it.
 //   - Gate and FreshReader: whether the node may serve now, and the wait
 //     for a fresh read (the node; nil Gate: always).
-//   - Replicator: blobs to and from the peers (nil on a single node).
+//   - Replicator: blobs (and good copies of inline bodies) to and from
+//     the peers (nil on a single node).
 //   - Space: the free-space reserve of the data dir (nil: no reserve).
 //
 // # Files

@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -16,10 +17,10 @@ import (
 // at most Config.InlineThreshold bytes travels inside its metadata event
 // and is kept in the metadata store, with a CRC32C that is checked before
 // any of its bytes is sent (GET, range GET, the source of a copy). A body
-// that fails the check is never sent: the request answers 500
-// InternalError and the node logs which object failed. (A GET does not
-// fetch the body from a peer; a restart rebuilds the metadata store, and
-// with it the inline bodies, from the log and a snapshot.)
+// that fails the check is never sent: the request reads a good copy of
+// the same version from a peer (which repairs this node's copy too) and
+// goes on with it, or, if no peer has one, answers 500 InternalError, and
+// the node logs which object failed.
 
 // storedBody is a request body once stored: inline, or a blob.
 type storedBody struct {
@@ -82,13 +83,28 @@ func (s *spillWriter) abort() {
 }
 
 // checkInline checks obj's inline tail (read with ObjectData) before any
-// of its bytes is sent; on a mismatch it logs the object and answers 500.
+// of its bytes is sent. On a mismatch it reads a good copy of the same
+// version from a peer (Replicator.RepairInline, which also repairs this
+// node's copy) and puts it in obj; if no peer has one (or on a single
+// node) it logs the object and answers 500.
 func (h *Handler) checkInline(bucket, key string, obj *meta.ObjectMeta) error {
-	if err := meta.CheckInline(obj.Inline); err != nil {
-		h.log.Error("inline object data fails its checksum on this node: not sent", "bucket", bucket, "key", key, "err", err)
-		return s3err.Errorf(s3err.InternalError, "The object data on this node fails its checksum.").WithCause(err)
+	err := meta.CheckInline(obj.Inline)
+	if err == nil {
+		return nil
 	}
-	return nil
+	h.log.Warn("inline object data fails its checksum on this node: not sent; reading it from a peer", "bucket", bucket, "key", key, "err", err)
+	if h.cfg.Replicator != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ProposeTimeout)
+		good, rerr := h.cfg.Replicator.RepairInline(ctx, bucket, key, obj.Inline.Size, obj.Inline.CRC32C)
+		cancel()
+		if rerr == nil {
+			obj.Inline.Data = good
+			return nil
+		}
+		err = fmt.Errorf("%w; from a peer: %w", err, rerr)
+	}
+	h.log.Error("inline object data fails its checksum on this node and no peer has a good copy: not sent", "bucket", bucket, "key", key, "err", err)
+	return s3err.Errorf(s3err.InternalError, "The object data on this node fails its checksum.").WithCause(err)
 }
 
 // readInline reads a body of length bytes (at most the inline threshold)

@@ -116,6 +116,11 @@ type Replicator interface {
 	// rc fails with an error, instead of the last bytes or EOF, if the
 	// content does not hash to sum or ends early.
 	Stream(ctx context.Context, sum [32]byte) (rc io.ReadCloser, size int64, err error)
+	// RepairInline reads a good copy of the inline body of bucket/key (size
+	// bytes, CRC32C crc: the version this node's record names) from a peer,
+	// puts it in place of this node's copy, which failed its checksum, and
+	// returns it; the error wraps blob.ErrNotFound if no peer has one.
+	RepairInline(ctx context.Context, bucket, key string, size int64, crc uint32) ([]byte, error)
 }
 
 // Space guards this node's disk (package disk; objects.Service implements it).
