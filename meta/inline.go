@@ -52,9 +52,10 @@ func NewInline(b []byte) *Inline {
 	return &Inline{Data: b, Size: int64(len(b)), CRC32C: CRC32C(b)}
 }
 
-// ErrInlineCorrupt is what CheckInline's error wraps for bytes that do not
-// match the checksum kept with them.
-var ErrInlineCorrupt = errors.New("inline object data fails its CRC32C")
+// errInlineCorrupt is what CheckInline's error wraps for bytes that do not
+// match the checksum kept with them (unexported: it is never an event's
+// answer, so fsm and the wire do not carry it).
+var errInlineCorrupt = errors.New("inline object data fails its CRC32C")
 
 // CheckInline reports whether in's bytes are the ones it was written with
 // (length and CRC32C). A nil in passes.
@@ -63,10 +64,10 @@ func CheckInline(in *Inline) error {
 		return nil
 	}
 	if int64(len(in.Data)) != in.Size {
-		return fmt.Errorf("%w: %d bytes, not %d", ErrInlineCorrupt, len(in.Data), in.Size)
+		return fmt.Errorf("%w: %d bytes, not %d", errInlineCorrupt, len(in.Data), in.Size)
 	}
 	if got := CRC32C(in.Data); got != in.CRC32C {
-		return fmt.Errorf("%w: %08x, not %08x", ErrInlineCorrupt, got, in.CRC32C)
+		return fmt.Errorf("%w: %08x, not %08x", errInlineCorrupt, got, in.CRC32C)
 	}
 	return nil
 }
@@ -158,7 +159,7 @@ func (s *Store) DamageInline(bucket, key string, off int) error {
 // good copy of it (cluster.InlineSource): the bytes, checked, if the object
 // here has a tail of size bytes with CRC32C crc (the version the peer
 // asks for). found is false if it has no such tail (no such object, or
-// another version of it); err wraps ErrInlineCorrupt if this node's copy
+// another version of it); err wraps errInlineCorrupt if this node's copy
 // fails its checksum too (it is never sent).
 func (s *Store) InlineBody(bucket, key string, size int64, crc uint32) (data []byte, found bool, err error) {
 	obj, ok := s.ObjectData(bucket, key)

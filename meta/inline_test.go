@@ -42,7 +42,7 @@ func TestInlineObject(t *testing.T) {
 	// A flipped byte is caught.
 	ok(t, m.DamageInline("b", "k", 1))
 	d, _ = m.ObjectData("b", "k")
-	if err := CheckInline(d.Inline); !errors.Is(err, ErrInlineCorrupt) {
+	if err := CheckInline(d.Inline); !errors.Is(err, errInlineCorrupt) {
 		t.Fatalf("CheckInline of a damaged body = %v", err)
 	}
 
@@ -58,7 +58,7 @@ func TestInlineObject(t *testing.T) {
 
 	// A snapshot refuses the damaged body, naming it; once a good copy is
 	// back, snapshot and restore carry the bytes.
-	if err := walkErr(m); !errors.Is(err, ErrInlineCorrupt) || !strings.Contains(err.Error(), "b/k") {
+	if err := walkErr(m); !errors.Is(err, errInlineCorrupt) || !strings.Contains(err.Error(), "b/k") {
 		t.Fatalf("snapshot of a store with a damaged inline body: %v", err)
 	}
 	ok(t, m.PutObject("b", "k", inlineObj("hello"), nil))
@@ -201,7 +201,7 @@ func TestSnapshotRefusesDamagedInlinePart(t *testing.T) {
 		p.Inline.Data[0] ^= 0xff
 		return pb.Put(partKey(3), encodeMsg(&p))
 	}))
-	if err := walkErr(m); !errors.Is(err, ErrInlineCorrupt) || !strings.Contains(err.Error(), "part 3 of upload up") {
+	if err := walkErr(m); !errors.Is(err, errInlineCorrupt) || !strings.Contains(err.Error(), "part 3 of upload up") {
 		t.Fatalf("snapshot of a store with a damaged inline part: %v", err)
 	}
 }

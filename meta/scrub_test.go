@@ -34,7 +34,7 @@ func TestScrubInline(t *testing.T) {
 			if o, _ := m.Object(bucket, key); o.Inline == nil || o.Inline.Size != size || o.Inline.CRC32C != crc {
 				t.Errorf("%s: found with size %d and CRC32C %08x, the record has %+v", what, size, crc, o.Inline)
 			}
-			if !errors.Is(err, ErrInlineCorrupt) {
+			if !errors.Is(err, errInlineCorrupt) {
 				t.Errorf("%s: %v", what, err)
 			}
 			bad = append(bad, what)

@@ -47,7 +47,7 @@ func (v *Snapshot) Release() {
 // Every inline body is checked against the length and CRC32C its record
 // keeps before kv gets it (an object's tail in i/<bucket>, an uploaded
 // part's in its part record): one that fails ends the walk with an error
-// wrapping ErrInlineCorrupt that names the object or part, so that a
+// wrapping errInlineCorrupt that names the object or part, so that a
 // snapshot never carries a body that rotted on this node's disk (another
 // node would restore it, and the records' own checksums would vouch for
 // it). The snapshot then fails, loudly; the last good one and the log
