@@ -205,3 +205,26 @@ func TestSnapshotRefusesDamagedInlinePart(t *testing.T) {
 		t.Fatalf("snapshot of a store with a damaged inline part: %v", err)
 	}
 }
+
+// TestSnapshotRefusesDamagedNoncurrentInline: a noncurrent version keeps
+// its inline bytes in its record (v/<bucket>); damaged, it is not copied
+// into a snapshot either.
+func TestSnapshotRefusesDamagedNoncurrentInline(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u1", 1))
+	ok(t, m.SetBucketVersioning("b", VersioningEnabled))
+	ok(t, m.PutObject("b", "k", withID(inlineObj("old body"), "v1"), nil))
+	ok(t, m.PutObject("b", "k", withID(inlineObj("new body"), "v2"), nil))
+	ok(t, walkErr(m))
+	ok(t, m.updateDB(func(tx *bolt.Tx) error {
+		vb := tx.Bucket(versionsBucket("b"))
+		k, v := vb.Cursor().First()
+		var obj ObjectMeta
+		decodeMsg(v, &obj)
+		obj.Inline.Data[0] ^= 0xff
+		return vb.Put(append([]byte(nil), k...), encodeMsg(&obj))
+	}))
+	if err := walkErr(m); !errors.Is(err, errInlineCorrupt) || !strings.Contains(err.Error(), `version "v1" of b/k`) {
+		t.Fatalf("snapshot of a store with a damaged noncurrent inline body: %v", err)
+	}
+}

@@ -45,8 +45,8 @@ func (v *Snapshot) Release() {
 // error, which Walk returns. The slices are valid only during the call.
 //
 // Every inline body is checked against the length and CRC32C its record
-// keeps before kv gets it (an object's tail in i/<bucket>, an uploaded
-// part's in its part record): one that fails ends the walk with an error
+// keeps before kv gets it (an object's tail in i/<bucket>, a noncurrent
+// version's and an uploaded part's in their records): one that fails ends the walk with an error
 // wrapping errInlineCorrupt that names the object or part, so that a
 // snapshot never carries a body that rotted on this node's disk (another
 // node would restore it, and the records' own checksums would vouch for
@@ -75,7 +75,8 @@ func (v *Snapshot) Walk(bucket func(name []byte) error, kv func(k, v []byte) err
 
 // inlineCheck returns the check of the inline bodies in bbolt bucket name
 // (nil: it holds none): for i/<bucket>, each value against the record of
-// its key in o/<bucket>; for p/<upload>, each inline part record against
+// its key in o/<bucket>; for v/<bucket> (noncurrent versions, their
+// bytes in the record) and p/<upload> (inline parts), each record against
 // its own length and CRC32C.
 func (v *Snapshot) inlineCheck(name []byte) func(k, val []byte) error {
 	switch s := string(name); {
@@ -98,6 +99,15 @@ func (v *Snapshot) inlineCheck(name []byte) func(k, val []byte) error {
 			in.Data = val
 			if err := CheckInline(&in); err != nil {
 				return fmt.Errorf("meta: snapshot: the inline body of %s/%s: %w: not copied into a snapshot", s[2:], k, err)
+			}
+			return nil
+		}
+	case strings.HasPrefix(s, "v/"):
+		return func(k, val []byte) error {
+			var obj ObjectMeta
+			decodeMsg(val, &obj)
+			if err := CheckInline(obj.Inline); err != nil {
+				return fmt.Errorf("meta: snapshot: the inline body of version %q of %s/%s: %w: not copied into a snapshot", VersionIDOf(&obj), s[2:], k[:max(len(k)-9, 0)], err)
 			}
 			return nil
 		}
