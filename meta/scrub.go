@@ -14,12 +14,14 @@ const scrubPage = 256
 // CRC32C in its record, for the scrubber (objects.InlineBodies): pace(n)
 // is called before a body of n bytes is checked (it blocks for the
 // scrubber's rate; its error ends the walk and is returned), found for
-// each body that fails, with the size and CRC32C its record holds. It reads the keys in
+// each body that fails, with the size and CRC32C its record holds and
+// version "" for a key's latest body, else the noncurrent version's ID
+// (as S3 shows it). It reads the keys in
 // short read transactions of scrubPage keys, and each body with its
 // record in one more, so that objects written or deleted meanwhile are
 // seen as they are now. The inline bodies of parts of uploads in progress
 // are not checked (CompleteMultipartUpload checks them).
-func (s *Store) ScrubInline(ctx context.Context, pace func(n int64) error, found func(bucket, key string, size int64, crc uint32, err error)) error {
+func (s *Store) ScrubInline(ctx context.Context, pace func(n int64) error, found func(bucket, key, version string, size int64, crc uint32, err error)) error {
 	for _, b := range s.Buckets() {
 		var after []byte
 		for {
@@ -36,7 +38,7 @@ func (s *Store) ScrubInline(ctx context.Context, pace func(n int64) error, found
 					return err
 				}
 				if err := CheckInline(obj.Inline); err != nil {
-					found(b.Name, string(k), obj.Inline.Size, obj.Inline.CRC32C, err)
+					found(b.Name, string(k), "", obj.Inline.Size, obj.Inline.CRC32C, err)
 				}
 			}
 			if !more {
@@ -52,7 +54,7 @@ func (s *Store) ScrubInline(ctx context.Context, pace func(n int64) error, found
 }
 
 // scrubNoncurrent is ScrubInline of bucket's noncurrent versions.
-func (s *Store) scrubNoncurrent(ctx context.Context, bucket string, pace func(n int64) error, found func(what string, size int64, err error)) error {
+func (s *Store) scrubNoncurrent(ctx context.Context, bucket string, pace func(n int64) error, found func(bucket, key, version string, size int64, crc uint32, err error)) error {
 	var after []byte
 	for {
 		keys, more := s.noncurrentInlineKeys(bucket, after)
@@ -78,7 +80,7 @@ func (s *Store) scrubNoncurrent(ctx context.Context, bucket string, pace func(n 
 				return err
 			}
 			if err := CheckInline(obj.Inline); err != nil {
-				found(fmt.Sprintf("%s/%s?versionId=%s", bucket, k[:len(k)-9], VersionIDOf(&obj)), obj.Inline.Size, err)
+				found(bucket, string(k[:len(k)-9]), VersionIDOf(&obj), obj.Inline.Size, obj.Inline.CRC32C, err)
 			}
 		}
 		if !more {

@@ -29,8 +29,11 @@ func TestScrubInline(t *testing.T) {
 	paced, bytes := 0, int64(0)
 	var bad []string
 	err := m.ScrubInline(context.Background(), func(sz int64) error { paced++; bytes += sz; return nil },
-		func(bucket, key string, size int64, crc uint32, err error) {
+		func(bucket, key, version string, size int64, crc uint32, err error) {
 			what := bucket + "/" + key
+			if version != "" {
+				t.Errorf("%s: version %q of an unversioned bucket", what, version)
+			}
 			if o, _ := m.Object(bucket, key); o.Inline == nil || o.Inline.Size != size || o.Inline.CRC32C != crc {
 				t.Errorf("%s: found with size %d and CRC32C %08x, the record has %+v", what, size, crc, o.Inline)
 			}
@@ -47,7 +50,7 @@ func TestScrubInline(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	calls := 0
-	if err := m.ScrubInline(context.Background(), func(int64) error { calls++; return stop }, func(string, string, int64, uint32, error) {}); err != stop || calls != 1 {
+	if err := m.ScrubInline(context.Background(), func(int64) error { calls++; return stop }, func(string, string, string, int64, uint32, error) {}); err != stop || calls != 1 {
 		t.Fatalf("pace error: %v after %d", err, calls)
 	}
 }
@@ -78,7 +81,9 @@ func TestScrubNoncurrentInline(t *testing.T) {
 	paced := 0
 	var bad []string
 	ok(t, m.ScrubInline(context.Background(), func(int64) error { paced++; return nil },
-		func(what string, _ int64, err error) { bad = append(bad, what) }))
+		func(bucket, key, version string, _ int64, _ uint32, err error) {
+			bad = append(bad, bucket+"/"+key+"?versionId="+version)
+		}))
 	if paced != 3 || !slices.Equal(bad, []string{"a/k?versionId=v1"}) {
 		t.Fatalf("paced %d, found %v", paced, bad)
 	}

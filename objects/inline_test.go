@@ -17,7 +17,7 @@ type inlineStore struct {
 	repaired map[string][]byte
 }
 
-func (s *inlineStore) ScrubInline(context.Context, func(int64) error, func(string, string, int64, uint32, error)) error {
+func (s *inlineStore) ScrubInline(context.Context, func(int64) error, func(string, string, string, int64, uint32, error)) error {
 	return nil
 }
 

@@ -27,7 +27,9 @@ import (
 //   - inline bodies of the metadata store (Config.Inline: meta.Store's
 //     ScrubInline) are checked after the blobs, through the same pace; one
 //     that fails is repaired from a peer (RepairInline, inline.go: a peer
-//     that holds the same version sends it, checked), logged like a blob
+//     that holds the same version sends it, checked; only a key's latest
+//     body: a noncurrent version's is counted unrepairable and logged at
+//     Error), logged like a blob
 //     (Warn, then Error if no peer had a good copy: tried again on the
 //     next pass). Until it is repaired, the node takes no snapshot (the
 //     snapshot refuses a body that fails its checksum, package meta).
@@ -68,12 +70,13 @@ type ScrubMetrics interface {
 // body against its checksum, calling pace(n) before it reads a body of n
 // bytes (pace blocks for the rate and returns an error once the pass must
 // stop: return it) and found for each body that fails, with the size and
-// CRC32C its record holds (the scrubber repairs it from a peer, counts and
-// logs it). RepairInline puts good bytes of bucket/key's body in place of
+// CRC32C its record holds and version "" for a key's latest body, else a
+// noncurrent version's ID (the scrubber repairs a latest body from a
+// peer, counts and logs it; a noncurrent one it reports unrepairable). RepairInline puts good bytes of bucket/key's body in place of
 // a bad copy, if the record still names them (repaired false otherwise).
 // Nil: no inline bodies.
 type InlineBodies interface {
-	ScrubInline(ctx context.Context, pace func(n int64) error, found func(bucket, key string, size int64, crc uint32, err error)) error
+	ScrubInline(ctx context.Context, pace func(n int64) error, found func(bucket, key, version string, size int64, crc uint32, err error)) error
 	RepairInline(bucket, key string, data []byte) (repaired bool, err error)
 }
 
@@ -178,10 +181,16 @@ func (s *Service) Scrub(ctx context.Context) (ScrubStats, error) {
 		return st, err
 	}
 	if s.inline != nil {
-		found := func(bucket, key string, size int64, crc uint32, ferr error) {
+		found := func(bucket, key, version string, size int64, crc uint32, ferr error) {
 			what := bucket + "/" + key
 			st.InlineCorrupt++
 			s.metrics.Corrupt(ScrubInline)
+			if version != "" { // a noncurrent version: the peers serve only a key's latest body
+				st.Unrepairable++
+				s.metrics.Unrepairable(ScrubInline)
+				s.log.Error("scrub: the inline body of a noncurrent version fails its checksum on this node (a GET of it answers 500 here, and no snapshot is taken until it is gone); it is not repaired from a peer", "object", what, "version", version, "size", size, "err", ferr)
+				return
+			}
 			s.log.Warn("scrub: an inline body fails its checksum; repairing it from a peer", "object", what, "size", size, "err", ferr)
 			rctx, cancel := context.WithTimeout(ctx, replicateTimeout(size))
 			_, err := s.RepairInline(rctx, bucket, key, size, crc)
