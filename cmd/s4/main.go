@@ -214,7 +214,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&accessLog, "access-log", "S4_ACCESS_LOG", "", "append the S3 access log (one JSON line per request) to this file, or - for standard output (default: off)")
 	sf.boolean(&cfg.MetricsPublic, "metrics-public", "S4_METRICS_PUBLIC", "serve GET /metrics without a scrape token")
 	var diskReserve, historyRetention, scrubRate, scrubInterval, inlineThreshold string
-	sf.str(&scrubRate, "scrub-rate", "S4_SCRUB_RATE", "16MiB", "how fast the scrubber re-reads this node's blobs and inline bodies to check their checksums (repairing a blob that fails from a peer): a size per second (16MiB, 100MB/s), or off")
+	sf.str(&scrubRate, "scrub-rate", "S4_SCRUB_RATE", "16MiB", "how fast the scrubber re-reads this node's blobs and inline bodies to check their checksums (repairing a blob or an inline body that fails from a peer): a size per second (16MiB, 100MB/s), or off")
 	sf.str(&scrubInterval, "scrub-interval", "S4_SCRUB_INTERVAL", "24h", "pause between two scrub passes (from the end of one to the start of the next)")
 	sf.str(&inlineThreshold, "inline-threshold", "S4_INLINE_THRESHOLD", strconv.FormatInt(cfg.InlineThreshold, 10), fmt.Sprintf("largest PUT or part body, in bytes, that travels in the Raft log and is kept with its metadata instead of in a blob file (0 turns it off; at most %d)", meta.MaxInline))
 	sf.str(&historyRetention, "history-retention", "S4_HISTORY_RETENTION", "0", "how long the IAM history keeps an event: a duration (8760h) or days (365d); 0 keeps it forever")
