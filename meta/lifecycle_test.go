@@ -53,7 +53,7 @@ func TestExpireObjects(t *testing.T) {
 	newer.LastModified = 20
 	ok(t, m.PutObject("b", "c", newer, nil)) // overwritten after the evaluation saw c at 10
 	ok(t, m.CreateUpload("b", "u", "up1", &ObjectMeta{}, 5))
-	ok(t, m.PutPart("up1", 1, &PartMeta{ETag: `"p"`, Size: 1, Blob: blobOf("part")}))
+	ok(t, m.PutPart("up1", 1, &PartMeta{ETag: `"p"`, Size: 4, Blob: blobOf("part")}))
 	ok(t, m.CreateBucket("d", "u1", 1))
 	ok(t, m.CreateUpload("d", "u", "up2", &ObjectMeta{}, 5)) // another bucket's: kept
 	expired, aborted, err := m.ExpireObjects("b", []ObjectExpiry{
