@@ -59,9 +59,9 @@ func applyBucketLifecycleSet(m *meta.Store, ev *BucketLifecycleSet) error {
 }
 
 func applyLifecycleExpire(m *meta.Store, ev *LifecycleExpire) (any, error) {
-	expired, aborted, err := m.ExpireObjects(ev.Bucket, ev.Objects, ev.Uploads)
+	res, err := m.Expire(ev.Bucket, &meta.Expiry{Objects: ev.Objects, Noncurrent: ev.Noncurrent, Markers: ev.Markers, Uploads: ev.Uploads, At: ev.At})
 	if err != nil {
 		return nil, err
 	}
-	return &LifecycleResult{Expired: expired, Aborted: aborted}, nil
+	return &res, nil
 }

@@ -47,3 +47,35 @@ func TestLifecycleEvents(t *testing.T) {
 		t.Fatal("lifecycle not deleted")
 	}
 }
+
+// TestLifecycleExpireVersion: an expiration with the versions' fields is a
+// version 2 event (a build that knows only version 1 stops at it); one
+// without them stays version 1.
+func TestLifecycleExpireVersion(t *testing.T) {
+	for _, c := range []struct {
+		ev   LifecycleExpire
+		want uint8
+	}{
+		{LifecycleExpire{Bucket: "b", Objects: []meta.ObjectExpiry{{Key: "k"}}, Uploads: []string{"u"}}, 1},
+		{LifecycleExpire{Bucket: "b", Objects: []meta.ObjectExpiry{{Key: "k", VersionID: "v", MarkerID: "m"}}}, 2},
+		{LifecycleExpire{Bucket: "b", Noncurrent: []meta.VersionExpiry{{Key: "k", VersionID: "v"}}}, 2},
+		{LifecycleExpire{Bucket: "b", Markers: []meta.VersionExpiry{{Key: "k", VersionID: "v"}}}, 2},
+	} {
+		cmd, err := Encode(MsgLifecycleExpire, &c.ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cmd[1] != c.want {
+			t.Errorf("%+v: version %d, want %d", c.ev, cmd[1], c.want)
+		}
+		if err := CheckEvent(cmd); err != nil {
+			t.Errorf("%+v: %v", c.ev, err)
+		}
+		if c.want == 2 {
+			cmd[1] = 1
+			if err := CheckEvent(cmd); err == nil {
+				t.Errorf("%+v: accepted as version 1", c.ev)
+			}
+		}
+	}
+}

@@ -207,20 +207,42 @@ type BucketLifecycleSet struct {
 }
 
 // LifecycleExpire is what the leader's lifecycle evaluator decided for one
-// bucket (node/lifecycle.go): the objects whose Expiration came, each
-// deleted only if it is still the object evaluated (same ETag and
-// LastModified: one overwritten since is kept), and the multipart uploads
-// whose AbortIncompleteMultipartUpload came, aborted if still in progress.
-// At is when the evaluator decided (Unix nanoseconds; for the record: the
-// apply does not read it).
+// bucket (node/lifecycle.go; meta.Store.Expire applies it): the latest
+// versions whose Expiration came, each expired only if it is still the
+// version evaluated (same ID, ETag and LastModified: one overwritten since
+// is kept) — deleted in an unversioned bucket, hidden by a delete marker
+// (MarkerID) in a versioned one; the noncurrent versions whose
+// NoncurrentVersionExpiration came; the delete markers left alone
+// (ExpiredObjectDeleteMarker); the multipart uploads whose
+// AbortIncompleteMultipartUpload came. At is when the evaluator decided
+// (Unix nanoseconds): the time of the delete markers it makes.
+//
+// The versions' fields (Noncurrent, Markers, ObjectExpiry.VersionID and
+// MarkerID) make it a version 2 event: a build that knows only version 1
+// would skip them and apply it differently.
 type LifecycleExpire struct {
-	Bucket  string
-	Objects []meta.ObjectExpiry
-	Uploads []string
-	At      int64
+	Bucket     string
+	Objects    []meta.ObjectExpiry
+	Noncurrent []meta.VersionExpiry `codec:",omitempty"`
+	Markers    []meta.VersionExpiry `codec:",omitempty"`
+	Uploads    []string
+	At         int64
 }
 
-// LifecycleResult is the FSM's answer to a LifecycleExpire: what it did.
-type LifecycleResult struct {
-	Expired, Aborted int
+func (e LifecycleExpire) eventVersion() uint8 {
+	v2 := len(e.Noncurrent) > 0 || len(e.Markers) > 0
+	for _, o := range e.Objects {
+		v2 = v2 || o.VersionID != "" || o.MarkerID != ""
+	}
+	return v2If(v2)
 }
+func (e LifecycleExpire) inlineSize() int { return 0 }
+
+// Size is how many decisions e carries.
+func (e *LifecycleExpire) Size() int {
+	return len(e.Objects) + len(e.Noncurrent) + len(e.Markers) + len(e.Uploads)
+}
+
+// LifecycleResult is the FSM's answer to a LifecycleExpire: what it did
+// (meta.ExpiryResult).
+type LifecycleResult = meta.ExpiryResult

@@ -44,7 +44,7 @@ var eventTable = []eventSpec{
 	// Lifecycle: the configuration, and the evaluator's expirations
 	// (answered with a *LifecycleResult).
 	metaEvent(MsgBucketLifecycleSet, "BucketLifecycleSet", applyBucketLifecycleSet),
-	metaEventResp(MsgLifecycleExpire, "LifecycleExpire", applyLifecycleExpire),
+	withVersion(2, metaEventResp(MsgLifecycleExpire, "LifecycleExpire", applyLifecycleExpire)),
 }
 
 // eventSpec is one row of the event table.

@@ -1,6 +1,8 @@
 package meta
 
 import (
+	"bytes"
+	"errors"
 	"math"
 	"strings"
 	"time"
@@ -17,11 +19,11 @@ import (
 // the bucket. DeleteBucket removes it with the bucket. It is in the
 // snapshots as every key of the store is.
 //
-// ExpireObjects applies what the leader's evaluator (node/lifecycle.go)
-// decided: each object is deleted only if it is still the object that was
-// evaluated (same ETag and LastModified), so an object overwritten between
-// the evaluation and the apply is kept; each upload is aborted if it is
-// still in progress.
+// Expire applies what the leader's evaluator (node/lifecycle.go) decided:
+// each version is expired only if it is still the version that was
+// evaluated (same ID, ETag and LastModified), so an object overwritten
+// between the evaluation and the apply is kept; each upload is aborted if
+// it is still in progress.
 
 var bktLifecycle = []byte("lifecycle")
 
@@ -217,59 +219,124 @@ func DateDue(date int64) int64 {
 	return date * int64(time.Second)
 }
 
-// ObjectExpiry is the Expiration the lifecycle evaluator checked for one
-// object: deleted only if it is still the object evaluated.
+// ObjectExpiry is the Expiration the lifecycle evaluator decided for the
+// latest version of one key: applied only if it is still the version
+// evaluated (same version ID, ETag and LastModified, not a delete marker).
+// MarkerID is the ID of the delete marker it makes in an Enabled bucket.
 type ObjectExpiry struct {
 	Key          string
 	ETag         string
 	LastModified int64
+	VersionID    string `codec:",omitempty"` // "" or "null": the null version
+	MarkerID     string `codec:",omitempty"`
 }
 
-// ExpireObjects deletes, in bucket, each object of objs that is still the
-// object evaluated (same ETag and LastModified), and aborts each upload of
-// uploads (IDs) still in progress in bucket, releasing their blobs as
-// DeleteObjects and AbortUpload do. An object that is missing or
-// overwritten, an upload completed or aborted, or a missing bucket, is
-// skipped: expired and aborted count what it did. In a bucket whose
-// versioning was ever enabled no object is expired: there Expiration adds
-// a delete marker, which is not built yet (uploads are still aborted).
-func (s *Store) ExpireObjects(bucket string, objs []ObjectExpiry, uploads []string) (expired, aborted int, err error) {
+// VersionExpiry names one version the evaluator decided to delete for
+// good: a noncurrent version (NoncurrentVersionExpiration), or a delete
+// marker that was the only version of its key (ExpiredObjectDeleteMarker).
+type VersionExpiry struct {
+	Key          string
+	VersionID    string // "null": the null version
+	ETag         string
+	LastModified int64
+}
+
+// Expiry is one batch of the evaluator's decisions for one bucket.
+type Expiry struct {
+	Objects    []ObjectExpiry
+	Noncurrent []VersionExpiry
+	Markers    []VersionExpiry
+	Uploads    []string // upload IDs (AbortIncompleteMultipartUpload)
+	At         int64    // the delete markers' time (Unix nanoseconds)
+}
+
+// ExpiryResult counts what Expire did.
+type ExpiryResult struct {
+	Expired    int // latest versions expired: deleted (unversioned) or hidden by a delete marker
+	Noncurrent int // noncurrent versions deleted
+	Markers    int // lone delete markers removed
+	Aborted    int // uploads aborted
+}
+
+// Expire applies x to bucket; every part of it is conditional, so what
+// changed since the evaluation is kept:
+//   - an object (the latest version of its key) is expired only if it is
+//     still the version evaluated: in an unversioned bucket it is deleted,
+//     in a versioned one a delete marker becomes the latest version (ID
+//     MarkerID in an Enabled bucket, the null version in a Suspended one),
+//     owned by the bucket's owner, at x.At (S3's rules);
+//   - a noncurrent version is deleted only if it is still noncurrent and
+//     the same (ETag, LastModified);
+//   - a delete marker is removed only if it is still the latest and only
+//     version of its key;
+//   - an upload is aborted if it is still in progress in bucket.
+//
+// Blobs are released as DeleteObjects, DeleteVersions and AbortUpload
+// release them. A missing bucket changes nothing.
+func (s *Store) Expire(bucket string, x *Expiry) (res ExpiryResult, err error) {
 	err = s.update(func(tx *bolt.Tx) error {
-		expired, aborted = 0, 0
-		for _, o := range objs {
+		res = ExpiryResult{}
+		for _, o := range x.Objects {
 			if err := invalidName("key", o.Key, maxKeyLen); err != nil {
 				return err
 			}
+			if err := errors.Join(checkVersionID(o.VersionID), checkVersionID(o.MarkerID)); err != nil {
+				return err
+			}
 		}
-		b := tx.Bucket(objectsBucket(bucket))
-		bv := tx.Bucket(bktBuckets).Get([]byte(bucket))
-		if b == nil || bv == nil {
+		for _, v := range append(append([]VersionExpiry(nil), x.Noncurrent...), x.Markers...) {
+			if err := invalidName("key", v.Key, maxKeyLen); err != nil {
+				return err
+			}
+			if err := invalidName("version id", v.VersionID, maxVersionID); err != nil {
+				return err
+			}
+		}
+		o := tx.Bucket(objectsBucket(bucket))
+		info, ok := bucketInfo(tx, bucket)
+		if o == nil || !ok {
 			return nil
 		}
-		var info BucketInfo
-		decodeMsg(bv, &info)
-		if info.Versioning != "" {
-			objs = nil
-		}
-		for _, o := range objs {
-			v := b.Get([]byte(o.Key))
+		for _, e := range x.Objects {
+			v := o.Get([]byte(e.Key))
 			if v == nil {
 				continue
 			}
-			var old ObjectMeta
-			decodeMsg(v, &old)
-			if old.ETag != o.ETag || old.LastModified != o.LastModified {
-				continue // overwritten since it was evaluated: kept
+			var latest ObjectMeta
+			decodeMsg(v, &latest)
+			if latest.DeleteMarker || latest.ETag != e.ETag || latest.LastModified != e.LastModified || !sameVersion(latest.VersionID, e.VersionID) {
+				continue // changed since it was evaluated: kept
 			}
-			ref(tx, old.Parts, -1)
-			if old.Inline != nil {
-				putInline(tx, bucket, o.Key, nil)
+			deleteVersion(tx, o, &info, bucket, VersionDelete{Key: e.Key, MarkerID: e.MarkerID}, info.Owner, x.At)
+			res.Expired++
+		}
+		for _, e := range x.Noncurrent {
+			id := e.VersionID
+			if id == NullVersion {
+				id = ""
 			}
-			must(b.Delete([]byte(o.Key)))
-			expired++
+			obj, _, found := noncurrent(tx, bucket, e.Key, id)
+			if !found || obj.ETag != e.ETag || obj.LastModified != e.LastModified {
+				continue
+			}
+			dropNoncurrent(tx, bucket, e.Key, id)
+			res.Noncurrent++
+		}
+		for _, e := range x.Markers {
+			v := o.Get([]byte(e.Key))
+			if v == nil {
+				continue
+			}
+			var latest ObjectMeta
+			decodeMsg(v, &latest)
+			if !latest.DeleteMarker || VersionIDOf(&latest) != e.VersionID || hasNoncurrent(tx, bucket, e.Key) {
+				continue
+			}
+			dropLatest(tx, o, bucket, e.Key, &latest)
+			res.Markers++
 		}
 		ub := tx.Bucket(bktUploads)
-		for _, id := range uploads {
+		for _, id := range x.Uploads {
 			v := ub.Get([]byte(id))
 			if v == nil {
 				continue
@@ -280,9 +347,35 @@ func (s *Store) ExpireObjects(bucket string, objs []ObjectExpiry, uploads []stri
 				continue
 			}
 			dropUpload(tx, id)
-			aborted++
+			res.Aborted++
 		}
 		return nil
 	})
-	return expired, aborted, err
+	return res, err
+}
+
+func sameVersion(a, b string) bool {
+	if a == NullVersion {
+		a = ""
+	}
+	if b == NullVersion {
+		b = ""
+	}
+	return a == b
+}
+
+// hasNoncurrent reports whether key has a noncurrent version.
+func hasNoncurrent(tx *bolt.Tx, bucket, key string) bool {
+	vb := tx.Bucket(versionsBucket(bucket))
+	if vb == nil {
+		return false
+	}
+	c := vb.Cursor()
+	prefix := append([]byte(key), 0)
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if isNoncurrentOf(k, key) {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package meta
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -56,14 +57,14 @@ func TestExpireObjects(t *testing.T) {
 	ok(t, m.PutPart("up1", 1, &PartMeta{ETag: `"p"`, Size: 4, Blob: blobOf("part")}))
 	ok(t, m.CreateBucket("d", "u1", 1))
 	ok(t, m.CreateUpload("d", "u", "up2", &ObjectMeta{}, 5)) // another bucket's: kept
-	expired, aborted, err := m.ExpireObjects("b", []ObjectExpiry{
+	res, err := m.Expire("b", &Expiry{Objects: []ObjectExpiry{
 		{Key: "a", ETag: a.ETag, LastModified: 10},
 		{Key: "c", ETag: c.ETag, LastModified: 10},
 		{Key: "missing", ETag: `"e"`, LastModified: 10},
-	}, []string{"up1", "up2", "nope"})
+	}, Uploads: []string{"up1", "up2", "nope"}})
 	ok(t, err)
-	if expired != 1 || aborted != 1 {
-		t.Fatalf("expired %d aborted %d", expired, aborted)
+	if res != (ExpiryResult{Expired: 1, Aborted: 1}) {
+		t.Fatalf("result %+v", res)
 	}
 	if _, found := m.Object("b", "a"); found {
 		t.Error("a not expired")
@@ -83,20 +84,76 @@ func TestExpireObjects(t *testing.T) {
 	if n := m.BlobRefs(blobOf("part").SHA256); n != 0 {
 		t.Errorf("the part's blob has %d refs", n)
 	}
-	if e, ab, err := m.ExpireObjects("gone", []ObjectExpiry{{Key: "a"}}, nil); err != nil || e != 0 || ab != 0 {
-		t.Errorf("missing bucket: %d %d %v", e, ab, err)
+	if r, err := m.Expire("gone", &Expiry{Objects: []ObjectExpiry{{Key: "a"}}}); err != nil || r != (ExpiryResult{}) {
+		t.Errorf("missing bucket: %+v %v", r, err)
 	}
-	_, _, err = m.ExpireObjects("b", []ObjectExpiry{{Key: ""}}, nil)
+	_, err = m.Expire("b", &Expiry{Objects: []ObjectExpiry{{Key: ""}}})
 	wantInvalid(t, err)
-	// A versioned bucket's objects are not expired (delete markers are
-	// not built yet).
+}
+
+// TestExpireVersions: in a versioned bucket Expiration makes a delete
+// marker (the version evaluated becomes noncurrent), NoncurrentVersion
+// Expiration deletes a noncurrent version for good, and a delete marker
+// is removed only once it is the only version of its key; stale decisions
+// change nothing.
+func TestExpireVersions(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "owner", 1))
 	ok(t, m.SetBucketVersioning("b", VersioningEnabled))
-	if e, _, err := m.ExpireObjects("b", []ObjectExpiry{{Key: "c", ETag: newer.ETag, LastModified: 20}}, nil); err != nil || e != 0 {
-		t.Errorf("versioned bucket: expired %d, %v", e, err)
+	put := func(id string, at int64) *ObjectMeta {
+		o := objOf(id)
+		o.VersionID, o.LastModified, o.ETag = id, at, `"`+id+`"`
+		ok(t, m.PutObject("b", "k", o, nil))
+		return o
 	}
-	if _, found := m.Object("b", "c"); !found {
-		t.Error("an object of a versioned bucket was expired")
+	v1, v2 := put("v1", 10), put("v2", 20)
+	ids := func() (out []string) {
+		for _, v := range m.ObjectVersions("b", "k") {
+			id := VersionIDOf(&v.Object)
+			if v.Object.DeleteMarker {
+				id += "(marker)"
+			}
+			out = append(out, id)
+		}
+		return out
 	}
+	want := func(what string, got ExpiryResult, wantRes ExpiryResult, versions ...string) {
+		t.Helper()
+		if got != wantRes {
+			t.Errorf("%s: result %+v, want %+v", what, got, wantRes)
+		}
+		if g := ids(); len(g) != len(versions) || strings.Join(g, ",") != strings.Join(versions, ",") {
+			t.Errorf("%s: versions %q, want %q", what, g, versions)
+		}
+	}
+	run := func(x *Expiry) ExpiryResult {
+		t.Helper()
+		r, err := m.Expire("b", x)
+		ok(t, err)
+		return r
+	}
+	// Stale: the evaluator saw v1 as the latest.
+	want("stale", run(&Expiry{Objects: []ObjectExpiry{{Key: "k", ETag: v1.ETag, LastModified: 10, VersionID: "v1", MarkerID: "m0"}}}), ExpiryResult{}, "v2", "v1")
+	want("expire v2", run(&Expiry{At: 30, Objects: []ObjectExpiry{{Key: "k", ETag: v2.ETag, LastModified: 20, VersionID: "v2", MarkerID: "m1"}}}),
+		ExpiryResult{Expired: 1}, "m1(marker)", "v2", "v1")
+	if mk, latest, found := m.ObjectVersion("b", "k", "m1", false); !found || !latest || !mk.DeleteMarker || mk.Owner != "owner" || mk.LastModified != 30 {
+		t.Errorf("marker %+v latest %v found %v", mk, latest, found)
+	}
+	want("the marker is not alone", run(&Expiry{Markers: []VersionExpiry{{Key: "k", VersionID: "m1", LastModified: 30}}}), ExpiryResult{}, "m1(marker)", "v2", "v1")
+	want("stale noncurrent", run(&Expiry{Noncurrent: []VersionExpiry{{Key: "k", VersionID: "v1", ETag: `"other"`, LastModified: 10}}}), ExpiryResult{}, "m1(marker)", "v2", "v1")
+	want("noncurrent", run(&Expiry{Noncurrent: []VersionExpiry{{Key: "k", VersionID: "v1", ETag: v1.ETag, LastModified: 10}, {Key: "k", VersionID: "v2", ETag: v2.ETag, LastModified: 20}}}),
+		ExpiryResult{Noncurrent: 2}, "m1(marker)")
+	if n := m.BlobRefs(blobOf("v1").SHA256); n != 0 {
+		t.Errorf("v1's blob has %d refs", n)
+	}
+	want("lone marker", run(&Expiry{Markers: []VersionExpiry{{Key: "k", VersionID: "m1", LastModified: 30}}}), ExpiryResult{Markers: 1})
+	// Suspended: the marker is the null version.
+	ok(t, m.SetBucketVersioning("b", VersioningSuspended))
+	o := objOf("n")
+	o.LastModified = 40
+	ok(t, m.PutObject("b", "k", o, nil))
+	want("suspended", run(&Expiry{At: 50, Objects: []ObjectExpiry{{Key: "k", ETag: o.ETag, LastModified: 40, VersionID: "null", MarkerID: "ignored"}}}),
+		ExpiryResult{Expired: 1}, "null(marker)")
 }
 
 // TestDueAfterDays: S3's rule, a time plus the days rounded up to the next

@@ -9,6 +9,7 @@ import (
 
 	"github.com/s4/s4/fsm"
 	"github.com/s4/s4/meta"
+	"github.com/s4/s4/s3"
 )
 
 // The lifecycle evaluator: buckets' lifecycle rules (meta/lifecycle.go,
@@ -25,24 +26,21 @@ import (
 //     own state and the wall clock which objects' Expiration and which
 //     uploads' AbortIncompleteMultipartUpload came.
 //   - What it decides is a LifecycleExpire event per batch of at most
-//     lifecycleBatch objects and uploads of one bucket, through the log, so
+//     lifecycleBatch versions and uploads of one bucket, through the log, so
 //     every node deletes the same objects at the same index. The apply is
-//     conditional (meta.ExpireObjects): an object is deleted only if it still
-//     has the ETag and LastModified the evaluator saw; one overwritten in
-//     between is kept (and evaluated again at the next run).
+//     conditional (meta.Store.Expire): a version is expired only if it is
+//     still the one the evaluator saw (version ID, ETag, LastModified); one
+//     overwritten in between is kept (and evaluated again at the next run).
 //   - Batches are paced (lifecyclePause between two), so that a million
 //     expiring objects are a stream of small entries that IAM events and
 //     writes interleave with, not one that stalls them.
 //   - S3's rule for days: an object expires at the start of the day (midnight
 //     UTC) after LastModified plus Days, rounded up (meta.DueAfterDays);
 //     LifecycleDay sets the length of a day (tests use a second).
-//   - Rules for versions (NoncurrentVersionExpiration,
-//     ExpiredObjectDeleteMarker) are stored and answered but not applied:
-//     S4 has no object versions yet, so a bucket has no noncurrent version
-//     and no delete marker for them to act on. In a bucket whose versioning
-//     was ever enabled, Expiration would add a delete marker: not built
-//     yet, so it is not applied there (only AbortIncompleteMultipartUpload
-//     is), and each run logs a warning.
+//   - In a bucket whose versioning was ever enabled, Expiration hides the
+//     latest version behind a new delete marker, NoncurrentVersionExpiration
+//     deletes noncurrent versions, ExpiredObjectDeleteMarker removes lone
+//     delete markers (versions, below).
 
 const (
 	// lifecycleBatch bounds one LifecycleExpire: at most this many objects
@@ -129,11 +127,9 @@ func (n *Node) runLifecycle() {
 			return
 		}
 	}
-	n.log.Info("lifecycle: run done", "buckets", len(buckets), "expired", r.expired, "aborted", r.aborted,
+	n.log.Info("lifecycle: run done", "buckets", len(buckets), "expired", r.expired, "noncurrent", r.noncurrent,
+		"delete_markers", r.markers, "aborted", r.aborted,
 		"kept", r.kept, "events", r.events, "took", time.Since(start).Round(time.Millisecond))
-	if r.versionedSkipped > 0 {
-		n.log.Warn("lifecycle: Expiration rules of versioned buckets are not applied yet (delete markers are not built)", "buckets", r.versionedSkipped)
-	}
 }
 
 // lifecycleRun is one run's state.
@@ -143,17 +139,18 @@ type lifecycleRun struct {
 	now, day               int64 // Unix nanoseconds; a day's length
 	batch                  fsm.LifecycleExpire
 	expired, aborted, kept int // what the applied events did; kept: evaluated but not expired (overwritten, gone)
+	noncurrent, markers    int // noncurrent versions deleted, lone delete markers removed
 	events                 int
-	versionedSkipped       int // versioned buckets whose Expiration rules were not applied
 }
 
 // bucket evaluates one bucket's rules and proposes what came due.
 func (r *lifecycleRun) bucket(bucket string) error {
 	lc := r.n.meta.BucketLifecycle(bucket)
-	if lc == nil {
+	info, ok := r.n.meta.Bucket(bucket)
+	if lc == nil || !ok {
 		return nil
 	}
-	var expiring, aborting []*meta.LifecycleRule
+	var expiring, markers, noncurrent, aborting []*meta.LifecycleRule
 	for i := range lc.Rules {
 		rule := &lc.Rules[i]
 		if !rule.Enabled {
@@ -162,39 +159,26 @@ func (r *lifecycleRun) bucket(bucket string) error {
 		if rule.ExpirationDays > 0 || rule.ExpirationDate != nil {
 			expiring = append(expiring, rule)
 		}
+		if rule.ExpiredObjectDeleteMarker != nil && *rule.ExpiredObjectDeleteMarker {
+			markers = append(markers, rule)
+		}
+		if rule.NoncurrentDays > 0 {
+			noncurrent = append(noncurrent, rule)
+		}
 		if rule.AbortDays > 0 {
 			aborting = append(aborting, rule)
 		}
 	}
 	r.batch = fsm.LifecycleExpire{Bucket: bucket}
-	if info, ok := r.n.meta.Bucket(bucket); ok && info.Versioning != "" && len(expiring) > 0 {
-		// Expiration adds a delete marker in a versioned bucket: not built
-		// yet, so not applied (meta.ExpireObjects refuses it too).
-		r.versionedSkipped++
-		expiring = nil
+	var err error
+	switch {
+	case info.Versioning == "" && len(expiring) > 0:
+		err = r.objects(bucket, expiring)
+	case info.Versioning != "" && len(expiring)+len(markers)+len(noncurrent) > 0:
+		err = r.versions(bucket, info.Versioning == meta.VersioningEnabled, expiring, markers, noncurrent)
 	}
-	if len(expiring) > 0 {
-		prefix := commonPrefix(expiring)
-		after := ""
-		for {
-			page, ok := r.n.meta.List(bucket, prefix, after, "", lifecyclePage)
-			if !ok {
-				return nil // deleted meanwhile
-			}
-			for i := range page.Objects {
-				e := &page.Objects[i]
-				if r.objectDue(expiring, e) {
-					r.batch.Objects = append(r.batch.Objects, meta.ObjectExpiry{Key: e.Key, ETag: e.Object.ETag, LastModified: e.Object.LastModified})
-					if err := r.flushIfFull(); err != nil {
-						return err
-					}
-				}
-			}
-			if !page.IsTruncated {
-				break
-			}
-			after = page.NextMarker
-		}
+	if err != nil {
+		return err
 	}
 	if len(aborting) > 0 {
 		for _, u := range r.n.meta.Uploads(bucket, commonPrefix(aborting)) {
@@ -209,19 +193,138 @@ func (r *lifecycleRun) bucket(bucket string) error {
 	return r.flush()
 }
 
-// objectDue reports whether one of rules expires the object now.
-func (r *lifecycleRun) objectDue(rules []*meta.LifecycleRule, e *meta.ListEntry) bool {
+// objects walks an unversioned bucket: an object that expired is deleted.
+func (r *lifecycleRun) objects(bucket string, expiring []*meta.LifecycleRule) error {
+	prefix, after := commonPrefix(expiring), ""
+	for {
+		page, ok := r.n.meta.List(bucket, prefix, after, "", lifecyclePage)
+		if !ok {
+			return nil // deleted meanwhile
+		}
+		for i := range page.Objects {
+			e := &page.Objects[i]
+			if r.objectDue(expiring, e.Key, &e.Object) {
+				r.batch.Objects = append(r.batch.Objects, meta.ObjectExpiry{Key: e.Key, ETag: e.Object.ETag, LastModified: e.Object.LastModified})
+				if err := r.flushIfFull(); err != nil {
+					return err
+				}
+			}
+		}
+		if !page.IsTruncated {
+			return nil
+		}
+		after = page.NextMarker
+	}
+}
+
+// versions walks a versioned bucket's versions, each key's newest first
+// (S3's rules):
+//   - the latest version, not a delete marker, that Expiration selects is
+//     hidden by a new delete marker (its ID chosen here, in an Enabled
+//     bucket; the null version in a Suspended one);
+//   - a noncurrent version is deleted for good NoncurrentDays after it
+//     became noncurrent (when the version after it was made), unless it is
+//     one of the NewerNoncurrentVersions newest noncurrent versions;
+//   - a delete marker that is the latest and only version of its key is
+//     removed (ExpiredObjectDeleteMarker).
+func (r *lifecycleRun) versions(bucket string, enabled bool, expiring, markers, noncurrent []*meta.LifecycleRule) error {
+	prefix := commonPrefix(append(append(append([]*meta.LifecycleRule(nil), expiring...), markers...), noncurrent...))
+	var (
+		newerLM    int64         // LastModified of the version after the one at hand
+		older      int           // noncurrent versions of the key seen so far
+		loneMarker *meta.Version // the key's latest, a delete marker, with no other version seen yet
+	)
+	finish := func() error {
+		m := loneMarker
+		loneMarker = nil
+		if m != nil && matchesAny(markers, m.Key, &m.Object) {
+			r.batch.Markers = append(r.batch.Markers, meta.VersionExpiry{Key: m.Key, VersionID: meta.VersionIDOf(&m.Object), LastModified: m.Object.LastModified})
+			return r.flushIfFull()
+		}
+		return nil
+	}
+	keyMarker, idMarker := "", ""
+	for {
+		page, ok := r.n.meta.ListVersions(bucket, prefix, keyMarker, idMarker, "", lifecyclePage)
+		if !ok {
+			return nil
+		}
+		for i := range page.Versions {
+			v := &page.Versions[i]
+			obj := &v.Object
+			if v.IsLatest { // a key's versions start with its latest
+				if err := finish(); err != nil {
+					return err
+				}
+				older = 0
+			}
+			switch {
+			case v.IsLatest && obj.DeleteMarker:
+				vc := *v
+				loneMarker = &vc
+			case v.IsLatest:
+				if r.objectDue(expiring, v.Key, obj) {
+					e := meta.ObjectExpiry{Key: v.Key, ETag: obj.ETag, LastModified: obj.LastModified, VersionID: meta.VersionIDOf(obj)}
+					if enabled {
+						e.MarkerID = s3.NewVersionID()
+					}
+					r.batch.Objects = append(r.batch.Objects, e)
+				}
+			default:
+				loneMarker = nil
+				older++
+				if r.noncurrentDue(noncurrent, v.Key, obj, older, newerLM) {
+					r.batch.Noncurrent = append(r.batch.Noncurrent, meta.VersionExpiry{Key: v.Key, VersionID: meta.VersionIDOf(obj), ETag: obj.ETag, LastModified: obj.LastModified})
+				}
+			}
+			newerLM = obj.LastModified
+			if err := r.flushIfFull(); err != nil {
+				return err
+			}
+		}
+		if !page.IsTruncated {
+			return finish()
+		}
+		keyMarker, idMarker = page.NextKeyMarker, page.NextVersionIDMarker
+	}
+}
+
+// matchesAny reports whether one of rules' filters selects the version.
+func matchesAny(rules []*meta.LifecycleRule, key string, obj *meta.ObjectMeta) bool {
 	for _, rule := range rules {
-		if !rule.Matches(e.Key, e.Object.Size, e.Object.Tags) {
+		if rule.Matches(key, obj.Size, obj.Tags) {
+			return true
+		}
+	}
+	return false
+}
+
+// objectDue reports whether one of rules expires the object now.
+func (r *lifecycleRun) objectDue(rules []*meta.LifecycleRule, key string, obj *meta.ObjectMeta) bool {
+	for _, rule := range rules {
+		if !rule.Matches(key, obj.Size, obj.Tags) {
 			continue
 		}
 		var due int64
 		if rule.ExpirationDate != nil {
 			due = meta.DateDue(*rule.ExpirationDate)
 		} else {
-			due = meta.DueAfterDays(e.Object.LastModified, rule.ExpirationDays, r.day)
+			due = meta.DueAfterDays(obj.LastModified, rule.ExpirationDays, r.day)
 		}
 		if due <= r.now {
+			return true
+		}
+	}
+	return false
+}
+
+// noncurrentDue reports whether one of rules deletes a noncurrent version
+// now: the nth newest noncurrent version of its key, noncurrent since
+// since (Unix nanoseconds).
+func (r *lifecycleRun) noncurrentDue(rules []*meta.LifecycleRule, key string, obj *meta.ObjectMeta, nth int, since int64) bool {
+	for _, rule := range rules {
+		if nth > rule.NewerNoncurrentVersions && rule.Matches(key, obj.Size, obj.Tags) &&
+			meta.DueAfterDays(since, rule.NoncurrentDays, r.day) <= r.now {
 			return true
 		}
 	}
@@ -239,7 +342,7 @@ func (r *lifecycleRun) uploadDue(rules []*meta.LifecycleRule, u *meta.UploadInfo
 }
 
 func (r *lifecycleRun) flushIfFull() error {
-	if len(r.batch.Objects)+len(r.batch.Uploads) < lifecycleBatch {
+	if r.batch.Size() < lifecycleBatch {
 		return nil
 	}
 	return r.flush()
@@ -248,7 +351,7 @@ func (r *lifecycleRun) flushIfFull() error {
 // flush proposes the batch, if any, through this node's own Raft, while
 // it still may serve as the leader, then pauses.
 func (r *lifecycleRun) flush() error {
-	if len(r.batch.Objects)+len(r.batch.Uploads) == 0 {
+	if r.batch.Size() == 0 {
 		return nil
 	}
 	ev := r.batch
@@ -274,9 +377,11 @@ func (r *lifecycleRun) flush() error {
 	}
 	r.events++
 	r.expired += res.Expired
+	r.noncurrent += res.Noncurrent
+	r.markers += res.Markers
 	r.aborted += res.Aborted
-	r.kept += len(ev.Objects) + len(ev.Uploads) - res.Expired - res.Aborted
-	r.n.obs.metrics.Lifecycle.Applied(res.Expired, res.Aborted)
+	r.kept += ev.Size() - res.Expired - res.Noncurrent - res.Markers - res.Aborted
+	r.n.obs.metrics.Lifecycle.Applied(res.Expired, res.Noncurrent, res.Markers, res.Aborted)
 	select {
 	case <-r.ctx.Done():
 		return ErrClosed

@@ -133,7 +133,7 @@ func TestLifecycleSingleNode(t *testing.T) {
 	}
 	_, err := w.ListParts(bg, &s3.ListPartsInput{Bucket: aws.String(b), Key: aws.String("up/big"), UploadId: up.UploadId})
 	wantCode(t, err, "NoSuchUpload", 404)
-	if l := metricLine(t, e.n, "s4_lifecycle_expired_total"); l != "s4_lifecycle_expired_total 3" {
+	if l := metricLine(t, e.n, `s4_lifecycle_expired_total{kind="current"}`); l != `s4_lifecycle_expired_total{kind="current"} 3` {
 		t.Errorf("metric: %s", l)
 	}
 	if l := metricLine(t, e.n, "s4_lifecycle_aborted_total"); l != "s4_lifecycle_aborted_total 1" {
@@ -263,12 +263,12 @@ func TestClusterLifecycle(t *testing.T) {
 			t.Errorf("follower n%d ran the evaluator %d times", i+1, n.lc.runs.Load())
 		}
 	}
-	if l := metricLine(t, leader, "s4_lifecycle_expired_total"); l != "s4_lifecycle_expired_total 3" {
+	if l := metricLine(t, leader, `s4_lifecycle_expired_total{kind="current"}`); l != `s4_lifecycle_expired_total{kind="current"} 3` {
 		t.Errorf("leader's metric: %s", l)
 	}
 	for _, n := range nodes {
 		if n != leader {
-			if l := metricLine(t, n, "s4_lifecycle_expired_total"); l != "s4_lifecycle_expired_total 0" {
+			if l := metricLine(t, n, `s4_lifecycle_expired_total{kind="current"}`); l != `s4_lifecycle_expired_total{kind="current"} 0` {
 				t.Errorf("follower %s's metric: %s", n.ID(), l)
 			}
 		}
@@ -295,6 +295,89 @@ func TestNextLifecycleRun(t *testing.T) {
 	for _, bad := range []string{"25:00", "3pm", "", "12:61"} {
 		if _, err := parseTimeOfDay(bad); err == nil {
 			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+// versionsOf lists the versions and delete markers of bucket under prefix
+// as "key@id" and "key@id(marker)", newest first per key.
+func versionsOf(t *testing.T, c *s3.Client, bucket, prefix string) []string {
+	t.Helper()
+	out := must[*s3.ListObjectVersionsOutput](t)(c.ListObjectVersions(bg, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)}))
+	var got []string
+	for _, v := range out.Versions {
+		got = append(got, aws.ToString(v.Key)+"@"+aws.ToString(v.VersionId))
+	}
+	for _, m := range out.DeleteMarkers {
+		got = append(got, aws.ToString(m.Key)+"@"+aws.ToString(m.VersionId)+"(marker)")
+	}
+	return got
+}
+
+// TestLifecycleVersions: in a versioned bucket, with one-second days,
+// Expiration hides the latest version behind a delete marker (a GET is
+// then 404), NoncurrentVersionExpiration deletes noncurrent versions but
+// keeps NewerNoncurrentVersions of them, and ExpiredObjectDeleteMarker
+// removes a delete marker once it is the only version of its key.
+func TestLifecycleVersions(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	lifecycleConfig(&cfg)
+	e := newS3EnvWith(t, cfg)
+	w := e.sdkFor(e.writer)
+	const b = "lcversions"
+	mkBucket(t, w, b)
+	must[*s3.PutBucketVersioningOutput](t)(w.PutBucketVersioning(bg, &s3.PutBucketVersioningInput{Bucket: aws.String(b),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}))
+	put := func(key, body string) string {
+		return aws.ToString(putString(t, w, b, key, body).VersionId)
+	}
+	put("exp/a", "one")
+	put("exp/a", "two")
+	n1, n2, n3 := put("keep2/k", "1"), put("keep2/k", "2"), put("keep2/k", "3")
+	mx := put("marker/x", "x")
+	must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String(b), Key: aws.String("marker/x")}))
+	must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String(b), Key: aws.String("marker/x"), VersionId: aws.String(mx)}))
+	if got := versionsOf(t, w, b, "marker/"); len(got) != 1 || !strings.HasSuffix(got[0], "(marker)") {
+		t.Fatalf("marker/x before the rules: %q", got)
+	}
+
+	must[*s3.PutBucketLifecycleConfigurationOutput](t)(w.PutBucketLifecycleConfiguration(bg, &s3.PutBucketLifecycleConfigurationInput{Bucket: aws.String(b),
+		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{
+			{ID: aws.String("exp"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("exp/")},
+				Expiration:                  &types.LifecycleExpiration{Days: aws.Int32(1)},
+				NoncurrentVersionExpiration: &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(1)}},
+			{ID: aws.String("keep2"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("keep2/")},
+				NoncurrentVersionExpiration: &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(1), NewerNoncurrentVersions: aws.Int32(1)}},
+			{ID: aws.String("markers"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("marker/")},
+				Expiration: &types.LifecycleExpiration{ExpiredObjectDeleteMarker: aws.Bool(true)}},
+		}}}))
+
+	// exp/a: the latest version goes behind a marker, then both versions
+	// go (noncurrent for a day); the marker stays (no marker rule there).
+	waitFor(t, 20*time.Second, "exp/a down to its delete marker", func() bool {
+		got := versionsOf(t, w, b, "exp/")
+		return len(got) == 1 && strings.HasSuffix(got[0], "(marker)")
+	})
+	_, err := w.GetObject(bg, &s3.GetObjectInput{Bucket: aws.String(b), Key: aws.String("exp/a")})
+	wantCode(t, err, "NoSuchKey", 404)
+	// keep2/k: the oldest noncurrent version goes, the newest one is kept.
+	waitFor(t, 20*time.Second, "keep2/k's oldest version deleted", func() bool {
+		return len(versionsOf(t, w, b, "keep2/")) == 2
+	})
+	if got := versionsOf(t, w, b, "keep2/"); strings.Join(got, " ") != "keep2/k@"+n3+" keep2/k@"+n2 {
+		t.Errorf("keep2/k: %q, want %s and %s (not %s)", got, n3, n2, n1)
+	}
+	if got := getString(t, w, b, "keep2/k"); got != "3" {
+		t.Errorf("keep2/k: %q", got)
+	}
+	// marker/x: the lone delete marker is removed.
+	waitFor(t, 20*time.Second, "marker/x's lone delete marker removed", func() bool {
+		return len(versionsOf(t, w, b, "marker/")) == 0
+	})
+	for _, c := range []struct{ kind, min string }{{"current", "1"}, {"noncurrent", "3"}, {"delete_marker", "1"}} {
+		name := `s4_lifecycle_expired_total{kind="` + c.kind + `"}`
+		if l := metricLine(t, e.n, name); l != name+" "+c.min {
+			t.Errorf("metric: %s, want %s", l, c.min)
 		}
 	}
 }
