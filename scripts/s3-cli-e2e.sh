@@ -133,6 +133,26 @@ as_alice s3api delete-bucket-lifecycle --bucket e2e
 out=$(as_alice s3api get-bucket-lifecycle-configuration --bucket e2e 2>&1) && fail "lifecycle still there"
 grep -q NoSuchLifecycleConfiguration <<<"$out" || fail "after delete-bucket-lifecycle: $out"
 
+# Lifecycle on a versioned bucket: the latest version goes behind a delete
+# marker, the noncurrent versions go a day later, then the lone marker.
+as_alice s3 mb s3://e2elc >/dev/null
+as_alice s3api put-bucket-versioning --bucket e2elc --versioning-configuration Status=Enabled
+as_alice s3api put-object --bucket e2elc --key doc.txt --body "$work/small.txt" >/dev/null
+as_alice s3api put-object --bucket e2elc --key doc.txt --body "$work/small.txt" >/dev/null
+cat >"$work/lifecycle-versions.json" <<'JSON'
+{"Rules": [
+  {"ID": "all", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 1}, "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
+  {"ID": "markers", "Status": "Enabled", "Filter": {}, "Expiration": {"ExpiredObjectDeleteMarker": true}}
+]}
+JSON
+as_alice s3api put-bucket-lifecycle-configuration --bucket e2elc --lifecycle-configuration "file://$work/lifecycle-versions.json"
+deadline=$((SECONDS + 30))
+until [ "$(as_alice s3api list-object-versions --bucket e2elc --query '[length(Versions || `[]`), length(DeleteMarkers || `[]`)]' --output text)" = "$(printf '0\t0')" ]; do
+  [ $SECONDS -lt $deadline ] || fail "versioned lifecycle: $(as_alice s3api list-object-versions --bucket e2elc --output json)"
+  sleep 0.2
+done
+as_alice s3 rb s3://e2elc >/dev/null
+
 # Revoked: the next request with the old key fails.
 curl -s --cacert "$AWS_CA_BUNDLE" -X DELETE "$BASE/api/admin/users/$BOB/credentials" -H "Authorization: Bearer $TOKEN"
 out=$(as_bob s3 ls s3://e2e 2>&1) && fail "revoked key still works"
