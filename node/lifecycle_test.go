@@ -5,11 +5,13 @@ package node
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -149,19 +151,32 @@ func TestLifecycleSingleNode(t *testing.T) {
 	})
 }
 
+// startLifecycleCluster starts three nodes with lifecycleConfig, on other
+// ports if another process took one (as startClusterConfigs does).
+func startLifecycleCluster(t *testing.T) []*Node {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		var peers []Peer
+		for i := 1; i <= 3; i++ {
+			peers = append(peers, Peer{ID: fmt.Sprintf("n%d", i), Addr: freeAddr(t)})
+		}
+		nodes, _, err := tryStartClusterWith(t, peers, func(_ int, cfg *Config) { lifecycleConfig(cfg) })
+		if err == nil {
+			return nodes
+		}
+		if attempt == 5 || !errors.Is(err, syscall.EADDRINUSE) {
+			t.Fatal(err)
+		}
+		t.Logf("retrying on other ports: %v", err)
+	}
+}
+
 // TestClusterLifecycle: three nodes, one-second days. Objects past their
 // expiration go in one LifecycleExpire event, applied on every node; an
 // object overwritten between the evaluation and the apply is kept; only
 // the leader evaluates and proposes.
 func TestClusterLifecycle(t *testing.T) {
-	var peers []Peer
-	for i := 1; i <= 3; i++ {
-		peers = append(peers, Peer{ID: fmt.Sprintf("n%d", i), Addr: freeAddr(t)})
-	}
-	nodes, _, err := tryStartClusterWith(t, peers, func(_ int, cfg *Config) { lifecycleConfig(cfg) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	nodes := startLifecycleCluster(t)
 	clients := writerClients(t, nodes)
 	var leader *Node
 	waitFor(t, 10*time.Second, "a serving leader", func() bool {
@@ -380,4 +395,51 @@ func TestLifecycleVersions(t *testing.T) {
 			t.Errorf("metric: %s, want %s", l, c.min)
 		}
 	}
+}
+
+// TestClusterLifecycleVersions: three nodes, a versioned bucket, one-second
+// days: the delete marker the leader's Expiration makes has the same ID
+// on every node, and every node lists the same versions after the
+// noncurrent version is deleted.
+func TestClusterLifecycleVersions(t *testing.T) {
+	nodes := startLifecycleCluster(t)
+	clients := writerClients(t, nodes)
+	const b = "lcclusterv"
+	mkBucket(t, clients[0], b)
+	must[*s3.PutBucketVersioningOutput](t)(clients[1].PutBucketVersioning(bg, &s3.PutBucketVersioningInput{Bucket: aws.String(b),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}))
+	putString(t, clients[0], b, "k", "one")
+	putString(t, clients[1], b, "k", "two")
+	must[*s3.PutBucketLifecycleConfigurationOutput](t)(clients[2].PutBucketLifecycleConfiguration(bg, &s3.PutBucketLifecycleConfigurationInput{Bucket: aws.String(b),
+		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{
+			{ID: aws.String("k"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{},
+				Expiration:                  &types.LifecycleExpiration{Days: aws.Int32(1)},
+				NoncurrentVersionExpiration: &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(1), NewerNoncurrentVersions: aws.Int32(1)}}}}}))
+	// The end state: the marker, and "two" kept as the one newer
+	// noncurrent version ("one" deleted).
+	var want []string
+	waitFor(t, 30*time.Second, "the marker and one noncurrent version", func() bool {
+		got := versionsOf(t, clients[0], b, "")
+		if len(got) != 2 || !strings.HasSuffix(got[1], "(marker)") {
+			return false
+		}
+		want = got
+		return true
+	})
+	for i, c := range clients {
+		waitFor(t, 10*time.Second, fmt.Sprintf("n%d's versions", i+1), func() bool {
+			return strings.Join(versionsOf(t, c, b, ""), " ") == strings.Join(want, " ")
+		})
+		if got := getStringVersion(t, c, b, "k", strings.TrimPrefix(want[0], "k@")); got != "two" {
+			t.Errorf("n%d: the noncurrent version is %q", i+1, got)
+		}
+		_, err := c.GetObject(bg, &s3.GetObjectInput{Bucket: aws.String(b), Key: aws.String("k")})
+		wantCode(t, err, "NoSuchKey", 404)
+	}
+}
+
+func getStringVersion(t *testing.T, c *s3.Client, bucket, key, id string) string {
+	t.Helper()
+	out := must[*s3.GetObjectOutput](t)(c.GetObject(bg, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(id)}))
+	return string(readAll(t, out.Body))
 }
