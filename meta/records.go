@@ -65,8 +65,8 @@ type ObjectMeta struct {
 	// (inline.go); nil: none.
 	Inline *Inline `codec:",omitempty"`
 	// VersionID is the version's ID in a bucket with versioning
-	// (versions.go); "" is the null version (S3's "null"), which every
-	// object of a bucket that never had versioning is.
+	// (versions.go); "" and "null" are the null version: "" one written
+	// while the bucket never had versioning, "null" one written since.
 	VersionID string `codec:",omitempty"`
 	// DeleteMarker marks a delete marker: a version without data.
 	DeleteMarker bool `codec:",omitempty"`

@@ -59,7 +59,9 @@ const maxVersionID = 1024
 func versionsBucket(name string) []byte     { return []byte("v/" + name) }
 func versionIndexBucket(name string) []byte { return []byte("x/" + name) }
 
-// VersionIDOf is the ID S3 shows of a version: NullVersion for "".
+// VersionIDOf is the ID S3 shows of a version: NullVersion for "" (a
+// null version written before the bucket had versioning; one written
+// since is NullVersion).
 func VersionIDOf(obj *ObjectMeta) string {
 	if obj.VersionID == "" {
 		return NullVersion
@@ -125,15 +127,20 @@ func bucketInfo(tx *bolt.Tx, bucket string) (BucketInfo, bool) {
 }
 
 // versionFor is the version ID a write to a bucket in state versioning
-// gets: the proposer's id when it is Enabled, else the null version. An
-// Enabled bucket's write without an id (proposed before the proposer saw
-// versioning enabled) gets one derived from the bucket's sequence, the
-// same on every node.
+// gets: the proposer's id when it is Enabled; NullVersion when it is
+// Suspended (so that a GET answers x-amz-version-id: null, as S3 does in a
+// bucket with versioning); "" (the null version too) when it never had
+// versioning, as every object before versioning. An Enabled bucket's
+// write without an id (proposed before the proposer saw versioning
+// enabled) gets one derived from the bucket's sequence, the same on every
+// node.
 func versionFor(info *BucketInfo, id string) string {
-	if info.Versioning != VersioningEnabled {
+	switch {
+	case info.Versioning == "":
 		return ""
-	}
-	if id == "" || id == NullVersion {
+	case info.Versioning != VersioningEnabled:
+		return NullVersion
+	case id == "" || id == NullVersion:
 		return fmt.Sprintf("%032x", info.VersionSeq+1<<63)
 	}
 	return id
@@ -158,13 +165,13 @@ func writeLatest(tx *bolt.Tx, o *bolt.Bucket, info *BucketInfo, bucket, key stri
 	if v := o.Get([]byte(key)); v != nil {
 		var old ObjectMeta
 		decodeMsg(v, &old)
-		if old.VersionID == obj.VersionID || info.Versioning == "" {
+		if VersionIDOf(&old) == VersionIDOf(obj) || info.Versioning == "" {
 			ref(tx, old.Parts, -1)
 		} else {
 			demote(tx, info, bucket, key, &old)
 		}
 	}
-	if obj.VersionID == "" && info.Versioning != "" {
+	if VersionIDOf(obj) == NullVersion && info.Versioning != "" {
 		dropNoncurrent(tx, bucket, key, "")
 	}
 	rec := *obj

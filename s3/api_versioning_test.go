@@ -323,6 +323,9 @@ func TestObjectVersions(t *testing.T) {
 	if out := s3test.PutString(t, w, "verobj", "k", "null1"); aws.ToString(out.VersionId) != "null" {
 		t.Errorf("suspended PUT: version %q", aws.ToString(out.VersionId))
 	}
+	if h := s3test.Must[*s3.HeadObjectOutput](t)(rd.HeadObject(bg, &s3.HeadObjectInput{Bucket: b, Key: aws.String("k")})); aws.ToString(h.VersionId) != "null" {
+		t.Errorf("HEAD of the null version of a suspended bucket: version %q", aws.ToString(h.VersionId))
+	}
 	d = s3test.Must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k")}))
 	if !aws.ToBool(d.DeleteMarker) || aws.ToString(d.VersionId) != "null" {
 		t.Errorf("suspended delete: %v %q", aws.ToBool(d.DeleteMarker), aws.ToString(d.VersionId))
