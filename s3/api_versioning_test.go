@@ -435,6 +435,24 @@ func TestVersionListings(t *testing.T) {
 		t.Errorf("gone/z after its marker is deleted: %q %v", got, err)
 	}
 
+	// UploadPartCopy from a version.
+	old := aws.ToString(s3test.PutString(t, w, "verlist", "src", "old body").VersionId)
+	s3test.PutString(t, w, "verlist", "src", "new body")
+	mp := s3test.Must[*s3.CreateMultipartUploadOutput](t)(w.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("fromold")}))
+	pc := s3test.Must[*s3.UploadPartCopyOutput](t)(w.UploadPartCopy(bg, &s3.UploadPartCopyInput{Bucket: b, Key: aws.String("fromold"), UploadId: mp.UploadId,
+		PartNumber: aws.Int32(1), CopySource: aws.String("verlist/src?versionId=" + old)}))
+	if aws.ToString(pc.CopySourceVersionId) != old {
+		t.Errorf("UploadPartCopy: source version %q, want %q", aws.ToString(pc.CopySourceVersionId), old)
+	}
+	_, err = w.UploadPartCopy(bg, &s3.UploadPartCopyInput{Bucket: b, Key: aws.String("fromold"), UploadId: mp.UploadId,
+		PartNumber: aws.Int32(2), CopySource: aws.String("verlist/src?versionId=0123456789abcdef0123456789abcdef")})
+	s3test.WantCode(t, err, "NoSuchVersion", 404)
+	s3test.Must[*s3.CompleteMultipartUploadOutput](t)(w.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("fromold"), UploadId: mp.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: pc.CopyPartResult.ETag}}}}))
+	if got, err := getVersion(t, rd, "verlist", "fromold", ""); err != nil || got != "old body" {
+		t.Errorf("object from UploadPartCopy of a version: %q %v", got, err)
+	}
+
 	// minio-go reads a version by ID.
 	v := aws.ToString(s3test.PutString(t, w, "verlist", "m", "first").VersionId)
 	s3test.PutString(t, w, "verlist", "m", "second")

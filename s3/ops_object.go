@@ -35,24 +35,6 @@ func (h *Handler) object(r *request, withData bool) (meta.ObjectMeta, error) {
 	return obj, err
 }
 
-// lookObject loads an object (with its inline tail's bytes when withData):
-// NoSuchKey if it does not exist, NoSuchBucket if its bucket does not
-// either.
-func (h *Handler) lookObject(bucket, key string, withData bool) (meta.ObjectMeta, error) {
-	read := h.meta.Object
-	if withData {
-		read = h.meta.ObjectData
-	}
-	obj, ok := read(bucket, key)
-	if !ok {
-		if _, bok := h.meta.Bucket(bucket); !bok {
-			return obj, s3err.New(s3err.NoSuchBucket)
-		}
-		return obj, s3err.New(s3err.NoSuchKey)
-	}
-	return obj, nil
-}
-
 // objectHeaders collects Content-Type, the stored headers and user
 // metadata from a PUT, CopyObject (REPLACE) or CreateMultipartUpload.
 func objectHeaders(r *request, obj *meta.ObjectMeta) error {
@@ -355,7 +337,9 @@ func (h *Handler) deleteEvent(r *request, b *meta.BucketInfo, key, id string, ha
 }
 
 // copySource parses x-amz-copy-source ("/bucket/key" or "bucket/key",
-// URL-encoded, optional ?versionId=null) and loads the source object.
+// URL-encoded, optional ?versionId=) and loads the source object (that
+// version of it), answering x-amz-copy-source-version-id for a version of
+// a bucket with versioning or one named by ID.
 func (h *Handler) copySource(r *request) (bucket, key string, obj meta.ObjectMeta, err error) {
 	src := r.header("X-Amz-Copy-Source")
 	id := ""
