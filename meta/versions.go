@@ -132,8 +132,8 @@ func bucketInfo(tx *bolt.Tx, bucket string) (BucketInfo, bool) {
 // bucket with versioning); "" (the null version too) when it never had
 // versioning, as every object before versioning. An Enabled bucket's
 // write without an id (proposed before the proposer saw versioning
-// enabled) gets one derived from the bucket's sequence, the same on every
-// node.
+// enabled) gets one derived from the bucket's sequence, which it counts
+// up, the same on every node.
 func versionFor(info *BucketInfo, id string) string {
 	switch {
 	case info.Versioning == "":
@@ -141,9 +141,24 @@ func versionFor(info *BucketInfo, id string) string {
 	case info.Versioning != VersioningEnabled:
 		return NullVersion
 	case id == "" || id == NullVersion:
-		return fmt.Sprintf("%032x", info.VersionSeq+1<<63)
+		info.VersionSeq++
+		return fmt.Sprintf("%032x", info.VersionSeq|1<<63)
 	}
 	return id
+}
+
+// checkNewVersion refuses (InvalidError) a proposed version ID that a
+// noncurrent version of key already has: IDs are random, so only a buggy
+// peer sends one. The latest's own ID is not refused: the same event
+// applied twice replaces the version with itself.
+func checkNewVersion(tx *bolt.Tx, info *BucketInfo, bucket, key, id string) error {
+	if info.Versioning != VersioningEnabled || id == "" || id == NullVersion {
+		return nil
+	}
+	if xb := tx.Bucket(versionIndexBucket(bucket)); xb != nil && xb.Get(indexKey(key, id)) != nil {
+		return invalid("version id %s of %s exists", id, key)
+	}
+	return nil
 }
 
 func checkVersionID(id string) error {
@@ -153,15 +168,16 @@ func checkVersionID(id string) error {
 	return nil
 }
 
-// writeLatest makes obj (whose VersionID is decided) the latest version of
-// key in bucket: the version it replaces is replaced outright if it has
-// the same ID (the null version of an unversioned or suspended bucket),
-// else it becomes noncurrent; a null obj also replaces a noncurrent null
-// version. o is o/<bucket>; info is the bucket's record, written back if
-// its sequence moved.
-func writeLatest(tx *bolt.Tx, o *bolt.Bucket, info *BucketInfo, bucket, key string, obj *ObjectMeta) {
-	ref(tx, obj.Parts, +1)
+// writeLatest makes obj the latest version of key in bucket, with the
+// version ID versionFor gives the proposed id: the version it replaces is
+// replaced outright if it has the same ID (the null version of an
+// unversioned or suspended bucket), else it becomes noncurrent; a null
+// obj also replaces a noncurrent null version. o is o/<bucket>; info is
+// the bucket's record, written back if its sequence moved.
+func writeLatest(tx *bolt.Tx, o *bolt.Bucket, info *BucketInfo, bucket, key string, obj *ObjectMeta, id string) {
 	seq := info.VersionSeq
+	obj.VersionID = versionFor(info, id)
+	ref(tx, obj.Parts, +1)
 	if v := o.Get([]byte(key)); v != nil {
 		var old ObjectMeta
 		decodeMsg(v, &old)
@@ -302,6 +318,9 @@ func (s *Store) DeleteVersions(bucket string, dels []VersionDelete, owner string
 				if err := cond.check(o, d.Key); err != nil {
 					return err
 				}
+				if err := checkNewVersion(tx, &info, bucket, d.Key, d.MarkerID); err != nil {
+					return err
+				}
 			}
 		}
 		for _, d := range dels {
@@ -324,8 +343,8 @@ func deleteVersion(tx *bolt.Tx, o *bolt.Bucket, info *BucketInfo, bucket string,
 			dropLatest(tx, o, bucket, key, &latest)
 		}
 	case d.VersionID == "":
-		marker := ObjectMeta{VersionID: versionFor(info, d.MarkerID), DeleteMarker: true, LastModified: at, Owner: owner}
-		writeLatest(tx, o, info, bucket, key, &marker)
+		marker := ObjectMeta{DeleteMarker: true, LastModified: at, Owner: owner}
+		writeLatest(tx, o, info, bucket, key, &marker, d.MarkerID)
 	case v != nil && VersionIDOf(&latest) == d.VersionID:
 		dropLatest(tx, o, bucket, key, &latest)
 	default:

@@ -185,3 +185,32 @@ func TestListVersions(t *testing.T) {
 		t.Fatalf("next markers after a prefix: %q %q", res.NextKeyMarker, res.NextVersionIDMarker)
 	}
 }
+
+// TestVersionIDsFromEvents: an Enabled bucket's write without an ID gets a
+// derived one, a new one each time; a proposed ID a noncurrent version of
+// the key has is refused and changes nothing; the latest's own ID again
+// replaces it (the same event applied twice).
+func TestVersionIDsFromEvents(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u1", 1))
+	ok(t, m.SetBucketVersioning("b", VersioningEnabled))
+	ok(t, m.PutObject("b", "k", objOf("a"), nil))
+	ok(t, m.PutObject("b", "k", objOf("b"), nil))
+	ok(t, m.DeleteObjects("b", []string{"k"}))
+	vs := m.ObjectVersions("b", "k")
+	if len(vs) != 3 || vs[0].Object.VersionID == vs[1].Object.VersionID || vs[1].Object.VersionID == vs[2].Object.VersionID || vs[0].Object.VersionID == vs[2].Object.VersionID {
+		t.Fatalf("derived IDs: %s", versionsOf(m, "b", "k"))
+	}
+	old := vs[1].Object.VersionID
+	before := dumpOf(t, m)
+	wantInvalid(t, m.PutObject("b", "k", withID(objOf("c"), old), nil))
+	wantInvalid(t, m.DeleteVersions("b", []VersionDelete{{Key: "k", MarkerID: old}}, "", 0, nil))
+	if !reflect.DeepEqual(dumpOf(t, m), before) {
+		t.Fatal("a refused write changed the store")
+	}
+	ok(t, m.PutObject("b", "k", withID(objOf("d"), "x1"), nil))
+	ok(t, m.PutObject("b", "k", withID(objOf("d"), "x1"), nil))
+	if got := versionsOf(m, "b", "k"); !strings.HasPrefix(got, "x1* "+vs[0].Object.VersionID+":m ") || m.BlobRefs(blobOf("d").SHA256) != 1 {
+		t.Fatalf("the same version twice: %s, %d references", got, m.BlobRefs(blobOf("d").SHA256))
+	}
+}

@@ -121,9 +121,11 @@ func (s *Store) PutObject(bucket, key string, obj *ObjectMeta, cond *WriteCondit
 			return err
 		}
 		info, _ := bucketInfo(tx, bucket)
+		if err := checkNewVersion(tx, &info, bucket, key, obj.VersionID); err != nil {
+			return err
+		}
 		rec := *obj
-		rec.VersionID = versionFor(&info, obj.VersionID)
-		writeLatest(tx, b, &info, bucket, key, &rec)
+		writeLatest(tx, b, &info, bucket, key, &rec, obj.VersionID)
 		return nil
 	})
 }
@@ -321,10 +323,12 @@ func (s *Store) CompleteUploadVersion(id string, parts []CompletePart, at int64,
 		}
 		obj.LastModified = at
 		info, _ := bucketInfo(tx, rec.Bucket)
-		obj.VersionID = versionFor(&info, versionID)
+		if err := checkNewVersion(tx, &info, rec.Bucket, rec.Key, versionID); err != nil {
+			return err
+		}
 		obj.DeleteMarker = false
 		// The object takes its own references before the upload drops the parts'.
-		writeLatest(tx, ob, &info, rec.Bucket, rec.Key, &obj)
+		writeLatest(tx, ob, &info, rec.Bucket, rec.Key, &obj, versionID)
 		dropUpload(tx, id)
 		rememberCompleted(tx, id, CompletedUpload{Bucket: rec.Bucket, Key: rec.Key, ETag: obj.ETag, At: at, VersionID: obj.VersionID})
 		return nil
