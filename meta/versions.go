@@ -457,12 +457,26 @@ func keyVersions(tx *bolt.Tx, bucket, key string, latestRec []byte, fn func(Vers
 	return true
 }
 
+// hasVersion reports whether key (whose latest's record is latestRec) has
+// version id (NullVersion: the null version).
+func hasVersion(tx *bolt.Tx, bucket, key string, latestRec []byte, id string) bool {
+	var latest ObjectMeta
+	if decodeMsg(latestRec, &latest); VersionIDOf(&latest) == id {
+		return true
+	}
+	if id == NullVersion {
+		id = ""
+	}
+	_, _, ok := noncurrent(tx, bucket, key, id)
+	return ok
+}
+
 // ListVersions walks the versions of bucket's keys with prefix, in key
 // order and newest first per key: those after keyMarker, or, with a
-// versionIDMarker, those of keyMarker after that version and then those
-// of the keys after it; keys that contain delimiter after the prefix roll
-// up into common prefixes; at most max versions plus prefixes. ok is false
-// when the bucket does not exist.
+// versionIDMarker, those of keyMarker after that version (all of them if
+// it has no such version) and then those of the keys after it; keys that
+// contain delimiter after the prefix roll up into common prefixes; at most
+// max versions plus prefixes. ok is false when the bucket does not exist.
 func (s *Store) ListVersions(bucket, prefix, keyMarker, versionIDMarker, delimiter string, max int) (res VersionList, ok bool) {
 	s.view(func(tx *bolt.Tx) error {
 		o := tx.Bucket(objectsBucket(bucket))
@@ -490,8 +504,12 @@ func (s *Store) ListVersions(bucket, prefix, keyMarker, versionIDMarker, delimit
 			k, v = c.Seek([]byte(keyMarker))
 			if k != nil && string(k) == keyMarker {
 				if versionIDMarker != "" && (delimiter == "" || !bytes.Contains(k[len(prefix):], []byte(delimiter))) {
-					// The rest of keyMarker's versions, after the marker's.
-					seen := false
+					// The rest of keyMarker's versions, after the marker's;
+					// all of them if it names none of them (it was deleted
+					// since the page that ended with it: a client that
+					// empties a bucket page by page deletes it), so that
+					// none is skipped: some may come again.
+					seen := !hasVersion(tx, bucket, keyMarker, v, versionIDMarker)
 					if !keyVersions(tx, bucket, keyMarker, v, func(ver Version) bool {
 						if seen {
 							return add(ver)
