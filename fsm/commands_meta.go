@@ -18,12 +18,19 @@ func applyObjectPut(m *meta.Store, ev *ObjectPut) error {
 	return m.PutObject(ev.Bucket, ev.Key, &ev.Object, ev.If)
 }
 
-func applyObjectDelete(m *meta.Store, ev *ObjectDelete) error {
+// applyObjectDelete applies ev; a delete marker of an event without a time
+// (proposed by a node that saw the bucket unversioned) gets the time the
+// leader appended the entry, the same on every node.
+func applyObjectDelete(m *meta.Store, ev *ObjectDelete, appended int64) error {
 	dels, err := ev.deletes()
 	if err != nil {
 		return err
 	}
-	return m.DeleteVersions(ev.Bucket, dels, ev.Owner, ev.At, ev.If)
+	at := ev.At
+	if at == 0 {
+		at = appended
+	}
+	return m.DeleteVersions(ev.Bucket, dels, ev.Owner, at, ev.If)
 }
 
 func applyUploadCreate(m *meta.Store, ev *UploadCreate) error {

@@ -62,6 +62,10 @@ import (
 type FSM struct {
 	sealer *keyring.Sealer
 	meta   *meta.Store // object metadata; nil when only IAM is needed (tests)
+	// entryTime is when the leader appended the entry being applied (Unix
+	// nanoseconds, raft.Log.AppendedAt; 0 when the log did not record it):
+	// in the log, so the same on every node. Set on the FSM goroutine.
+	entryTime int64
 
 	onDropped func(accessKey string)
 	view      atomic.Pointer[view]
@@ -189,6 +193,10 @@ func (f *FSM) applyLogs(logs []*raft.Log, shareTx bool) []any {
 		for i, l := range logs {
 			if l.Type != raft.LogCommand {
 				continue
+			}
+			f.entryTime = 0
+			if !l.AppendedAt.IsZero() {
+				f.entryTime = l.AppendedAt.UnixNano()
 			}
 			a := f.apply(cur, l.Data)
 			if a.history != nil {

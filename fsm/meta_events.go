@@ -108,7 +108,10 @@ func (e UploadComplete) inlineSize() int    { return 0 }
 // good ("" none: delete as a DELETE without versionId does), and the ID
 // of the delete marker that such a delete makes in a bucket with
 // versioning Enabled (meta.VersionDelete); Owner and At are the delete
-// markers' owner and time.
+// markers' owner and time. An event without them (its proposer saw the
+// bucket unversioned; the bucket had versioning by the time it was
+// applied) makes markers owned by the bucket's owner, at the time the
+// leader appended the entry (raft.Log.AppendedAt, replicated with it).
 type ObjectDelete struct {
 	Bucket    string
 	Keys      []string

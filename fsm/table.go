@@ -33,7 +33,7 @@ var eventTable = []eventSpec{
 	// inline body, tags, conditions: meta_events.go, v2If); they read
 	// version 1 as before.
 	withVersion(2, metaEvent(MsgObjectPut, "ObjectPut", applyObjectPut)),
-	withVersion(2, metaEvent(MsgObjectDelete, "ObjectDelete", applyObjectDelete)),
+	withVersion(2, metaEventTimed(MsgObjectDelete, "ObjectDelete", applyObjectDelete)),
 	withVersion(2, metaEvent(MsgUploadCreate, "UploadCreate", applyUploadCreate)),
 	withVersion(2, metaEvent(MsgPartPut, "PartPut", applyPartPut)),
 	withVersion(2, metaEvent(MsgUploadComplete, "UploadComplete", applyUploadComplete)),
@@ -88,6 +88,19 @@ func metaEvent[E any](t MessageType, name string, fn func(m *meta.Store, ev *E) 
 				panic(fmt.Errorf("fsm: event type %d needs the metadata store", t))
 			}
 			return applied{resp: eventError(fn(f.meta, body.(*E)))}
+		}}
+}
+
+// metaEventTimed is metaEvent for a handler that also gets the time the
+// leader appended the entry (FSM.entryTime).
+func metaEventTimed[E any](t MessageType, name string, fn func(m *meta.Store, ev *E, appended int64) error) eventSpec {
+	return eventSpec{t: t, name: name, version: eventVersion,
+		body: func() any { return new(E) },
+		apply: func(f *FSM, _ *iam.State, body any) applied {
+			if f.meta == nil {
+				panic(fmt.Errorf("fsm: event type %d needs the metadata store", t))
+			}
+			return applied{resp: eventError(fn(f.meta, body.(*E), f.entryTime))}
 		}}
 }
 

@@ -304,6 +304,9 @@ func (s *Store) DeleteVersions(bucket string, dels []VersionDelete, owner string
 			return ErrNoSuchBucket
 		}
 		info, _ := bucketInfo(tx, bucket)
+		if owner == "" {
+			owner = info.Owner // an event of a node that saw the bucket unversioned
+		}
 		for _, d := range dels {
 			if err := invalidName("key", d.Key, maxKeyLen); err != nil {
 				return err
