@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -161,9 +162,16 @@ func checkNewVersion(tx *bolt.Tx, info *BucketInfo, bucket, key, id string) erro
 	return nil
 }
 
+// checkVersionID refuses a version ID no correct proposer sends: too long,
+// or with a 0x00 byte (x/<bucket> keys are key 0x00 versionID: with IDs
+// free of 0x00 the last 0x00 ends the key, so two keys' entries never
+// collide).
 func checkVersionID(id string) error {
 	if len(id) > maxVersionID {
 		return invalid("version id of %d bytes", len(id))
+	}
+	if strings.IndexByte(id, 0) >= 0 {
+		return invalid("version id with a 0x00 byte")
 	}
 	return nil
 }

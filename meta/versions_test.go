@@ -141,12 +141,12 @@ func TestListVersions(t *testing.T) {
 	var want []string
 	for _, k := range []string{"a", "a\x00b", "d/1", "d/2", "z"} {
 		for i := 3; i >= 1; i-- {
-			ok(t, m.PutObject("b", k, withID(objOf(k), fmt.Sprintf("%s-%d", k, 4-i)), nil))
+			ok(t, m.PutObject("b", k, withID(objOf(k), fmt.Sprintf("%s-%d", strings.ReplaceAll(k, "\x00", "0"), 4-i)), nil))
 		}
 	}
 	for _, k := range []string{"a", "a\x00b", "d/1", "d/2", "z"} {
 		for i := 3; i >= 1; i-- {
-			want = append(want, fmt.Sprintf("%s-%d", k, i))
+			want = append(want, fmt.Sprintf("%s-%d", strings.ReplaceAll(k, "\x00", "0"), i))
 		}
 	}
 	for _, page := range []int{1, 2, 4, 100} {
@@ -177,8 +177,8 @@ func TestListVersions(t *testing.T) {
 	if len(res.Versions) != 2 || res.Versions[0].Key != "a\x00b" || !res.IsTruncated {
 		t.Fatalf("after key-marker a: %+v", res)
 	}
-	res, _ = m.ListVersions("b", "", "a\x00b", "a\x00b-2", "/", 2)
-	if len(res.Versions) != 1 || res.Versions[0].Object.VersionID != "a\x00b-1" || res.CommonPrefixes[0] != "d/" || !res.IsTruncated {
+	res, _ = m.ListVersions("b", "", "a\x00b", "a0b-2", "/", 2)
+	if len(res.Versions) != 1 || res.Versions[0].Object.VersionID != "a0b-1" || res.CommonPrefixes[0] != "d/" || !res.IsTruncated {
 		t.Fatalf("after version marker: %+v", res)
 	}
 	if res.NextKeyMarker != "d/" || res.NextVersionIDMarker != "" {
@@ -212,5 +212,22 @@ func TestVersionIDsFromEvents(t *testing.T) {
 	ok(t, m.PutObject("b", "k", withID(objOf("d"), "x1"), nil))
 	if got := versionsOf(m, "b", "k"); !strings.HasPrefix(got, "x1* "+vs[0].Object.VersionID+":m ") || m.BlobRefs(blobOf("d").SHA256) != 1 {
 		t.Fatalf("the same version twice: %s, %d references", got, m.BlobRefs(blobOf("d").SHA256))
+	}
+}
+
+// TestVersionIDWithZeroByteRefused: a version ID with a 0x00 byte (only a
+// buggy or hostile peer sends one: S3 requests refuse it) is refused and
+// changes nothing; with it, key "a" and ID "b\x00c" would share the
+// version index entry of key "a\x00b" and ID "c". Failed before: accepted.
+func TestVersionIDWithZeroByteRefused(t *testing.T) {
+	m := newStore(t)
+	ok(t, m.CreateBucket("b", "u1", 1))
+	ok(t, m.SetBucketVersioning("b", VersioningEnabled))
+	ok(t, m.PutObject("b", "a", withID(objOf("x"), "v1"), nil))
+	before := dumpOf(t, m)
+	wantInvalid(t, m.PutObject("b", "a", withID(objOf("y"), "b\x00c"), nil))
+	wantInvalid(t, m.DeleteVersions("b", []VersionDelete{{Key: "a", MarkerID: "m\x00"}}, "", 0, nil))
+	if !reflect.DeepEqual(dumpOf(t, m), before) {
+		t.Fatal("a refused write changed the store")
 	}
 }
