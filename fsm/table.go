@@ -81,39 +81,31 @@ func iamEvent[E any](t MessageType, name string, revokes bool, fn func(f *FSM, s
 // before it writes: one that answers an error has changed nothing
 // (TestBatchEqualsOneByOne). It leaves the IAM state as it is.
 func metaEvent[E any](t MessageType, name string, fn func(m *meta.Store, ev *E) error) eventSpec {
-	return eventSpec{t: t, name: name, version: eventVersion,
-		body: func() any { return new(E) },
-		apply: func(f *FSM, _ *iam.State, body any) applied {
-			if f.meta == nil {
-				panic(fmt.Errorf("fsm: event type %d needs the metadata store", t))
-			}
-			return applied{resp: eventError(fn(f.meta, body.(*E)))}
-		}}
+	return metaRow(t, name, func(f *FSM, ev *E) (any, error) { return nil, fn(f.meta, ev) })
 }
 
 // metaEventTimed is metaEvent for a handler that also gets the time the
 // leader appended the entry (FSM.entryTime).
 func metaEventTimed[E any](t MessageType, name string, fn func(m *meta.Store, ev *E, appended int64) error) eventSpec {
-	return eventSpec{t: t, name: name, version: eventVersion,
-		body: func() any { return new(E) },
-		apply: func(f *FSM, _ *iam.State, body any) applied {
-			if f.meta == nil {
-				panic(fmt.Errorf("fsm: event type %d needs the metadata store", t))
-			}
-			return applied{resp: eventError(fn(f.meta, body.(*E), f.entryTime))}
-		}}
+	return metaRow(t, name, func(f *FSM, ev *E) (any, error) { return nil, fn(f.meta, ev, f.entryTime) })
 }
 
 // metaEventResp is metaEvent for a handler that answers the proposer
 // with a value (nil error) instead of nil.
 func metaEventResp[E any](t MessageType, name string, fn func(m *meta.Store, ev *E) (any, error)) eventSpec {
+	return metaRow(t, name, func(f *FSM, ev *E) (any, error) { return fn(f.meta, ev) })
+}
+
+// metaRow is the row of an object-metadata event whose handler answers a
+// value or an error.
+func metaRow[E any](t MessageType, name string, fn func(f *FSM, ev *E) (any, error)) eventSpec {
 	return eventSpec{t: t, name: name, version: eventVersion,
 		body: func() any { return new(E) },
 		apply: func(f *FSM, _ *iam.State, body any) applied {
 			if f.meta == nil {
 				panic(fmt.Errorf("fsm: event type %d needs the metadata store", t))
 			}
-			resp, err := fn(f.meta, body.(*E))
+			resp, err := fn(f, body.(*E))
 			if err != nil {
 				return applied{resp: eventError(err)}
 			}
