@@ -288,7 +288,7 @@ func (s *Store) Expire(bucket string, x *Expiry) (res ExpiryResult, err error) {
 			if err := invalidName("key", v.Key, maxKeyLen); err != nil {
 				return err
 			}
-			if err := invalidName("version id", v.VersionID, maxVersionID); err != nil {
+			if err := errors.Join(invalidName("version id", v.VersionID, maxVersionID), checkVersionID(v.VersionID)); err != nil {
 				return err
 			}
 		}
