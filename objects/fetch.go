@@ -22,35 +22,44 @@ func (s *Service) Fetch(ctx context.Context, sum [32]byte) error {
 	if err := s.Check(0); err != nil {
 		return fmt.Errorf("objects: fetch %x: %w", sum[:8], err)
 	}
+	return s.fromPeers(ctx, fmt.Sprintf("fetch %x", sum[:8]), func(addr string) error {
+		return s.fetchFrom(ctx, addr, sum)
+	})
+}
+
+// fromPeers calls try with each peer's address, voters first, until one
+// succeeds. A failure for lack of space here ends it (no other peer
+// changes that). The error wraps blob.ErrNotFound only if every peer
+// answered that it lacks what was asked for (or there is no peer): a peer
+// that did not answer may have it, and the caller may retry.
+func (s *Service) fromPeers(ctx context.Context, what string, try func(addr string) error) error {
 	voters, others, _, err := s.peers.Peers()
 	if err != nil {
-		return fmt.Errorf("objects: fetch: %w", err)
+		return fmt.Errorf("objects: %s: %w", what, err)
 	}
 	var errs []error
 	for _, addr := range append(voters, others...) {
-		if err := s.fetchFrom(ctx, addr, sum); err != nil {
-			if disk.IsNoSpace(err) { // no other peer changes that
-				return fmt.Errorf("objects: fetch %x: %w", sum[:8], err)
-			}
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
-			continue
+		err := try(addr)
+		if err == nil {
+			return nil
 		}
-		return nil
+		if disk.IsNoSpace(err) {
+			return fmt.Errorf("objects: %s: %w", what, err)
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
 	}
 	if len(errs) == 0 {
-		return fmt.Errorf("objects: fetch %x: %w (no peers)", sum[:8], blob.ErrNotFound)
+		return fmt.Errorf("objects: %s: %w (no peers)", what, blob.ErrNotFound)
 	}
 	for _, err := range errs {
 		if !errors.Is(err, blob.ErrNotFound) {
-			// A peer that did not answer may have it: the caller may
-			// retry (not ErrNotFound, which says every peer lacks it).
-			return fmt.Errorf("objects: fetch %x: %v", sum[:8], errors.Join(errs...))
+			return fmt.Errorf("objects: %s: %v", what, errors.Join(errs...))
 		}
 	}
-	return fmt.Errorf("objects: fetch %x: %w", sum[:8], errors.Join(errs...))
+	return fmt.Errorf("objects: %s: %w", what, errors.Join(errs...))
 }
 
 // Repair implements s3.Replicator: it replaces this node's copy of the

@@ -2,10 +2,7 @@ package objects
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/s4/s4/blob"
 )
 
 // RepairInline implements s3.Replicator: this node's copy of the inline
@@ -21,36 +18,21 @@ func (s *Service) RepairInline(ctx context.Context, bucket, key string, size int
 	if s.inline == nil {
 		return nil, fmt.Errorf("objects: repair inline %s/%s: no metadata store", bucket, key)
 	}
-	voters, others, _, err := s.peers.Peers()
-	if err != nil {
-		return nil, fmt.Errorf("objects: repair inline %s/%s: %w", bucket, key, err)
-	}
-	var errs []error
-	for _, addr := range append(voters, others...) {
-		data, err := s.transfer.GetInline(ctx, addr, bucket, key, size, crc)
+	var data []byte
+	err := s.fromPeers(ctx, fmt.Sprintf("repair inline %s/%s", bucket, key), func(addr string) error {
+		got, err := s.transfer.GetInline(ctx, addr, bucket, key, size, crc)
 		if err != nil {
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
-			continue
+			return err
 		}
-		repaired, err := s.inline.RepairInline(bucket, key, data)
+		repaired, err := s.inline.RepairInline(bucket, key, got)
 		if err != nil {
 			// The good bytes are still good for the caller.
 			s.log.Error("could not write a repaired inline body", "object", bucket+"/"+key, "err", err)
 		} else if repaired {
 			s.log.Info("repaired a corrupt inline body from a peer", "object", bucket+"/"+key, "peer", addr)
 		}
-		return data, nil
-	}
-	if len(errs) == 0 {
-		return nil, fmt.Errorf("objects: repair inline %s/%s: %w (no peers)", bucket, key, blob.ErrNotFound)
-	}
-	for _, err := range errs {
-		if !errors.Is(err, blob.ErrNotFound) {
-			return nil, fmt.Errorf("objects: repair inline %s/%s: %v", bucket, key, errors.Join(errs...))
-		}
-	}
-	return nil, fmt.Errorf("objects: repair inline %s/%s: %w", bucket, key, errors.Join(errs...))
+		data = got
+		return nil
+	})
+	return data, err
 }
