@@ -3,7 +3,7 @@ package blob
 import (
 	"bytes"
 	"crypto/md5"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,7 +19,7 @@ import (
 )
 
 var (
-	// ErrNotFound: no committed blob with that digest on this node.
+	// ErrNotFound: no committed blob with that ID on this node.
 	ErrNotFound = errors.New("blob: not found")
 	// ErrTooLarge: Put read more than maxSize bytes.
 	ErrTooLarge = errors.New("blob: too large")
@@ -44,14 +44,14 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 
 // Ref identifies a committed blob.
 type Ref struct {
-	SHA256 [32]byte
+	ID     [32]byte // the blob's name (see "Names" in the package documentation)
 	Size   int64
 	MD5    [16]byte // what S3 reports as the ETag of a single-part object
 	CRC32C uint32   // Castagnoli CRC of the content; checks copies to peers
 }
 
-// Hex returns the lower-case hex of the SHA-256 (the blob's file name).
-func (r Ref) Hex() string { return hex.EncodeToString(r.SHA256[:]) }
+// Hex returns the lower-case hex of the ID (the blob's file name).
+func (r Ref) Hex() string { return hex.EncodeToString(r.ID[:]) }
 
 // MD5Hex returns the lower-case hex of the MD5.
 func (r Ref) MD5Hex() string { return hex.EncodeToString(r.MD5[:]) }
@@ -154,53 +154,53 @@ func (s *Store) prepareFanout() error {
 	return nil
 }
 
-// paths returns the fan-out directory and the file name of a digest.
-func (s *Store) paths(sum [32]byte) (dir, file string) {
+// paths returns the fan-out directory and the file name of a blob ID.
+func (s *Store) paths(id [32]byte) (dir, file string) {
 	var h [64]byte
-	hex.Encode(h[:], sum[:])
+	hex.Encode(h[:], id[:])
 	dir = filepath.Join(s.objs, string(h[:2]))
 	return dir, filepath.Join(dir, string(h[:]))
 }
 
-// Create starts a new blob: a temp file under dir/tmp. The caller must end it
-// with Commit or Abort (defer w.Abort() is safe after Commit).
+// Create starts a new blob under a new random ID: a temp file under
+// dir/tmp. The Writer computes the MD5 (the ETag) and the CRC32Cs as the
+// bytes arrive, not the SHA-256: a client's SHA-256 is checked where the
+// body is read (package sig). The caller must end it with Commit or Abort
+// (defer w.Abort() is safe after Commit).
 func (s *Store) Create() (*Writer, error) {
-	f, err := os.CreateTemp(s.tmp, "w-*")
-	if err != nil {
-		return nil, fmt.Errorf("blob: create: %w", err)
-	}
-	return &Writer{s: s, f: f, name: f.Name(), sha: sha256.New(), md5: md5.New()}, nil
-}
-
-// CreateCopyOf is Create for a peer's copy of the blob want (see "Copies" in
-// the package documentation): the Writer computes only the CRC32C, and
-// Commit refuses with [ErrCorrupt] unless the bytes written have want's size
-// and CRC32C; it commits them under want.SHA256 and returns want.
-func (s *Store) CreateCopyOf(want Ref) (*Writer, error) {
-	w, err := s.Create()
-	if err != nil {
-		return nil, err
-	}
-	w.sha, w.md5, w.want = nil, nil, &want
-	return w, nil
-}
-
-// CreateCopy is Create for a copy of a blob that exists elsewhere (a peer's
-// copy, a fetch): only the SHA-256 is computed, to check the content against
-// its name; Ref.MD5 stays zero. It saves MD5's ~1.7 ms per MiB on CPUs like
-// the ones in BENCHMARKS.md.
-func (s *Store) CreateCopy() (*Writer, error) {
-	w, err := s.Create()
+	var id [32]byte
+	rand.Read(id[:]) // never fails (crypto/rand)
+	w, err := s.create(id)
 	if err == nil {
-		w.md5 = nil
+		w.md5 = md5.New()
 	}
 	return w, err
 }
 
-// CreateReplacement is CreateCopy for the repair of a corrupt local blob:
-// its Commit replaces the blob of the same name (atomically, by rename, as
-// every Commit does; pins are unaffected: the blob never disappears).
-func (s *Store) CreateReplacement() (*Writer, error) { return s.CreateCopy() }
+// create opens the temp file of a blob to be committed as id, hashing
+// nothing but the CRC32Cs.
+func (s *Store) create(id [32]byte) (*Writer, error) {
+	f, err := os.CreateTemp(s.tmp, "w-*")
+	if err != nil {
+		return nil, fmt.Errorf("blob: create: %w", err)
+	}
+	return &Writer{s: s, f: f, name: f.Name(), id: id}, nil
+}
+
+// CreateCopyOf is Create for a copy of the blob want that another node
+// holds (see "Copies" in the package documentation): the Writer computes
+// only the CRC32C, and Commit refuses with [ErrCorrupt] unless the bytes
+// written have want's size and CRC32C; it commits them under want.ID and
+// returns want. If the store holds want.ID already, Commit replaces it:
+// this is also how a corrupt local copy is repaired.
+func (s *Store) CreateCopyOf(want Ref) (*Writer, error) {
+	w, err := s.create(want.ID)
+	if err != nil {
+		return nil, err
+	}
+	w.want = &want
+	return w, nil
+}
 
 // Writer writes one blob. It hashes the bytes as they arrive and writes them
 // straight to the temp file, without buffering. It is not safe for concurrent
@@ -209,7 +209,8 @@ type Writer struct {
 	s    *Store
 	f    *os.File
 	name string
-	sha  hash.Hash   // nil for CreateCopyOf
+	id   [32]byte    // the name it commits under
+	sha  hash.Hash   // only the migration from format 1 (format.go)
 	md5  hash.Hash   // nil for copies
 	sums blockSummer // block CRCs and the whole CRC32C
 	want *Ref        // CreateCopyOf: what the bytes must match
@@ -245,17 +246,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Size returns the number of bytes written so far.
 func (w *Writer) Size() int64 { return w.n }
 
-// Sum returns the digests and size of the bytes written so far, so that a
-// caller can check them against what the client signed before it commits.
-// For a CreateCopyOf writer, SHA256 is the expected one (Commit checks the
-// content by its CRC32C).
+// Sum returns the ID the blob will have and the digests and size of the
+// bytes written so far, so that a caller can check them against what the
+// client sent before it commits. A copy's MD5 is zero (not computed).
 func (w *Writer) Sum() Ref {
-	var r Ref
-	if w.sha != nil {
-		w.sha.Sum(r.SHA256[:0])
-	} else {
-		r.SHA256 = w.want.SHA256
-	}
+	r := Ref{ID: w.id}
 	if w.md5 != nil {
 		w.md5.Sum(r.MD5[:0])
 	}
@@ -281,7 +276,7 @@ func (w *Writer) discard() {
 	os.Remove(w.name)
 }
 
-// Commit makes the blob durable under its digest and returns its Ref (see the
+// Commit makes the blob durable under its ID and returns its Ref (see the
 // package documentation for what is fsynced). On error nothing is left in
 // dir/tmp. Commit may be called once.
 func (w *Writer) Commit() (Ref, error) {
@@ -293,7 +288,7 @@ func (w *Writer) Commit() (Ref, error) {
 	return ref, nil
 }
 
-// CommitPinned is Commit, and pins the digest in the same critical section in
+// CommitPinned is Commit, and pins the ID in the same critical section in
 // which the blob becomes visible (or is found to exist already), so that
 // Remove cannot take it away before the caller's metadata refers to it. The
 // caller must call unpin once the metadata event is applied or has failed.
@@ -313,7 +308,7 @@ func (w *Writer) commit(pin bool) (Ref, func(), error) {
 	if w.want != nil && (w.n != w.want.Size || w.sums.crc != w.want.CRC32C) {
 		w.discard()
 		return Ref{}, nil, fmt.Errorf("blob: commit: copy of %x: %w: %d bytes with CRC32C %08x, want %d bytes with %08x",
-			w.want.SHA256[:8], ErrCorrupt, w.n, w.sums.crc, w.want.Size, w.want.CRC32C)
+			w.want.ID[:8], ErrCorrupt, w.n, w.sums.crc, w.want.Size, w.want.CRC32C)
 	}
 	if _, err := w.f.Write(appendTrailer(nil, w.sums.sums(), w.n, w.sums.crc)); err != nil {
 		w.discard()
@@ -333,26 +328,27 @@ func (w *Writer) commit(pin bool) (Ref, func(), error) {
 	ref := w.Sum()
 
 	s := w.s
-	dir, final := s.paths(ref.SHA256)
+	dir, final := s.paths(ref.ID)
 
 	s.mu.Lock()
-	// Always rename, also over a blob of the same name: the new file was
-	// just checked, the old one may have rotted since (a re-PUT of the
-	// same content heals it); readers keep the file they opened.
+	// A new blob's random ID names no existing file. A copy's may (a
+	// repair, a copy sent twice): the rename replaces it atomically; the
+	// new file was just checked, the old one may have rotted since;
+	// readers keep the file they opened.
 	if err := os.Rename(w.name, final); err != nil {
 		s.mu.Unlock()
 		w.discard()
 		return Ref{}, nil, fmt.Errorf("blob: commit: %w", err)
 	}
 	if pin {
-		s.pins[ref.SHA256]++
+		s.pins[ref.ID]++
 	}
 	s.mu.Unlock()
 
 	w.done = true
 	unpin := func() {}
 	if pin {
-		unpin = s.unpinFunc(ref.SHA256)
+		unpin = s.unpinFunc(ref.ID)
 	}
 	if err := syncDir(dir); err != nil {
 		unpin()
@@ -470,7 +466,7 @@ func (s *Store) Path(sum [32]byte) string {
 	return p
 }
 
-// Has reports whether this node holds a committed blob with that digest.
+// Has reports whether this node holds a committed blob with that ID.
 func (s *Store) Has(sum [32]byte) bool {
 	_, p := s.paths(sum)
 	fi, err := os.Lstat(p)
@@ -488,7 +484,7 @@ func (s *Store) Committed(sum [32]byte) (time.Time, error) {
 	return fi.ModTime(), nil
 }
 
-// Pin protects a digest from Remove until the returned function is called.
+// Pin protects a blob ID from Remove until the returned function is called.
 // Pins are counted; calling the returned function more than once has no
 // further effect.
 func (s *Store) Pin(sum [32]byte) (unpin func()) {
@@ -542,7 +538,7 @@ func (s *Store) Remove(sum [32]byte, stillUnreferenced func() bool) (removed boo
 	return true, nil
 }
 
-// Walk calls fn for every committed blob and its content size, in digest order, and stops at the
+// Walk calls fn for every committed blob and its content size, in ID order, and stops at the
 // first error fn returns. Files that are not blobs (wrong name or place) are
 // skipped. Blobs committed or removed during the walk may or may not be seen.
 func (s *Store) Walk(fn func(sum [32]byte, size int64) error) error {
@@ -584,9 +580,8 @@ func (s *Store) Walk(fn func(sum [32]byte, size int64) error) error {
 	return nil
 }
 
-// Verify reads a blob and checks every block against its CRC32C (not
-// its SHA-256: the checksums were computed from content that was checked
-// against it). It returns an error wrapping ErrCorrupt if a block or the
+// Verify reads a blob and checks every block against its CRC32C. It
+// returns an error wrapping ErrCorrupt if a block or the
 // trailer fails, ErrNotFound if the blob is missing.
 func (s *Store) Verify(sum [32]byte) error {
 	r, _, err := s.Open(sum)

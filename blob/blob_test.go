@@ -125,8 +125,11 @@ func TestPutGetRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := sha256.Sum256(data); ref.SHA256 != want {
-			t.Fatalf("n=%d: sha256 %x, want %x", n, ref.SHA256, want)
+		if want := crc32.Checksum(data, castagnoli); ref.CRC32C != want {
+			t.Fatalf("n=%d: CRC32C %08x, want %08x", n, ref.CRC32C, want)
+		}
+		if ref.ID == sha256.Sum256(data) || ref.ID == ([32]byte{}) {
+			t.Fatalf("n=%d: ID %x is the content's SHA-256 or zero, not a random ID", n, ref.ID)
 		}
 		if want := md5.Sum(data); ref.MD5 != want {
 			t.Fatalf("n=%d: md5 %x, want %x", n, ref.MD5, want)
@@ -134,16 +137,16 @@ func TestPutGetRoundTrip(t *testing.T) {
 		if ref.Size != int64(n) {
 			t.Fatalf("size %d, want %d", ref.Size, n)
 		}
-		if ref.Hex() != hex.EncodeToString(ref.SHA256[:]) || ref.MD5Hex() != hex.EncodeToString(ref.MD5[:]) {
+		if ref.Hex() != hex.EncodeToString(ref.ID[:]) || ref.MD5Hex() != hex.EncodeToString(ref.MD5[:]) {
 			t.Fatal("hex helpers")
 		}
-		if !s.Has(ref.SHA256) {
+		if !s.Has(ref.ID) {
 			t.Fatal("Has = false after Put")
 		}
-		if got := readBlob(t, s, ref.SHA256); !bytes.Equal(got, data) {
+		if got := readBlob(t, s, ref.ID); !bytes.Equal(got, data) {
 			t.Fatalf("n=%d: content differs", n)
 		}
-		_, p := s.paths(ref.SHA256)
+		_, p := s.paths(ref.ID)
 		want := filepath.Join(s.objs, ref.Hex()[:2], ref.Hex())
 		if p != want {
 			t.Fatalf("path %s, want %s", p, want)
@@ -185,7 +188,7 @@ func TestWriterChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ref.SHA256 != sha256.Sum256(data) || ref.MD5 != md5.Sum(data) {
+	if ref.CRC32C != crc32.Checksum(data, castagnoli) || ref.MD5 != md5.Sum(data) {
 		t.Fatal("digests")
 	}
 	if _, err := w.Commit(); err == nil {
@@ -195,33 +198,16 @@ func TestWriterChunks(t *testing.T) {
 		t.Fatal("Write after Commit succeeded")
 	}
 	w.Abort() // no-op after Commit
-	if err := s.Verify(ref.SHA256); err != nil {
+	if err := s.Verify(ref.ID); err != nil {
 		t.Fatal(err)
 	}
 	tmpEmpty(t, s)
 }
 
+// TestSameContentTwice: blobs are named by ID, not by content: the same
+// bytes stored twice (or by concurrent writers) are separate blobs, each
+// complete; what refers to which is the metadata's business.
 func TestSameContentTwice(t *testing.T) {
-	s := openStore(t)
-	data := randBytes(100000, 1)
-	r1, err := s.Put(bytes.NewReader(data), -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2, err := s.Put(bytes.NewReader(data), -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r1 != r2 {
-		t.Fatalf("refs differ: %+v %+v", r1, r2)
-	}
-	if n := countFiles(t, s.objs); n != 1 {
-		t.Fatalf("%d blob files, want 1", n)
-	}
-	tmpEmpty(t, s)
-}
-
-func TestConcurrentCommitSameContent(t *testing.T) {
 	s := openStore(t)
 	data := randBytes(1<<20, 2)
 	const N = 8
@@ -256,24 +242,23 @@ func TestConcurrentCommitSameContent(t *testing.T) {
 	ready.Wait()
 	close(start)
 	done.Wait()
+	ids := map[[32]byte]bool{}
 	for i := range N {
 		if errs[i] != nil {
 			t.Fatalf("goroutine %d: %v", i, errs[i])
 		}
-		if refs[i] != refs[0] {
-			t.Fatalf("goroutine %d: ref %+v, want %+v", i, refs[i], refs[0])
+		if refs[i].MD5 != md5.Sum(data) || refs[i].Size != int64(len(data)) || ids[refs[i].ID] {
+			t.Fatalf("goroutine %d: ref %+v (a duplicate ID, or wrong digests)", i, refs[i])
+		}
+		ids[refs[i].ID] = true
+		if !bytes.Equal(readBlob(t, s, refs[i].ID), data) {
+			t.Fatalf("goroutine %d: content differs", i)
 		}
 	}
-	if refs[0].SHA256 != sha256.Sum256(data) {
-		t.Fatal("wrong digest")
-	}
-	if n := countFiles(t, s.objs); n != 1 {
-		t.Fatalf("%d blob files, want 1", n)
+	if n := countFiles(t, s.objs); n != N {
+		t.Fatalf("%d blob files, want %d", n, N)
 	}
 	tmpEmpty(t, s)
-	if err := s.Verify(refs[0].SHA256); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestAbortLeavesNothing(t *testing.T) {
@@ -403,10 +388,10 @@ func TestOpenRemovesStaleTemp(t *testing.T) {
 	if ents, _ := os.ReadDir(s2.tmp); len(ents) != 0 {
 		t.Fatalf("%d entries left in tmp after Open", len(ents))
 	}
-	if !s2.Has(ref.SHA256) {
+	if !s2.Has(ref.ID) {
 		t.Fatal("committed blob lost")
 	}
-	if err := s2.Verify(ref.SHA256); err != nil {
+	if err := s2.Verify(ref.ID); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -432,10 +417,10 @@ func TestPinBlocksRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u1 := s.Pin(ref.SHA256)
-	u2 := s.Pin(ref.SHA256)
+	u1 := s.Pin(ref.ID)
+	u2 := s.Pin(ref.ID)
 	called := false
-	removed, err := s.Remove(ref.SHA256, func() bool { called = true; return true })
+	removed, err := s.Remove(ref.ID, func() bool { called = true; return true })
 	if err != nil || removed {
 		t.Fatalf("Remove while pinned: %v %v", removed, err)
 	}
@@ -444,27 +429,27 @@ func TestPinBlocksRemove(t *testing.T) {
 	}
 	u1()
 	u1() // idempotent: must not drop u2's pin
-	if removed, _ := s.Remove(ref.SHA256, always); removed || !s.Has(ref.SHA256) {
+	if removed, _ := s.Remove(ref.ID, always); removed || !s.Has(ref.ID) {
 		t.Fatal("removed while still pinned once")
 	}
 	u2()
-	removed, err = s.Remove(ref.SHA256, always)
+	removed, err = s.Remove(ref.ID, always)
 	if err != nil || !removed {
 		t.Fatalf("Remove after unpin: %v %v", removed, err)
 	}
-	if s.Has(ref.SHA256) {
+	if s.Has(ref.ID) {
 		t.Fatal("Has after Remove")
 	}
-	if _, _, err := s.Open(ref.SHA256); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Open(ref.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Open after Remove: %v", err)
 	}
-	if removed, err := s.Remove(ref.SHA256, always); removed || err != nil {
+	if removed, err := s.Remove(ref.ID, always); removed || err != nil {
 		t.Fatalf("second Remove: %v %v", removed, err)
 	}
 	if len(s.pins) != 0 {
 		t.Fatalf("pin map not empty: %v", s.pins)
 	}
-	if _, err := s.Remove(ref.SHA256, nil); err == nil {
+	if _, err := s.Remove(ref.ID, nil); err == nil {
 		t.Fatal("nil callback accepted")
 	}
 }
@@ -476,17 +461,17 @@ func TestRemoveStillReferenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	removed, err := s.Remove(ref.SHA256, func() bool { calls++; return false })
+	removed, err := s.Remove(ref.ID, func() bool { calls++; return false })
 	if err != nil || removed {
 		t.Fatalf("%v %v", removed, err)
 	}
 	if calls != 1 {
 		t.Fatalf("callback called %d times", calls)
 	}
-	if !s.Has(ref.SHA256) {
+	if !s.Has(ref.ID) {
 		t.Fatal("referenced blob removed")
 	}
-	if err := s.Verify(ref.SHA256); err != nil {
+	if err := s.Verify(ref.ID); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -519,7 +504,7 @@ func TestPutPinnedRacesRemove(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !s.Has(ref.SHA256) {
+		if !s.Has(ref.ID) {
 			t.Fatal("pinned blob removed")
 		}
 		unpin()
@@ -538,11 +523,11 @@ func TestWalk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want[ref.SHA256] = ref.Size
+		want[ref.ID] = ref.Size
 	}
 	// A removed blob, an uncommitted writer and files that are not blobs.
 	gone, _ := s.Put(bytes.NewReader([]byte("gone")), -1)
-	if ok, err := s.Remove(gone.SHA256, always); !ok || err != nil {
+	if ok, err := s.Remove(gone.ID, always); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	w, _ := s.Create()
@@ -610,10 +595,10 @@ func TestVerifyDetectsFlippedByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Verify(ref.SHA256); err != nil {
+	if err := s.Verify(ref.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, p := s.paths(ref.SHA256)
+	_, p := s.paths(ref.ID)
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -625,18 +610,20 @@ func TestVerifyDetectsFlippedByte(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if err := s.Verify(ref.SHA256); !errors.Is(err, ErrCorrupt) {
+	if err := s.Verify(ref.ID); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Verify: %v, want ErrCorrupt", err)
 	}
 
-	// Repair as documented: remove, then put the good content again.
-	if ok, err := s.Remove(ref.SHA256, always); !ok || err != nil {
-		t.Fatal(ok, err)
-	}
-	if _, err := s.Put(bytes.NewReader(data), -1); err != nil {
+	// Repair as documented: a good copy under the same ID.
+	w, err := s.CreateCopyOf(ref)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Verify(ref.SHA256); err != nil {
+	w.Write(data)
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(ref.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Verify(sha256.Sum256([]byte("missing"))); !errors.Is(err, ErrNotFound) {
@@ -644,8 +631,8 @@ func TestVerifyDetectsFlippedByte(t *testing.T) {
 	}
 }
 
-// A truncated file under the right name cannot be the content: Commit
-// replaces it instead of keeping it.
+// A truncated file under the right name cannot be the content: a copy
+// under that name replaces it instead of keeping it.
 func TestCommitReplacesWrongSize(t *testing.T) {
 	s := openStore(t)
 	data := randBytes(10000, 11)
@@ -653,14 +640,19 @@ func TestCommitReplacesWrongSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, p := s.paths(ref.SHA256)
+	_, p := s.paths(ref.ID)
 	if err := os.Truncate(p, 100); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Put(bytes.NewReader(data), -1); err != nil {
+	w, err := s.CreateCopyOf(ref)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Verify(ref.SHA256); err != nil {
+	w.Write(data)
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(ref.ID); err != nil {
 		t.Fatal(err)
 	}
 	tmpEmpty(t, s)
@@ -706,7 +698,7 @@ func BenchmarkPut(b *testing.B) {
 			b.ReportAllocs()
 			seed := uint64(0)
 			for b.Loop() {
-				seed++ // distinct content each time: the full write path, not dedup
+				seed++
 				if _, err := s.Put(newGen(size, seed), -1); err != nil {
 					b.Fatal(err)
 				}
@@ -715,36 +707,8 @@ func BenchmarkPut(b *testing.B) {
 	}
 }
 
-// TestCreateCopy: a copy is checked by its SHA-256 like any blob and lands
-// under the same name; it skips the MD5.
-func TestCreateCopy(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := []byte("a blob copied from a peer")
-	w, err := s.CreateCopy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	ref, err := w.Commit()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ref.SHA256 != sha256.Sum256(data) || ref.Size != int64(len(data)) || ref.MD5 != ([16]byte{}) {
-		t.Fatalf("ref = %+v", ref)
-	}
-	if got := readBlob(t, s, ref.SHA256); !bytes.Equal(got, data) {
-		t.Fatal("content differs")
-	}
-}
-
 // TestCreateCopyOf: a peer's copy is checked by the size and CRC32C the
-// sending node computed, and lands under the sender's SHA-256; a copy whose
+// sending node computed, and lands under the sender's ID; a copy whose
 // bytes differ in content or length is refused with ErrCorrupt and leaves
 // nothing behind.
 func TestCreateCopyOf(t *testing.T) {
@@ -786,7 +750,7 @@ func TestCreateCopyOf(t *testing.T) {
 		if _, err := copyOf(body); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: Commit err = %v, want ErrCorrupt", name, err)
 		}
-		if peer.Has(orig.SHA256) {
+		if peer.Has(orig.ID) {
 			t.Fatalf("%s: the refused copy was committed", name)
 		}
 	}
@@ -798,13 +762,13 @@ func TestCreateCopyOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ref.SHA256 != orig.SHA256 || ref.Size != orig.Size || ref.CRC32C != orig.CRC32C {
+	if ref.ID != orig.ID || ref.Size != orig.Size || ref.CRC32C != orig.CRC32C {
 		t.Fatalf("copy ref = %+v, want %+v", ref, orig)
 	}
-	if got := readBlob(t, peer, orig.SHA256); !bytes.Equal(got, data) {
+	if got := readBlob(t, peer, orig.ID); !bytes.Equal(got, data) {
 		t.Fatal("content differs")
 	}
-	if err := peer.Verify(orig.SHA256); err != nil {
+	if err := peer.Verify(orig.ID); err != nil {
 		t.Fatalf("Verify of the copy: %v", err)
 	}
 }

@@ -26,17 +26,17 @@ func TestBlocksRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fi, err := os.Stat(s.Path(ref.SHA256))
+		fi, err := os.Stat(s.Path(ref.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fi.Size() != fileSize(int64(n)) || contentSize(fi.Size()) != int64(n) {
 			t.Fatalf("n=%d: file of %d bytes, want %d", n, fi.Size(), fileSize(int64(n)))
 		}
-		if got := readBlob(t, s, ref.SHA256); !bytes.Equal(got, data) {
+		if got := readBlob(t, s, ref.ID); !bytes.Equal(got, data) {
 			t.Fatalf("n=%d: content differs", n)
 		}
-		r, size, err := s.Open(ref.SHA256)
+		r, size, err := s.Open(ref.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestBlocksRoundTrip(t *testing.T) {
 			t.Fatalf("n=%d: WriteTo from %d: %v", n, n/3, err)
 		}
 		r.Close()
-		if err := s.Verify(ref.SHA256); err != nil {
+		if err := s.Verify(ref.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -81,9 +81,9 @@ func TestFlippedByteNeverReturned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	flip(t, s, ref.SHA256, 2*BlockSize+12345)
+	flip(t, s, ref.ID, 2*BlockSize+12345)
 
-	r, _, err := s.Open(ref.SHA256)
+	r, _, err := s.Open(ref.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestFlippedByteNeverReturned(t *testing.T) {
 	}
 	r.Close()
 
-	r, _, _ = s.Open(ref.SHA256)
+	r, _, _ = s.Open(ref.ID)
 	defer r.Close()
 	tail := make([]byte, 100)
 	if k, err := r.ReadAt(tail, 3*BlockSize+10); k != 100 || err != nil || !bytes.Equal(tail, data[3*BlockSize+10:][:100]) {
@@ -110,19 +110,20 @@ func TestFlippedByteNeverReturned(t *testing.T) {
 		t.Fatalf("range read across into the bad block: %d bytes, %v; want the 5 good ones", k, err)
 	}
 	var w bytes.Buffer
-	r2, _, _ := s.Open(ref.SHA256)
+	r2, _, _ := s.Open(ref.ID)
 	defer r2.Close()
 	if _, err := r2.WriteTo(&w); !errors.Is(err, ErrCorrupt) || w.Len() != 2*BlockSize {
 		t.Fatalf("WriteTo: %d bytes, %v", w.Len(), err)
 	}
-	if err := s.Verify(ref.SHA256); !errors.Is(err, ErrCorrupt) {
+	if err := s.Verify(ref.ID); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Verify: %v", err)
 	}
 
-	// A replacement repairs it in place, pinned or not.
-	unpin := s.Pin(ref.SHA256)
+	// A copy of the good content under the same ID repairs it in place,
+	// pinned or not.
+	unpin := s.Pin(ref.ID)
 	defer unpin()
-	rw, err := s.CreateReplacement()
+	rw, err := s.CreateCopyOf(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestFlippedByteNeverReturned(t *testing.T) {
 	if _, err := rw.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Verify(ref.SHA256); err != nil {
+	if err := s.Verify(ref.ID); err != nil {
 		t.Fatalf("after the repair: %v", err)
 	}
 	tmpEmpty(t, s)
@@ -147,16 +148,16 @@ func TestDamagedTrailer(t *testing.T) {
 	}
 	fs := fileSize(int64(len(data)))
 	for _, off := range []int64{int64(len(data)) + 1, fs - 1, fs - footerSize, fs - 10} {
-		flip(t, s, ref.SHA256, off)
-		if _, _, err := s.Open(ref.SHA256); !errors.Is(err, ErrCorrupt) {
+		flip(t, s, ref.ID, off)
+		if _, _, err := s.Open(ref.ID); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("flipped trailer byte at %d: Open: %v", off, err)
 		}
-		flip(t, s, ref.SHA256, off) // back
+		flip(t, s, ref.ID, off) // back
 	}
-	if err := os.Truncate(s.Path(ref.SHA256), int64(len(data))); err != nil {
+	if err := os.Truncate(s.Path(ref.ID), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Open(ref.SHA256); !errors.Is(err, ErrCorrupt) {
+	if _, _, err := s.Open(ref.ID); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("cut file: Open: %v", err)
 	}
 }
@@ -183,26 +184,4 @@ func FuzzReadTrailer(f *testing.F) {
 			t.Fatalf("accepted an inconsistent trailer: %+v for %d bytes", tr, len(b))
 		}
 	})
-}
-
-// TestPutAgainHealsCorruptCopy: committing the same content again replaces
-// a copy that rotted on disk (a re-PUT, a peer's copy).
-func TestPutAgainHealsCorruptCopy(t *testing.T) {
-	s := openStore(t)
-	data := randBytes(BlockSize+99, 8)
-	ref, err := s.Put(bytes.NewReader(data), -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	flip(t, s, ref.SHA256, 50)
-	if err := s.Verify(ref.SHA256); !errors.Is(err, ErrCorrupt) {
-		t.Fatal(err)
-	}
-	if _, err := s.Put(bytes.NewReader(data), -1); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Verify(ref.SHA256); err != nil {
-		t.Fatalf("after the second Put: %v", err)
-	}
-	tmpEmpty(t, s)
 }

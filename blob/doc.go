@@ -1,13 +1,30 @@
-// Package blob owns object bytes on one node's local disk, content addressed
-// by SHA-256 and checked in blocks by CRC32C.
+// Package blob owns object bytes on one node's local disk, named by random
+// IDs and checked in blocks by CRC32C.
 //
 // # Layout
 //
-//	dir/FORMAT               the layout's version: "s4 blob store format 2\n"
+//	dir/FORMAT               the layout's version: "s4 blob store format 3\n"
 //	dir/tmp/                 files being written (random names, mode 0600)
 //	dir/blocks/ab/<hex>      committed blobs; <hex> is the 64-digit lower-case
-//	                         SHA-256 of the content, ab its first byte
+//	                         hex of the blob's ID, ab its first byte
 //	dir/corrupt/<hex>        blobs a migration found not to match their name
+//
+// # Names
+//
+// [Store.Create] gives a new blob a random 256-bit ID (crypto/rand); the
+// metadata event that stores an object carries it with the size (package
+// meta, BlobPart), and a copy of the blob on another node has the same ID.
+// Nothing on the PUT path computes a SHA-256 for the name: the bytes are
+// hashed once for the ETag's MD5 and once for the CRC32Cs, and a client's
+// SHA-256 (a signed payload, an x-amz-checksum-sha256) is computed only
+// when the client sends one (package sig). Until format 3 a blob was named
+// by the SHA-256 of its content; such a blob's name is its ID, so a store
+// of format 2 is taken as it is (see "Format versions"). The ID has 256
+// bits, not 128, because it takes the place of those names: the metadata,
+// the Raft log's events, the snapshots and the peers' blob transfer keep
+// their 32-byte field, and the data of a format-2 node needs no rewrite.
+// Two writes of the same bytes are two blobs; a copy of an object
+// (CopyObject) shares its source's blobs by reference.
 //
 // The 256 fan-out directories are created (and made durable) by [Open], so a
 // commit never creates a directory. A million blobs make ~4,000 entries per
@@ -41,12 +58,18 @@
 // ErrCorrupt and none of its bytes, while the blocks before it were good.
 // A range read (ReadAt, Seek) verifies only the blocks it touches.
 // [Store.Verify] checks every block (what a scrubber does). A corrupt copy
-// is repaired by committing a good one over it ([Store.CreateReplacement]);
+// is repaired by committing a good one over it ([Store.CreateCopyOf]);
 // package objects fetches it from a peer.
 //
 // # Format versions
 //
-// Format 1 (until this trailer) kept the bare content in
+// Format 3 names blobs by ID (see "Names"); its files are those of format
+// 2, so Open takes a format-2 store by writing FORMAT again: nothing else
+// changes, and a format-2 blob's name (its SHA-256) is its ID. An S4 of
+// format 2 refuses a format-3 store (it would check copies of new blobs
+// against a SHA-256 they are not named by).
+//
+// Format 1 (until the block trailer) kept the bare content in
 // dir/sha256/ab/<hex> (earlier still dir/sha256/ab/cd/<hex>), with no
 // FORMAT file. [Open] migrates such a store on start, one blob at a time:
 // it hashes the blob (SHA-256, so that no corrupt content gets checksums
@@ -66,15 +89,15 @@
 // An S4 older than format 2 must not be started on a migrated data dir:
 // it would not see the blobs in dir/blocks (they stay there, untouched).
 //
-// Paths are built only from digests: the hex of a SHA-256 the store computed
+// Paths are built only from IDs: the hex of a random ID the store chose
 // itself, or of a [32]byte handed in by the caller. No object key, bucket name
 // or other client input ever becomes part of a path, so nothing a client sends
 // can make the store touch a file outside dir.
 //
 // # Writing
 //
-// [Store.Create] opens a temp file; the [Writer] hashes every byte (SHA-256,
-// MD5 and CRC32C, in the same pass) as it writes it to the file, so a body is
+// [Store.Create] opens a temp file; the [Writer] hashes every byte (MD5 and
+// CRC32C, in the same pass) as it writes it to the file, so a body is
 // never held in memory. [Store.Put] does Create, copy and Commit through one fixed-size
 // buffer (256 KiB) and enforces a size limit without reading more than one byte
 // past it.
@@ -88,13 +111,12 @@
 //  2. rename of the temp file to dir/blocks/ab/<hex>;
 //  3. fsync of dir/blocks/ab, which makes the new name durable.
 //
-// If the target name exists already (same content, written earlier or by a
-// concurrent Commit), the rename replaces it atomically: the new file was
-// checked a moment ago, the old one may have rotted since, so a re-PUT of
-// the same content heals a corrupt copy (a reader keeps the file it
-// opened). The directory is fsynced either way, so that Commit never
-// returns before the blob's name is durable. Concurrent commits of the same
-// content are therefore safe and all return the same [Ref].
+// A new blob's random ID names no existing file. A copy's ID may (a copy a
+// peer sends twice, a repair): the rename then replaces the old file
+// atomically; the new one was checked a moment ago, the old one may have
+// rotted since (a reader keeps the file it opened). The directory is
+// fsynced either way, so that Commit never returns before the blob's name
+// is durable.
 //
 // [Store.Remove] unlinks the blob and then fsyncs its directory. [Open]
 // creates dir, dir/tmp, dir/blocks and its 256 fan-out directories and
@@ -105,25 +127,26 @@
 // A crash at any point leaves at most files under dir/tmp; [Open] removes
 // everything found there (so one directory must be used by at most one Store
 // at a time). A file visible under dir/blocks got there by an atomic rename
-// after its data was fsynced, so it is always complete and its content hashes
-// to its name: hashed here, or, for a copy made with [Store.CreateCopyOf], by
-// the node where the bytes entered the cluster (see "Copies" below). A blob whose Commit had not returned may or may not be present
+// after its data was fsynced, so it is always complete and its trailer's
+// CRC32Cs are those of its content: computed here as the bytes were
+// written, and for a copy ([Store.CreateCopyOf]) also equal to the CRC32C
+// computed where the bytes entered the cluster (see "Copies" below). A blob whose Commit had not returned may or may not be present
 // after the crash; a blob whose Remove had not returned may still be present
 // and is then simply garbage again.
 //
 // # Copies
 //
-// A blob that another node of the cluster already holds arrives in one of
-// two ways. [Store.CreateCopy] hashes it like any blob (SHA-256, no MD5): for
-// fetches of blobs that sat on a peer's disk. [Store.CreateCopyOf] takes the
-// [Ref] the sending node computed when the bytes entered the cluster and
-// checks the copy against its size and CRC32C only, then commits it under
-// the sender's SHA-256: for the copies a PUT makes to its peers. The copy
-// travels over mutually authenticated TLS (AES-GCM, integrity-checked), and
-// the CRC32C, computed in the same pass as the sender's SHA-256, catches what
-// TLS cannot: a blob that changed on the sender's disk between the PUT and
-// the copy, or a framing bug. It costs ~0.1 ms per MiB where SHA-256 costs
-// 4.6 ms on the CPUs of BENCHMARKS.md, twice per PUT on three nodes.
+// A blob that another node of the cluster already holds (a PUT's copy to
+// its peers, a fetch of a blob this node lacks, a repair of a corrupt one)
+// is written through [Store.CreateCopyOf], which takes the [Ref] the other
+// node gave (ID, size, CRC32C) and checks the copy against its size and
+// CRC32C only, computing no MD5, then commits it under that ID. A PUT's
+// copy carries the CRC32C computed where the bytes entered the cluster; a
+// fetch carries the one in the sending node's trailer, whose blocks that
+// node verified before it sent a byte of them. The copy travels over
+// mutually authenticated TLS (AES-GCM, integrity-checked), and the CRC32C
+// catches what TLS cannot: a framing bug, or a blob that changed on the
+// sender's disk between its checks and the copy. It costs ~0.1 ms per MiB.
 //
 // # Pins and removal
 //
@@ -131,12 +154,12 @@
 // and the FSM's metadata store), so removing an unreferenced blob races with a
 // PUT that is about to reference it. Pins close that race. The protocol:
 //
-//   - A writer pins the digest before it proposes the metadata event and unpins
+//   - A writer pins the ID before it proposes the metadata event and unpins
 //     after its own FSM applied it (or after the proposal failed). Use
 //     [Store.PutPinned] or [Writer.CommitPinned], which take the pin under the
 //     same lock as the commit itself, so that there is no moment at which the
 //     freshly committed (or deduplicated) blob is neither pinned nor
-//     referenced. [Store.Pin] pins a digest known in advance.
+//     referenced. [Store.Pin] pins an ID known in advance.
 //   - The garbage collector calls [Store.Remove] with a callback that re-checks
 //     the reference count in the metadata store. Remove holds the lock that Pin
 //     and Commit take, checks the pin count, then calls the callback, and
@@ -154,8 +177,8 @@
 //
 // [Store.Verify] checks a blob's blocks and reports [ErrCorrupt] on a
 // mismatch. To repair, write the content fetched from a peer through
-// [Store.CreateReplacement]: its Commit renames the good copy over the bad
-// one, so the blob never disappears and pins do not stand in the way.
+// [Store.CreateCopyOf]: its Commit renames the good copy over the bad one,
+// so the blob never disappears and pins do not stand in the way.
 //
 // # Files
 //

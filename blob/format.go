@@ -1,6 +1,8 @@
 package blob
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,7 +17,7 @@ import (
 
 // FormatVersion is the version of the on-disk layout this package writes
 // and reads (see "Format versions" in doc.go).
-const FormatVersion = 2
+const FormatVersion = 3
 
 const (
 	formatName     = "FORMAT"
@@ -188,18 +190,18 @@ func (s *Store) migrateOne(p string, sum [32]byte) error {
 		in.Close()
 		return removeSynced(p)
 	}
-	w, err := s.Create()
+	w, err := s.create(sum)
 	if err != nil {
 		return err
 	}
 	defer w.Abort()
-	w.md5 = nil
+	w.sha = sha256.New()
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	if _, err := io.CopyBuffer(w, struct{ io.Reader }{in}, *bp); err != nil {
 		return err
 	}
-	if got := w.Sum(); got.SHA256 != sum {
+	if got := w.sha.Sum(nil); !bytes.Equal(got, sum[:]) {
 		w.Abort()
 		q := filepath.Join(s.dir, quarantineName)
 		if err := os.Mkdir(q, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash/crc32"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -75,7 +76,7 @@ func TestMigrateFormat1(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, oldObjsName)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("sha256/ still there: %v", err)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, formatName)); err != nil || string(b) != "s4 blob store format 2\n" {
+	if b, err := os.ReadFile(filepath.Join(dir, formatName)); err != nil || string(b) != "s4 blob store format 3\n" {
 		t.Fatalf("FORMAT: %q, %v", b, err)
 	}
 	tmpEmpty(t, s)
@@ -84,13 +85,58 @@ func TestMigrateFormat1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := s2.Migrated(); m.From != 2 || m.Blobs != 0 {
+	if m := s2.Migrated(); m.From != 3 || m.Blobs != 0 {
 		t.Fatalf("second Open: %+v", m)
 	}
 	n := 0
 	s2.Walk(func([32]byte, int64) error { n++; return nil })
 	if n != len(contents) {
 		t.Fatalf("Walk: %d blobs, want %d", n, len(contents))
+	}
+}
+
+// TestFormat2Upgrade: a store of format 2 (blobs named by their SHA-256,
+// with block trailers) opens as it is: its names are its blobs' IDs, every
+// blob reads back, nothing is rewritten, and FORMAT says 3 afterwards.
+func TestFormat2Upgrade(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("a blob of format 2")
+	w, err := s.CreateCopyOf(Ref{ID: sha256.Sum256(data), Size: int64(len(data)), CRC32C: crc32.Checksum(data, castagnoli)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	ref, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p := s.paths(ref.ID)
+	before, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, formatName), []byte("s4 blob store format 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := s.Migrated(); m.From != 2 || m.Blobs != 0 {
+		t.Fatalf("Migrated = %+v, want from 2 with nothing rewritten", m)
+	}
+	if got := readBlob(t, s, sha256.Sum256(data)); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+	if after, err := os.Stat(p); err != nil || !os.SameFile(before, after) {
+		t.Fatalf("the blob file was rewritten: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, formatName)); err != nil || string(b) != "s4 blob store format 3\n" {
+		t.Fatalf("FORMAT: %q, %v", b, err)
 	}
 }
 
@@ -107,7 +153,7 @@ func TestMigrateResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := writeFormat1(t, dir, ref.SHA256, data, false)
+	old := writeFormat1(t, dir, ref.ID, data, false)
 	os.Remove(filepath.Join(dir, formatName))
 	if s, err = Open(dir); err != nil {
 		t.Fatal(err)
@@ -115,7 +161,7 @@ func TestMigrateResumes(t *testing.T) {
 	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("old copy still there: %v", err)
 	}
-	if got := readBlob(t, s, ref.SHA256); !bytes.Equal(got, data) {
+	if got := readBlob(t, s, ref.ID); !bytes.Equal(got, data) {
 		t.Fatal("content differs")
 	}
 	if v, _ := readFormat(dir); v != FormatVersion {
@@ -128,7 +174,7 @@ func TestMigrateResumes(t *testing.T) {
 // what to do, and nothing is changed.
 func TestRefuseUnknownFormat(t *testing.T) {
 	for _, c := range []struct{ content, want string }{
-		{"s4 blob store format 3\n", "run the newer S4"},
+		{"s4 blob store format 4\n", "run the newer S4"},
 		{"hello\n", "does not hold a format version"},
 	} {
 		dir := t.TempDir()

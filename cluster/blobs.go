@@ -17,28 +17,29 @@ import (
 	"github.com/s4/s4/disk"
 )
 
-// Blob transfer between nodes (docs/DESIGN.md,
-// "Object data"):
+// Blob transfer between nodes (docs/DESIGN.md, "Object data"):
 //
-//	PUT /v1/blobs/{hex}   body: the blob's bytes (Content-Length required).
-//	                      The node streams them into its store, checks them,
-//	                      commits with fsync: 204. With the header
-//	                      X-S4-Crc32c (8 lower-case hex digits: the CRC32C
-//	                      the sender computed where the bytes entered the
-//	                      cluster) it checks the length and that CRC and
-//	                      trusts the sender's SHA-256 {hex} (package blob,
-//	                      "Copies"); without it, it checks that they hash to
-//	                      {hex}. A blob the node holds already: 204 without
+//	PUT /v1/blobs/{hex}   body: the blob's bytes (Content-Length required),
+//	                      header X-S4-Crc32c (required; 8 lower-case hex
+//	                      digits: the CRC32C computed where the bytes
+//	                      entered the cluster). The node streams them into
+//	                      its store, checks their length and CRC32C and
+//	                      commits them under the ID {hex} with fsync: 204.
+//	                      A blob the node holds already: 204 without
 //	                      reading the body (the client sends Expect:
 //	                      100-continue for blobs over 64 KiB). A node at
 //	                      its free-space reserve, or one the blob would take
 //	                      there (package disk), answers 507 without reading
 //	                      the body, and so does one whose write fails with
 //	                      ENOSPC; PutBlob's error then wraps disk.ErrFull.
-//	GET  /v1/blobs/{hex}  200 with the bytes; 404 if the node lacks it.
+//	GET  /v1/blobs/{hex}  200 with the bytes and X-S4-Crc32c, the CRC32C of
+//	                      the whole content from the blob's trailer, which
+//	                      the receiver checks the bytes against; every block
+//	                      is checked before it is sent (a bad one cuts the
+//	                      body short); 404 if the node lacks it.
 const pathBlobs = "/v1/blobs/"
 
-// headerCRC32C carries the CRC32C of a blob copy.
+// headerCRC32C carries the CRC32C of a blob's content, both ways.
 const headerCRC32C = "X-S4-Crc32c"
 
 // expectContinueMin is the smallest blob PutBlob sends with Expect:
@@ -59,7 +60,6 @@ const BlobPinGrace = 2 * time.Minute
 // BlobStore is the local blob store the Server serves transfers from and
 // into (*blob.Store implements it).
 type BlobStore interface {
-	CreateCopy() (*blob.Writer, error)                // a copy: SHA-256 checked, no MD5
 	CreateCopyOf(want blob.Ref) (*blob.Writer, error) // a copy checked by size and CRC32C
 	Open(sum [32]byte) (*blob.Reader, int64, error)   // verifies each block as it reads
 	Has(sum [32]byte) bool
@@ -108,7 +108,7 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request) {
 	}
 	sum, ok := parseBlobPath(r.URL.Path)
 	if !ok {
-		writeError(w, http.StatusNotFound, wireError{Message: "cluster: a blob is named by the 64 lower-case hex digits of its SHA-256"})
+		writeError(w, http.StatusNotFound, wireError{Message: "cluster: a blob is named by the 64 lower-case hex digits of its ID"})
 		return
 	}
 	switch r.Method {
@@ -155,19 +155,12 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 		}
 		writeError(w, http.StatusInternalServerError, wireError{Message: err.Error()})
 	}
-	var bw *blob.Writer
-	var err error
-	crcHex, trusted := r.Header[headerCRC32C]
-	if trusted {
-		crc, ok := parseCRC32C(crcHex)
-		if !ok {
-			writeError(w, http.StatusBadRequest, wireError{Message: "cluster: " + headerCRC32C + " must be 8 lower-case hex digits"})
-			return
-		}
-		bw, err = s.blobs.CreateCopyOf(blob.Ref{SHA256: sum, Size: r.ContentLength, CRC32C: crc})
-	} else {
-		bw, err = s.blobs.CreateCopy()
+	crc, ok := parseCRC32C(r.Header[headerCRC32C])
+	if !ok {
+		writeError(w, http.StatusBadRequest, wireError{Message: "cluster: a blob copy needs " + headerCRC32C + ": 8 lower-case hex digits"})
+		return
 	}
+	bw, err := s.blobs.CreateCopyOf(blob.Ref{ID: sum, Size: r.ContentLength, CRC32C: crc})
 	if err != nil {
 		failed(err)
 		return
@@ -175,18 +168,12 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 	defer bw.Abort()
 	rc := http.NewResponseController(w)
 	body := &idleReader{r: r.Body, extend: func() { rc.SetReadDeadline(time.Now().Add(BlobIdleTimeout)) }}
-	n, err := io.Copy(bw, body)
-	if err != nil {
+	if _, err := io.Copy(bw, body); err != nil {
 		if disk.IsNoSpace(err) { // the write, not the sender
 			failed(err)
 			return
 		}
 		writeError(w, http.StatusBadRequest, wireError{Message: fmt.Sprintf("cluster: receiving blob %x: %v", sum[:8], err)})
-		return
-	}
-	if got := bw.Sum(); !trusted && (n != r.ContentLength || got.SHA256 != sum) {
-		s.log.Warn("refused a blob whose content does not match its name", "remote", r.RemoteAddr, "blob", hex.EncodeToString(sum[:]))
-		writeError(w, http.StatusBadRequest, wireError{Message: fmt.Sprintf("cluster: blob %x: content hashes to %x (%d bytes)", sum[:8], got.SHA256[:8], n)})
 		return
 	}
 	if _, err := bw.Commit(); err != nil { // pinned above
@@ -231,6 +218,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, sum [32]byte) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.Header().Set(headerCRC32C, fmt.Sprintf("%08x", f.CRC32C()))
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	out := &idleWriter{w: w, extend: func() { rc.SetWriteDeadline(time.Now().Add(BlobIdleTimeout)) }}
@@ -272,7 +260,7 @@ func transferTimeout(size int64) time.Duration {
 }
 
 // PutBlob copies the blob ref, whose ref.Size bytes it reads from r, to the
-// node at addr, which stores it durably under ref.SHA256 once the bytes
+// node at addr, which stores it durably under ref.ID once the bytes
 // match ref.Size and ref.CRC32C (package blob, "Copies"). A node that holds
 // the blob already answers without receiving it; one without room for it
 // answers 507, and the error wraps disk.ErrFull. ctx bounds the transfer (if
@@ -316,12 +304,13 @@ type noRoomError struct{ err error }
 func (e *noRoomError) Error() string   { return e.err.Error() + " (HTTP 507: no room on that node)" }
 func (e *noRoomError) Unwrap() []error { return []error{e.err, disk.ErrFull} }
 
-// GetBlob streams the blob sum from the node at addr: the caller reads size
-// bytes from rc and closes it. err wraps blob.ErrNotFound if that node lacks
-// the blob. ctx bounds the whole transfer, including the reads from rc (if
-// it has no deadline: DefaultRPCTimeout plus one second per MiB of the
-// blob). The caller should check the content against sum.
-func (c *Client) GetBlob(ctx context.Context, addr string, sum [32]byte) (rc io.ReadCloser, size int64, err error) {
+// GetBlob streams the blob id from the node at addr: the caller reads
+// ref.Size bytes from rc, checks them against ref.CRC32C (the CRC32C that
+// node's blob trailer gives) and closes rc. err wraps blob.ErrNotFound if
+// that node lacks the blob. ctx bounds the whole transfer, including the
+// reads from rc (if it has no deadline: DefaultRPCTimeout plus one second
+// per MiB of the blob).
+func (c *Client) GetBlob(ctx context.Context, addr string, id [32]byte) (rc io.ReadCloser, ref blob.Ref, err error) {
 	var timer *time.Timer
 	ctx, cancel := context.WithCancel(ctx)
 	if _, ok := ctx.Deadline(); !ok {
@@ -329,39 +318,38 @@ func (c *Client) GetBlob(ctx context.Context, addr string, sum [32]byte) (rc io.
 		// then a bound that grows with the size.
 		timer = time.AfterFunc(DefaultRPCTimeout, cancel)
 	}
-	path := pathBlobs + hex.EncodeToString(sum[:])
+	fail := func(err error) (io.ReadCloser, blob.Ref, error) {
+		stopTimer(timer)
+		cancel()
+		return nil, blob.Ref{}, err
+	}
+	path := pathBlobs + hex.EncodeToString(id[:])
 	u := url.URL{Scheme: "http", Host: addr, Path: path}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		stopTimer(timer)
-		cancel()
-		return nil, 0, fmt.Errorf("cluster: GET %s: %w", path, err)
+		return fail(fmt.Errorf("cluster: GET %s: %w", path, err))
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {
-		stopTimer(timer)
-		cancel()
-		return nil, 0, transportError(http.MethodGet, addr, path, err)
+		return fail(transportError(http.MethodGet, addr, path, err))
 	}
 	if res.StatusCode != http.StatusOK {
-		stopTimer(timer)
-		defer cancel()
 		defer res.Body.Close()
 		if res.StatusCode == http.StatusNotFound {
-			return nil, 0, fmt.Errorf("cluster: GET %s%s: %w", addr, path, blob.ErrNotFound)
+			return fail(fmt.Errorf("cluster: GET %s%s: %w", addr, path, blob.ErrNotFound))
 		}
-		return nil, 0, readRemoteError(http.MethodGet, addr, path, res)
+		return fail(readRemoteError(http.MethodGet, addr, path, res))
 	}
-	if res.ContentLength < 0 {
+	crc, ok := parseCRC32C(res.Header.Values(headerCRC32C))
+	if res.ContentLength < 0 || !ok {
 		res.Body.Close()
-		stopTimer(timer)
-		cancel()
-		return nil, 0, fmt.Errorf("cluster: GET %s%s: no Content-Length", addr, path)
+		return fail(fmt.Errorf("cluster: GET %s%s: no Content-Length or no %s", addr, path, headerCRC32C))
 	}
 	if timer != nil {
 		timer.Reset(transferTimeout(res.ContentLength))
 	}
-	return &cancelBody{ReadCloser: res.Body, cancel: cancel, timer: timer}, res.ContentLength, nil
+	ref = blob.Ref{ID: id, Size: res.ContentLength, CRC32C: crc}
+	return &cancelBody{ReadCloser: res.Body, cancel: cancel, timer: timer}, ref, nil
 }
 
 type cancelBody struct {

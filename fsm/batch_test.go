@@ -86,9 +86,9 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 			enc(MsgUploadCreate, &UploadCreate{Bucket: bucket(), Key: key(), UploadID: upload(), At: at})
 		case 6:
 			b := blobOf(blob())
-			part := meta.PartMeta{ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4]), Size: meta.MinPartSize, Blob: b}
+			part := meta.PartMeta{ETag: fmt.Sprintf(`"%x"`, b.ID[:4]), Size: meta.MinPartSize, Blob: b}
 			if rng.Intn(3) == 0 { // an inline part (of the same ETag, so that completes find it)
-				part = meta.PartMeta{ETag: part.ETag, Size: b.Size, Inline: meta.NewInline([]byte(fmt.Sprintf("%x", b.SHA256[:4])[:b.Size%8]))}
+				part = meta.PartMeta{ETag: part.ETag, Size: b.Size, Inline: meta.NewInline([]byte(fmt.Sprintf("%x", b.ID[:4])[:b.Size%8]))}
 				part.Size = part.Inline.Size
 			}
 			enc(MsgPartPut, &PartPut{UploadID: upload(), PartNumber: 1 + rng.Intn(3), Part: part})
@@ -98,7 +98,7 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 				continue
 			}
 			b := blobOf(blob())
-			enc(MsgUploadComplete, &UploadComplete{UploadID: upload(), At: at, Parts: []meta.CompletePart{{PartNumber: 1, ETag: fmt.Sprintf(`"%x"`, b.SHA256[:4])}}, If: cond(), VersionID: vid()})
+			enc(MsgUploadComplete, &UploadComplete{UploadID: upload(), At: at, Parts: []meta.CompletePart{{PartNumber: 1, ETag: fmt.Sprintf(`"%x"`, b.ID[:4])}}, If: cond(), VersionID: vid()})
 		}
 	}
 	return out

@@ -80,7 +80,7 @@ func newMetaHarness(t *testing.T) *harness {
 }
 
 func blobOf(s string) meta.BlobPart {
-	return meta.BlobPart{SHA256: sha256.Sum256([]byte(s)), Size: int64(len(s))}
+	return meta.BlobPart{ID: sha256.Sum256([]byte(s)), Size: int64(len(s))}
 }
 
 func objOf(parts ...string) meta.ObjectMeta {

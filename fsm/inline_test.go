@@ -37,16 +37,16 @@ func TestOldEventsReplay(t *testing.T) {
 		}
 	}
 	o, ok := h.f.meta.Object("b", "k")
-	if !ok || o.Size != 3 || len(o.Parts) != 1 || o.Parts[0].SHA256 != [32]byte{1, 2, 3} || o.Inline != nil || o.ContentType != "text/plain" {
+	if !ok || o.Size != 3 || len(o.Parts) != 1 || o.Parts[0].ID != [32]byte{1, 2, 3} || o.Inline != nil || o.ContentType != "text/plain" {
 		t.Fatalf("old ObjectPut applied as %+v %v", o, ok)
 	}
-	if parts, _ := h.f.meta.Parts("up", 0, 10); len(parts) != 1 || parts[0].Part.Inline != nil || parts[0].Part.Blob.SHA256 != [32]byte{4} {
+	if parts, _ := h.f.meta.Parts("up", 0, 10); len(parts) != 1 || parts[0].Part.Inline != nil || parts[0].Part.Blob.ID != [32]byte{4} {
 		t.Fatalf("old PartPut applied as %+v", parts)
 	}
 	// The same event encoded now is still version 1, without an Inline
 	// field (omitted when nil).
 	again, err := Encode(MsgObjectPut, &ObjectPut{Bucket: "b", Key: "k", Object: meta.ObjectMeta{Size: 3, ETag: `"e"`, LastModified: 7, Owner: "u1", ContentType: "text/plain",
-		Parts: []meta.BlobPart{{SHA256: [32]byte{1, 2, 3}, Size: 3}}}})
+		Parts: []meta.BlobPart{{ID: [32]byte{1, 2, 3}, Size: 3}}}})
 	if err != nil || again[1] != 1 || bytes.Contains(again, []byte("Inline")) {
 		t.Fatalf("a blob ObjectPut encodes as %x (%v), want version 1 without Inline", again, err)
 	}

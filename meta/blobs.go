@@ -48,26 +48,26 @@ func ref(tx *bolt.Tx, parts []BlobPart, delta int64) {
 	refs, garbage := tx.Bucket(bktRefs), tx.Bucket(bktGarbage)
 	for _, p := range parts {
 		var n uint64
-		if v := refs.Get(p.SHA256[:]); v != nil {
+		if v := refs.Get(p.ID[:]); v != nil {
 			n = binary.BigEndian.Uint64(v)
 		}
 		if delta < 0 && n < uint64(-delta) {
-			panic(fmt.Errorf("meta: blob %x reference count below zero", p.SHA256))
+			panic(fmt.Errorf("meta: blob %x reference count below zero", p.ID))
 		}
 		n = uint64(int64(n) + delta)
 		must(func() error {
 			if n == 0 {
-				if err := refs.Delete(p.SHA256[:]); err != nil {
+				if err := refs.Delete(p.ID[:]); err != nil {
 					return err
 				}
-				return garbage.Put(p.SHA256[:], nil)
+				return garbage.Put(p.ID[:], nil)
 			}
 			var b [8]byte
 			binary.BigEndian.PutUint64(b[:], n)
-			if err := refs.Put(p.SHA256[:], b[:]); err != nil {
+			if err := refs.Put(p.ID[:], b[:]); err != nil {
 				return err
 			}
-			return garbage.Delete(p.SHA256[:])
+			return garbage.Delete(p.ID[:])
 		}())
 	}
 }

@@ -58,7 +58,7 @@ func TestReferencedBlobsPaging(t *testing.T) {
 		}
 		ok(t, m.PutObject("b", fmt.Sprintf("k%02d", i), obj, nil))
 		for _, p := range obj.Parts {
-			want[p.SHA256] = true
+			want[p.ID] = true
 		}
 	}
 	// A multipart upload in progress: its parts are referenced too.
@@ -66,14 +66,14 @@ func TestReferencedBlobsPaging(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		p := blobOf(fmt.Sprintf("part %d", i))
 		ok(t, m.PutPart("up1", i, &PartMeta{Blob: p, Size: p.Size}))
-		want[p.SHA256] = true
+		want[p.ID] = true
 	}
 	// Released blobs are not listed: a deleted object, an overwritten one.
 	ok(t, m.PutObject("b", "gone", objOf("deleted content"), nil))
 	ok(t, m.DeleteObjects("b", []string{"gone"}))
 	ok(t, m.PutObject("b", "k05", objOf("new content of 5"), nil))
-	delete(want, blobOf("object 5").SHA256)
-	want[blobOf("new content of 5").SHA256] = true
+	delete(want, blobOf("object 5").ID)
+	want[blobOf("new content of 5").ID] = true
 	if len(m.Garbage(100)) != 2 {
 		t.Fatalf("garbage = %x, want the deleted and the overwritten blob", m.Garbage(100))
 	}

@@ -77,7 +77,7 @@ func TestInlineObject(t *testing.T) {
 		t.Fatalf("overwritten by a blob object: %+v", d)
 	}
 	ok(t, m.PutObject("b", "k", inlineObj("again"), nil))
-	if m.BlobRefs(blobOf("blob").SHA256) != 0 {
+	if m.BlobRefs(blobOf("blob").ID) != 0 {
 		t.Fatal("the blob replaced by an inline object is still referenced")
 	}
 	ok(t, m.DeleteObjects("b", []string{"k", "empty"}))
@@ -105,7 +105,7 @@ func TestInlineParts(t *testing.T) {
 	m := newStore(t)
 	ok(t, m.CreateBucket("b", "u1", 1))
 	ok(t, m.CreateUpload("b", "mixed", "up", &ObjectMeta{}, 2))
-	ok(t, m.PutPart("up", 1, &PartMeta{ETag: `"01"`, MD5: [16]byte{1}, Size: MinPartSize, Blob: BlobPart{SHA256: blobOf("p1").SHA256, Size: MinPartSize}}))
+	ok(t, m.PutPart("up", 1, &PartMeta{ETag: `"01"`, MD5: [16]byte{1}, Size: MinPartSize, Blob: BlobPart{ID: blobOf("p1").ID, Size: MinPartSize}}))
 	ok(t, m.PutPart("up", 2, &PartMeta{ETag: `"02"`, MD5: [16]byte{2}, Size: 4, Inline: NewInline([]byte("tail"))}))
 	var zero [32]byte
 	if m.BlobRefs(zero) != 0 {
@@ -136,7 +136,7 @@ func TestInlineParts(t *testing.T) {
 	ok(t, m.PutPart("up3", 1, &PartMeta{Size: 1, Blob: blobOf("z")}))
 	ok(t, m.PutPart("up3", 1, &PartMeta{Size: 1, Inline: NewInline([]byte("a"))}))
 	ok(t, m.AbortUpload("up3"))
-	if m.BlobRefs(blobOf("z").SHA256) != 0 {
+	if m.BlobRefs(blobOf("z").ID) != 0 {
 		t.Fatal("blob of a replaced part still referenced")
 	}
 	wantInvalid(t, m.CreateUpload("b", "x", "up4", inlineObj("no"), 2))

@@ -78,10 +78,10 @@ func TestExpireObjects(t *testing.T) {
 	if _, found := m.Upload("up2"); !found {
 		t.Error("another bucket's upload aborted")
 	}
-	if n := m.BlobRefs(blobOf("a").SHA256); n != 0 {
+	if n := m.BlobRefs(blobOf("a").ID); n != 0 {
 		t.Errorf("a's blob has %d refs", n)
 	}
-	if n := m.BlobRefs(blobOf("part").SHA256); n != 0 {
+	if n := m.BlobRefs(blobOf("part").ID); n != 0 {
 		t.Errorf("the part's blob has %d refs", n)
 	}
 	if r, err := m.Expire("gone", &Expiry{Objects: []ObjectExpiry{{Key: "a"}}}); err != nil || r != (ExpiryResult{}) {
@@ -143,7 +143,7 @@ func TestExpireVersions(t *testing.T) {
 	want("stale noncurrent", run(&Expiry{Noncurrent: []VersionExpiry{{Key: "k", VersionID: "v1", ETag: `"other"`, LastModified: 10}}}), ExpiryResult{}, "m1(marker)", "v2", "v1")
 	want("noncurrent", run(&Expiry{Noncurrent: []VersionExpiry{{Key: "k", VersionID: "v1", ETag: v1.ETag, LastModified: 10}, {Key: "k", VersionID: "v2", ETag: v2.ETag, LastModified: 20}}}),
 		ExpiryResult{Noncurrent: 2}, "m1(marker)")
-	if n := m.BlobRefs(blobOf("v1").SHA256); n != 0 {
+	if n := m.BlobRefs(blobOf("v1").ID); n != 0 {
 		t.Errorf("v1's blob has %d refs", n)
 	}
 	want("lone marker", run(&Expiry{Markers: []VersionExpiry{{Key: "k", VersionID: "m1", LastModified: 30}}}), ExpiryResult{Markers: 1})

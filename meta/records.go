@@ -39,10 +39,14 @@ func invalid(format string, args ...any) error {
 // the last (S3's rule).
 const MinPartSize = 5 << 20
 
-// BlobPart is one stretch of an object's bytes: a whole blob.
+// BlobPart is one stretch of an object's bytes: a whole blob, named by its
+// ID (package blob). The ID is encoded under the name "SHA256": blobs were
+// named by their SHA-256 until format 3 of the blob store, and the events
+// and snapshots of those releases still decode (such a blob's ID is its
+// SHA-256).
 type BlobPart struct {
-	SHA256 [32]byte
-	Size   int64
+	ID   [32]byte `codec:"SHA256"`
+	Size int64
 }
 
 // ObjectMeta is what S4 knows of an object; Parts concatenated are its bytes.

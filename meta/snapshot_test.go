@@ -93,7 +93,7 @@ func TestSnapshotRestore(t *testing.T) {
 	if _, found := other.Bucket("stale"); found {
 		t.Fatal("the restore kept content it did not restore")
 	}
-	if o, found := other.Object("b", "k3"); !found || o.Parts[0] != blobOf("3") || other.BlobRefs(blobOf("p").SHA256) != 1 {
+	if o, found := other.Object("b", "k3"); !found || o.Parts[0] != blobOf("3") || other.BlobRefs(blobOf("p").ID) != 1 {
 		t.Fatalf("restored object = %+v %v", o, found)
 	}
 

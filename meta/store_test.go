@@ -43,7 +43,7 @@ func wantInvalid(t testing.TB, err error) {
 }
 
 func blobOf(s string) BlobPart {
-	return BlobPart{SHA256: sha256.Sum256([]byte(s)), Size: int64(len(s))}
+	return BlobPart{ID: sha256.Sum256([]byte(s)), Size: int64(len(s))}
 }
 
 // partOf is an uploaded part of one blob of content s.
@@ -84,7 +84,7 @@ func TestBuckets(t *testing.T) {
 	if _, ok := m.Upload("up1"); ok {
 		t.Fatal("upload survived its bucket")
 	}
-	if m.BlobRefs(blobOf("part").SHA256) != 0 || m.BlobRefs(blobOf("x").SHA256) != 0 {
+	if m.BlobRefs(blobOf("part").ID) != 0 || m.BlobRefs(blobOf("x").ID) != 0 {
 		t.Fatal("blob references leaked")
 	}
 	wantErr(t, m.DeleteBucket("b1"), ErrNoSuchBucket)
@@ -116,7 +116,7 @@ func TestInvalidArguments(t *testing.T) {
 	wantInvalid(t, m.PutPart("up", 0, partOf("p")))
 	wantInvalid(t, m.PutPart("up", 10001, partOf("p")))
 	wantErr(t, m.PutPart("nope", 1, partOf("p")), ErrNoSuchUpload)
-	if m.BlobRefs(blobOf("x").SHA256) != 0 || m.BlobRefs(blobOf("p").SHA256) != 0 || !m.BucketEmpty("b") {
+	if m.BlobRefs(blobOf("x").ID) != 0 || m.BlobRefs(blobOf("p").ID) != 0 || !m.BucketEmpty("b") {
 		t.Fatal("a refused write changed the store")
 	}
 	if up, ok := m.Upload("up"); !ok || up.Key != "k" {
@@ -162,7 +162,7 @@ func TestSizeMustMatchBytes(t *testing.T) {
 			wantInvalid(t, err)
 		}
 	}
-	if m.BlobRefs(blobOf("xy").SHA256) != 0 || m.BlobRefs(blobOf("abcd").SHA256) != 0 || m.BlobRefs(blobOf("abc").SHA256) != 1 {
+	if m.BlobRefs(blobOf("xy").ID) != 0 || m.BlobRefs(blobOf("abcd").ID) != 0 || m.BlobRefs(blobOf("abc").ID) != 1 {
 		t.Fatal("a refused write changed the reference counts")
 	}
 	for i := range bad {
@@ -180,16 +180,16 @@ func TestObjectOverwriteMovesReferences(t *testing.T) {
 	ok(t, m.CreateBucket("b", "u1", 1))
 	ok(t, m.PutObject("b", "k1", objOf("a"), nil))
 	ok(t, m.PutObject("b", "k2", objOf("a"), nil))
-	if n := m.BlobRefs(blobOf("a").SHA256); n != 2 {
+	if n := m.BlobRefs(blobOf("a").ID); n != 2 {
 		t.Fatalf("refs(a) = %d, want 2", n)
 	}
 	ok(t, m.PutObject("b", "k1", objOf("b"), nil))
-	if m.BlobRefs(blobOf("a").SHA256) != 1 || len(m.Garbage(10)) != 0 {
+	if m.BlobRefs(blobOf("a").ID) != 1 || len(m.Garbage(10)) != 0 {
 		t.Fatal("overwrite freed a blob still in use")
 	}
 	ok(t, m.DeleteObjects("b", []string{"k2"}))
 	g := m.Garbage(10)
-	if len(g) != 1 || g[0] != blobOf("a").SHA256 {
+	if len(g) != 1 || g[0] != blobOf("a").ID {
 		t.Fatalf("garbage = %x, want blob a", g)
 	}
 	// Referenced again: no longer garbage.
@@ -205,8 +205,8 @@ func TestObjectOverwriteMovesReferences(t *testing.T) {
 	if g := m.Garbage(10); len(g) != 2 {
 		t.Fatalf("garbage = %x, want blobs a and b", g)
 	}
-	m.ForgetGarbage(blobOf("a").SHA256)
-	if g := m.Garbage(10); len(g) != 1 || g[0] != blobOf("b").SHA256 {
+	m.ForgetGarbage(blobOf("a").ID)
+	if g := m.Garbage(10); len(g) != 1 || g[0] != blobOf("b").ID {
 		t.Fatalf("garbage after forgetting a = %x", g)
 	}
 }
@@ -217,7 +217,7 @@ func TestMultipartComplete(t *testing.T) {
 	ok(t, m.CreateUpload("b", "big", "up", &ObjectMeta{ContentType: "text/plain"}, 2))
 	part := func(n int, size int64, content string) {
 		sum := [16]byte{byte(n)}
-		ok(t, m.PutPart("up", n, &PartMeta{ETag: fmt.Sprintf(`"%02x"`, n), MD5: sum, Size: size, Blob: BlobPart{SHA256: sha256.Sum256([]byte(content)), Size: size}}))
+		ok(t, m.PutPart("up", n, &PartMeta{ETag: fmt.Sprintf(`"%02x"`, n), MD5: sum, Size: size, Blob: BlobPart{ID: sha256.Sum256([]byte(content)), Size: size}}))
 	}
 	part(1, MinPartSize, "p1")
 	part(2, 10, "p2-old")
@@ -328,7 +328,7 @@ func TestConditionalWrites(t *testing.T) {
 	create := &WriteCondition{IfNoneMatch: true}
 	ok(t, m.PutObject("b", "k", objOf("v1"), create))
 	wantErr(t, m.PutObject("b", "k", objOf("v2"), create), ErrPreconditionFailed)
-	if o, _ := m.Object("b", "k"); o.Parts[0] != blobOf("v1") || m.BlobRefs(blobOf("v2").SHA256) != 0 {
+	if o, _ := m.Object("b", "k"); o.Parts[0] != blobOf("v1") || m.BlobRefs(blobOf("v2").ID) != 0 {
 		t.Fatalf("a failed If-None-Match changed the object: %+v", o)
 	}
 
@@ -336,12 +336,12 @@ func TestConditionalWrites(t *testing.T) {
 	v2.ETag = `"e2"`
 	wantErr(t, m.PutObject("b", "k", v2, &WriteCondition{IfMatch: true, ETags: []string{"other", `W/"e"`}}), ErrPreconditionFailed)
 	wantErr(t, m.PutObject("b", "missing", v2, &WriteCondition{IfMatch: true}), ErrNoSuchKey)
-	if _, ok := m.Object("b", "missing"); ok || m.BlobRefs(blobOf("v2").SHA256) != 0 {
+	if _, ok := m.Object("b", "missing"); ok || m.BlobRefs(blobOf("v2").ID) != 0 {
 		t.Fatal("a failed If-Match wrote")
 	}
 	ok(t, m.PutObject("b", "k", v2, &WriteCondition{IfMatch: true, ETags: []string{"other", `"e"`}}))
 	ok(t, m.PutObject("b", "k", objOf("v3"), &WriteCondition{IfMatch: true}))
-	if o, _ := m.Object("b", "k"); o.Parts[0] != blobOf("v3") || m.BlobRefs(blobOf("v1").SHA256) != 0 || m.BlobRefs(blobOf("v2").SHA256) != 0 {
+	if o, _ := m.Object("b", "k"); o.Parts[0] != blobOf("v3") || m.BlobRefs(blobOf("v1").ID) != 0 || m.BlobRefs(blobOf("v2").ID) != 0 {
 		t.Fatalf("If-Match writes: %+v", o)
 	}
 
@@ -349,7 +349,7 @@ func TestConditionalWrites(t *testing.T) {
 	v4 := objOf("v4")
 	cur, _ := m.Object("b", "k")
 	wantErr(t, m.PutObject("b", "k", v4, &WriteCondition{NoneMatch: []string{"other", `W/` + cur.ETag}}), ErrPreconditionFailed)
-	if m.BlobRefs(blobOf("v4").SHA256) != 0 {
+	if m.BlobRefs(blobOf("v4").ID) != 0 {
 		t.Fatal("a failed If-None-Match with ETags wrote")
 	}
 	n1, n2 := objOf("n"), objOf("n2")
@@ -365,7 +365,7 @@ func TestConditionalWrites(t *testing.T) {
 	}
 	nw, _ := m.Object("b", "new")
 	ok(t, m.DeleteObjectsIf("b", []string{"new"}, &WriteCondition{IfMatch: true, ETags: []string{nw.ETag}}))
-	if _, found := m.Object("b", "new"); found || m.BlobRefs(blobOf("n2").SHA256) != 0 {
+	if _, found := m.Object("b", "new"); found || m.BlobRefs(blobOf("n2").ID) != 0 {
 		t.Fatal("a passing conditional delete kept the object")
 	}
 
@@ -396,7 +396,7 @@ func TestBatchSharesOneTransaction(t *testing.T) {
 	if o, found := m.Object("b", "k"); !found || o.Parts[0] != blobOf("x") {
 		t.Fatalf("k = %+v %v", o, found)
 	}
-	if _, found := m.Object("b", "k2"); !found || m.BlobRefs(blobOf("y").SHA256) != 0 {
+	if _, found := m.Object("b", "k2"); !found || m.BlobRefs(blobOf("y").ID) != 0 {
 		t.Fatal("the batch lost a write or kept a refused one")
 	}
 }
@@ -455,8 +455,8 @@ func TestTags(t *testing.T) {
 	ok(t, m.PutObject("b", "k", objOf("data"), nil))
 	two := []Tag{{"a", "1"}, {"b", ""}}
 	ok(t, m.PutObjectTags("b", "k", two))
-	if o, _ := m.Object("b", "k"); !slices.Equal(o.Tags, two) || o.ETag != `"e"` || m.BlobRefs(blobOf("data").SHA256) != 1 {
-		t.Fatalf("object after PutObjectTags: %+v, refs %d", o, m.BlobRefs(blobOf("data").SHA256))
+	if o, _ := m.Object("b", "k"); !slices.Equal(o.Tags, two) || o.ETag != `"e"` || m.BlobRefs(blobOf("data").ID) != 1 {
+		t.Fatalf("object after PutObjectTags: %+v, refs %d", o, m.BlobRefs(blobOf("data").ID))
 	}
 	wantErr(t, m.PutObjectTags("b", "missing", two), ErrNoSuchKey)
 	wantErr(t, m.PutObjectTags("nob", "k", two), ErrNoSuchBucket)

@@ -38,7 +38,7 @@ func TestVersions(t *testing.T) {
 	if got := versionsOf(m, "b", "k"); got != "null*" {
 		t.Fatalf("unversioned: %s", got)
 	}
-	if m.BlobRefs(blobOf("a").SHA256) != 0 || m.BlobRefs(blobOf("b").SHA256) != 1 {
+	if m.BlobRefs(blobOf("a").ID) != 0 || m.BlobRefs(blobOf("b").ID) != 1 {
 		t.Fatal("replaced blob still referenced")
 	}
 	wantInvalid(t, m.SetBucketVersioning("b", "Off"))
@@ -70,7 +70,7 @@ func TestVersions(t *testing.T) {
 	if got := versionsOf(m, "b", "k"); got != "v2* null" {
 		t.Fatalf("after deleting m1, v1: %s", got)
 	}
-	if m.BlobRefs(blobOf("c").SHA256) != 0 || m.BlobRefs(blobOf("b").SHA256) != 1 {
+	if m.BlobRefs(blobOf("c").ID) != 0 || m.BlobRefs(blobOf("b").ID) != 1 {
 		t.Fatal("references after deleting v1")
 	}
 	// Suspended: a null write replaces the null version, wherever it is.
@@ -79,14 +79,14 @@ func TestVersions(t *testing.T) {
 	if got := versionsOf(m, "b", "k"); got != "null* v2" {
 		t.Fatalf("suspended put: %s", got)
 	}
-	if m.BlobRefs(blobOf("b").SHA256) != 0 || m.BlobRefs(blobOf("f").SHA256) != 1 {
+	if m.BlobRefs(blobOf("b").ID) != 0 || m.BlobRefs(blobOf("f").ID) != 1 {
 		t.Fatal("the old null version's blob is still referenced")
 	}
 	ok(t, m.DeleteObjects("b", []string{"k"}))
 	if got := versionsOf(m, "b", "k"); got != "null:m* v2" {
 		t.Fatalf("suspended delete: %s", got)
 	}
-	if m.BlobRefs(blobOf("f").SHA256) != 0 {
+	if m.BlobRefs(blobOf("f").ID) != 0 {
 		t.Fatal("the null version's blob is still referenced after a null delete marker replaced it")
 	}
 	// Inline bodies go with their versions.
@@ -126,7 +126,7 @@ func TestVersions(t *testing.T) {
 		t.Fatal("no garbage after deleting every version")
 	}
 	for _, p := range []string{"a", "b", "c", "d", "e", "f"} {
-		if m2.BlobRefs(blobOf(p).SHA256) != 0 {
+		if m2.BlobRefs(blobOf(p).ID) != 0 {
 			t.Fatalf("blob %s still referenced", p)
 		}
 	}
@@ -210,8 +210,8 @@ func TestVersionIDsFromEvents(t *testing.T) {
 	}
 	ok(t, m.PutObject("b", "k", withID(objOf("d"), "x1"), nil))
 	ok(t, m.PutObject("b", "k", withID(objOf("d"), "x1"), nil))
-	if got := versionsOf(m, "b", "k"); !strings.HasPrefix(got, "x1* "+vs[0].Object.VersionID+":m ") || m.BlobRefs(blobOf("d").SHA256) != 1 {
-		t.Fatalf("the same version twice: %s, %d references", got, m.BlobRefs(blobOf("d").SHA256))
+	if got := versionsOf(m, "b", "k"); !strings.HasPrefix(got, "x1* "+vs[0].Object.VersionID+":m ") || m.BlobRefs(blobOf("d").ID) != 1 {
+		t.Fatalf("the same version twice: %s, %d references", got, m.BlobRefs(blobOf("d").ID))
 	}
 }
 

@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -64,7 +63,7 @@ func TestCatchUpBlobsAfterDowntime(t *testing.T) {
 			t.Fatalf("put %s: %v", key, err)
 		}
 		if int64(size) > cfgs[down].InlineThreshold { // smaller ones are inline: no blob
-			want[sha256.Sum256(body)] = key
+			want[blobOf(t, leader, "catchup", key)] = key
 		}
 	}
 	mp, err := lc.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: aws.String("catchup"), Key: aws.String("multi")})
@@ -80,7 +79,7 @@ func TestCatchUpBlobsAfterDowntime(t *testing.T) {
 			t.Fatalf("upload part %d: %v", i+1, err)
 		}
 		completed = append(completed, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag})
-		want[sha256.Sum256(body)] = fmt.Sprintf("multi part %d", i+1)
+		want[partBlob(t, leader, *mp.UploadId, i+1)] = fmt.Sprintf("multi part %d", i+1)
 	}
 	if _, err := lc.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: aws.String("catchup"), Key: aws.String("multi"), UploadId: mp.UploadId,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed}}); err != nil {
@@ -95,7 +94,7 @@ func TestCatchUpBlobsAfterDowntime(t *testing.T) {
 		PartNumber: aws.Int32(1), Body: bytes.NewReader(pbody)}); err != nil {
 		t.Fatal(err)
 	}
-	want[sha256.Sum256(pbody)] = "part of an upload in progress"
+	want[partBlob(t, leader, *pending.UploadId, 1)] = "part of an upload in progress"
 
 	// The leader's metadata references exactly these blobs.
 	refs := referencedBlobs(t, leader)

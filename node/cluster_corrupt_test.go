@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"slices"
 	"testing"
@@ -34,10 +33,10 @@ func TestClusterCorruptBlobNeverServed(t *testing.T) {
 	clients := writerClients(t, nodes)
 	mkBucket(t, clients[leader], "data")
 	body := randBytes(11, 3*blob.BlockSize+4321)
-	sum := sha256.Sum256(body)
 	if _, err := clients[leader].PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String("big"), Body: bytes.NewReader(body)}); err != nil {
 		t.Fatal(err)
 	}
+	sum := blobOf(t, nodes[leader], "data", "big")
 	caughtUp(t, nodes[leader], nodes...)
 	waitFor(t, 60*time.Second, "every node holds the blob", func() bool {
 		for _, n := range nodes {
@@ -143,10 +142,10 @@ func TestClusterScrubberRepairs(t *testing.T) {
 	c := nodeS3Env(t, leader).sdk(cred.AccessKey, cred.SecretKey)
 	mkBucket(t, c, "data")
 	body := randBytes(12, 2*blob.BlockSize+99)
-	sum := sha256.Sum256(body)
 	if _, err := c.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String("scrubbed"), Body: bytes.NewReader(body)}); err != nil {
 		t.Fatal(err)
 	}
+	sum := blobOf(t, leader, "data", "scrubbed")
 	caughtUp(t, leader, nodes...)
 	waitFor(t, 60*time.Second, "every node holds the blob", func() bool {
 		for _, n := range nodes {

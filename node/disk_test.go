@@ -7,7 +7,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -193,15 +192,15 @@ func TestDiskReserveSingleNode(t *testing.T) {
 
 	// Object data: 507, sent once, nothing stored.
 	body := randBytes(3, 256<<10)
-	sum := sha256.Sum256(body)
+	blobs := blobCount(t, n)
 	sent.Store(0)
 	wantStorageFull(t, "PutObject", putBytes(cl, "bkt", "new", body))
 	if got := sent.Load(); got != 1 {
 		t.Fatalf("PutObject sent %d times, want once (a 507 is not retried)", got)
 	}
 	wantNoObject(t, cl, "bkt", "new")
-	if n.Blobs().Has(sum) {
-		t.Fatal("the refused object's blob is stored")
+	if got := blobCount(t, n); got > blobs {
+		t.Fatalf("the refused object's blob is stored: %d blobs, were %d", got, blobs)
 	}
 	noTempFiles(t, n, "PutObject")
 	_, err = cl.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("bkt"), Key: aws.String("mp"), UploadId: up.UploadId,
@@ -249,11 +248,12 @@ func TestDiskReserveSingleNode(t *testing.T) {
 
 	// A delete frees the space without a restart: the collector runs at
 	// once, the node leaves the reserve, the next PUT is taken.
+	bigBlob := blobOf(t, n, "bkt", "big")
 	if _, err := cl.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("bkt"), Key: aws.String("big")}); err != nil {
 		t.Fatalf("DeleteObject at the reserve: %v", err)
 	}
 	waitFor(t, 10*time.Second, "the node to leave its reserve after a delete", func() bool { return !n.DiskStatus().AtReserve })
-	if n.Blobs().Has(sha256.Sum256(big)) {
+	if n.Blobs().Has(bigBlob) {
 		t.Fatal("the deleted object's blob is still there")
 	}
 	if got := logs.find("disk left its free-space reserve"); len(got) != 1 {
@@ -311,13 +311,14 @@ func TestDiskFullWithoutReserve(t *testing.T) {
 		t.Fatal("at the reserve with the reserve off")
 	}
 	body := randBytes(4, 2*MiB)
+	blobs := blobCount(t, n)
 	sent.Store(0)
 	wantStorageFull(t, "PutObject on a full disk", putBytes(cl, "bkt", "k", body))
 	if got := sent.Load(); got != 1 {
 		t.Fatalf("PutObject sent %d times, want once", got)
 	}
-	if n.Blobs().Has(sha256.Sum256(body)) {
-		t.Fatal("a blob of the refused PUT is stored")
+	if got := blobCount(t, n); got > blobs {
+		t.Fatalf("a blob of the refused PUT is stored: %d blobs, were %d", got, blobs)
 	}
 	noTempFiles(t, n, "PutObject on a full disk")
 	full.Remove()
@@ -398,7 +399,8 @@ func TestDiskReserveOneOfThree(t *testing.T) {
 	if err := putBytes(cl[leader], "bkt", "before", before); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "every node holding the first blob", func() bool { return full.Blobs().Has(sha256.Sum256(before)) })
+	beforeBlob := blobOf(t, leader, "bkt", "before")
+	waitFor(t, 10*time.Second, "every node holding the first blob", func() bool { return full.Blobs().Has(beforeBlob) })
 
 	filled := fill(t, mnt, full.DiskStatus().Reserve-MiB)
 	waitFor(t, 10*time.Second, "the full node at its reserve", func() bool { return full.DiskStatus().AtReserve })
@@ -412,8 +414,8 @@ func TestDiskReserveOneOfThree(t *testing.T) {
 	if err := putBytes(cl[other], "bkt", "via-other", objs["via-other"]); err != nil {
 		t.Fatalf("PUT through the other follower with one node at its reserve: %v", err)
 	}
-	for key, body := range objs {
-		sum := sha256.Sum256(body)
+	ids := map[string][32]byte{"via-leader": blobOf(t, leader, "bkt", "via-leader"), "via-other": blobOf(t, other, "bkt", "via-other")}
+	for key, sum := range ids {
 		if !leader.Blobs().Has(sum) && !other.Blobs().Has(sum) {
 			t.Fatalf("%s acknowledged without the blob on the two nodes with room", key)
 		}
@@ -421,11 +423,15 @@ func TestDiskReserveOneOfThree(t *testing.T) {
 	}
 	// Through the full node: 507, nothing stored anywhere.
 	refused := randBytes(13, 200<<10)
+	counts := map[*Node]int{}
+	for _, n := range nodes {
+		counts[n] = blobCount(t, n)
+	}
 	wantStorageFull(t, "PUT through the node at its reserve", putBytes(cl[full], "bkt", "via-full", refused))
 	wantNoObject(t, cl[leader], "bkt", "via-full")
 	for _, n := range nodes {
-		if n.Blobs().Has(sha256.Sum256(refused)) {
-			t.Fatalf("%s stores the blob of the refused PUT", n.ID())
+		if got := blobCount(t, n); got > counts[n] {
+			t.Fatalf("%s stores the blob of the refused PUT: %d blobs, were %d", n.ID(), got, counts[n])
 		}
 	}
 	noTempFiles(t, full, "the refused PUT")
@@ -441,7 +447,7 @@ func TestDiskReserveOneOfThree(t *testing.T) {
 		if got := readAll(t, res.Body); !bytes.Equal(got, body[70000:80000]) {
 			t.Fatalf("range GET of %s through the node at its reserve: other bytes", key)
 		}
-		if full.Blobs().Has(sha256.Sum256(body)) {
+		if full.Blobs().Has(ids[key]) {
 			t.Fatalf("the node at its reserve kept the blob of %s", key)
 		}
 	}
@@ -467,8 +473,7 @@ func TestDiskReserveOneOfThree(t *testing.T) {
 	// Space back: the node catches up by itself and takes PUTs.
 	filled.Remove()
 	waitFor(t, 10*time.Second, "the node to leave its reserve", func() bool { return !full.DiskStatus().AtReserve })
-	for key, body := range objs {
-		sum := sha256.Sum256(body)
+	for key, sum := range ids {
 		waitFor(t, 30*time.Second, "the node to catch up "+key, func() bool { return full.Blobs().Has(sum) })
 	}
 	if err := putBytes(cl[full], "bkt", "via-full", refused); err != nil {
@@ -532,12 +537,14 @@ func TestDiskFullFollowerFences(t *testing.T) {
 
 	// Writes through the other two are acknowledged.
 	during := map[string][]byte{}
+	duringBlob := map[string][32]byte{}
 	for i, n := range []*Node{leader, other, leader} {
 		key := fmt.Sprintf("during-%d", i)
 		during[key] = randBytes(uint64(21+i), 300<<10)
 		if err := putBytes(quickS3(t, n, writer.AccessKey, writer.SecretKey), "bkt", key, during[key]); err != nil {
 			t.Fatalf("PUT %s through %s with a follower's disk full: %v", key, n.ID(), err)
 		}
+		duringBlob[key] = blobOf(t, n, "bkt", key)
 	}
 
 	// The revoke, through the other follower: acknowledged once the full
@@ -575,7 +582,7 @@ func TestDiskFullFollowerFences(t *testing.T) {
 	})
 	wantGetCode(t, "the revoked key after space is back", vFull, "bkt", "first", "InvalidAccessKeyId", 403, true)
 	for key, body := range during {
-		sum := sha256.Sum256(body)
+		sum := duringBlob[key]
 		waitFor(t, 30*time.Second, "the node to catch up the blob of "+key, func() bool { return full.Blobs().Has(sum) })
 		wantGet(t, "after space is back", wFull, "bkt", key, body)
 	}

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,8 +59,11 @@ func TestS3NodeFlow(t *testing.T) {
 	if got := keysOf(ls.Contents); !slices.Equal(got, []string{"a/src", "b/copy"}) {
 		t.Errorf("ListObjectsV2: %q", got)
 	}
+	sum := blobOf(t, e.n, "flow", "b/copy")
+	if src := blobOf(t, e.n, "flow", "a/src"); src != sum {
+		t.Fatalf("the copy references blob %x, its source %x: a copy shares its source's blob", sum[:8], src[:8])
+	}
 	must[*s3.DeleteObjectOutput](t)(w.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("flow"), Key: aws.String("a/src")}))
-	sum := sha256.Sum256(data)
 	e.n.CollectGarbage()
 	if !e.n.Blobs().Has(sum) {
 		t.Fatal("the collector removed the blob the copy still uses")

@@ -141,3 +141,41 @@ func mkBucket(t *testing.T, c *s3.Client, name string) {
 	t.Helper()
 	s3test.MkBucket(t, c, name)
 }
+
+// blobsOf returns the IDs of the blobs that the current version of
+// bucket/key references in n's metadata (none for an inline object).
+// Blobs are named by random IDs, so a test learns them from the metadata,
+// as the nodes do.
+func blobsOf(t *testing.T, n *Node, bucket, key string) [][32]byte {
+	t.Helper()
+	o, ok := n.FSM().Meta().Object(bucket, key)
+	if !ok {
+		t.Fatalf("%s has no object %s/%s", n.ID(), bucket, key)
+	}
+	var ids [][32]byte
+	for _, p := range o.Parts {
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
+
+// blobOf is blobsOf for an object of one blob.
+func blobOf(t *testing.T, n *Node, bucket, key string) [32]byte {
+	t.Helper()
+	ids := blobsOf(t, n, bucket, key)
+	if len(ids) != 1 {
+		t.Fatalf("%s/%s on %s references %d blobs, want 1", bucket, key, n.ID(), len(ids))
+	}
+	return ids[0]
+}
+
+// partBlob returns the ID of the blob of part number of upload id in n's
+// metadata.
+func partBlob(t *testing.T, n *Node, id string, number int) [32]byte {
+	t.Helper()
+	parts, _ := n.FSM().Meta().Parts(id, number-1, 1)
+	if len(parts) != 1 || parts[0].Number != number || parts[0].Part.Inline != nil {
+		t.Fatalf("%s: upload %s has no blob part %d", n.ID(), id, number)
+	}
+	return parts[0].Part.Blob.ID
+}

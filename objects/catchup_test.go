@@ -23,8 +23,8 @@ func TestCatchUp(t *testing.T) {
 			put(t, e.local, data)
 			held++
 		}
-		e.refs.set(ref.SHA256, 1)
-		want = append(want, ref.SHA256)
+		e.refs.set(ref.ID, 1)
+		want = append(want, ref.ID)
 	}
 	e.disk.full.Store(true)
 	if _, err := e.svc.CatchUp(bg); !disk.IsNoSpace(err) {
@@ -98,19 +98,19 @@ func TestCatchUpAfterReserve(t *testing.T) {
 	e := newEnv(t, 1, 0)
 	data := randBytes(500, 5000)
 	ref := put(t, e.peers[0].store, data)
-	e.refs.set(ref.SHA256, 1)
+	e.refs.set(ref.ID, 1)
 	e.disk.full.Store(true)
 	e.svc.Start()
 	// The first pass, catchUpFirstDelay after the start, finds the node at
 	// its reserve and pauses.
 	time.Sleep(catchUpFirstDelay + 200*time.Millisecond)
-	if e.local.Has(ref.SHA256) {
+	if e.local.Has(ref.ID) {
 		t.Fatal("fetched at the reserve")
 	}
 	e.disk.full.Store(false)
 	e.svc.OnDiskChange(disk.Status{})
 	deadline := time.Now().Add(catchUpFirstDelay / 2)
-	for !e.local.Has(ref.SHA256) {
+	for !e.local.Has(ref.ID) {
 		if time.Now().After(deadline) {
 			t.Fatal("no pass right after the node left its reserve")
 		}

@@ -42,9 +42,19 @@ func randBytes(seed uint64, n int) []byte {
 	return b
 }
 
+// put stores data in s under the ID sumOf(data): the same bytes put in
+// several stores are one blob held by several nodes, as a PUT's copies are.
 func put(t *testing.T, s *blob.Store, data []byte) blob.Ref {
 	t.Helper()
-	ref, err := s.Put(bytes.NewReader(data), -1)
+	w, err := s.CreateCopyOf(blob.Ref{ID: sumOf(data), Size: int64(len(data)), CRC32C: crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := w.Commit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,25 +112,26 @@ func (tr *transfer) PutBlob(_ context.Context, addr string, ref blob.Ref, r io.R
 	return nil
 }
 
-func (tr *transfer) GetBlob(_ context.Context, addr string, sum [32]byte) (io.ReadCloser, int64, error) {
+func (tr *transfer) GetBlob(_ context.Context, addr string, sum [32]byte) (io.ReadCloser, blob.Ref, error) {
 	p, err := tr.peer(addr)
 	if err != nil {
-		return nil, 0, err
+		return nil, blob.Ref{}, err
 	}
 	f, size, err := p.store.Open(sum)
 	if err != nil {
-		return nil, 0, err
+		return nil, blob.Ref{}, err
 	}
-	if p.corrupt {
+	ref := blob.Ref{ID: sum, Size: size, CRC32C: f.CRC32C()}
+	if p.corrupt { // a byte flipped on the way, after the peer's checks
 		defer f.Close()
 		b, err := io.ReadAll(f)
 		if err != nil {
-			return nil, 0, err
+			return nil, blob.Ref{}, err
 		}
 		b[len(b)-1] ^= 1
-		return io.NopCloser(bytes.NewReader(b)), size, nil
+		return io.NopCloser(bytes.NewReader(b)), ref, nil
 	}
-	return f, size, nil
+	return f, ref, nil
 }
 
 func (tr *transfer) GetInline(_ context.Context, addr, bucket, key string, size int64, crc uint32) ([]byte, error) {
@@ -289,6 +300,7 @@ func newEnv(t *testing.T, voters, others int) *env {
 	return e
 }
 
+// sumOf is the ID put gives data.
 func sumOf(data []byte) [32]byte { return sha256.Sum256(data) }
 
 // wantErr fails unless errors.Is(err, target) is want.

@@ -64,8 +64,8 @@ func (s *Service) fromPeers(ctx context.Context, what string, try func(addr stri
 
 // Repair implements s3.Replicator: it replaces this node's copy of the
 // blob sum, which failed its block checksums, with a good copy from a peer
-// (checked against sum's SHA-256 as it arrives, committed by an atomic
-// rename over the bad one). The error wraps blob.ErrNotFound if no peer
+// (checked against the CRC32C that peer's trailer gives as it arrives,
+// committed by an atomic rename over the bad one). The error wraps blob.ErrNotFound if no peer
 // has the blob, disk.ErrFull if this node has no room for the copy.
 func (s *Service) Repair(ctx context.Context, sum [32]byte) error {
 	voters, others, _, err := s.peers.Peers()
@@ -74,7 +74,7 @@ func (s *Service) Repair(ctx context.Context, sum [32]byte) error {
 	}
 	var errs []error
 	for _, addr := range append(voters, others...) {
-		err := s.copyFrom(ctx, addr, sum, s.blobs.CreateReplacement)
+		err := s.copyFrom(ctx, addr, sum)
 		if err == nil {
 			s.log.Info("repaired a corrupt blob from a peer", "blob", fmt.Sprintf("%x", sum), "peer", addr)
 			return nil
@@ -94,32 +94,34 @@ func (s *Service) Repair(ctx context.Context, sum [32]byte) error {
 }
 
 func (s *Service) fetchFrom(ctx context.Context, addr string, sum [32]byte) error {
-	return s.copyFrom(ctx, addr, sum, s.blobs.CreateCopy)
+	return s.copyFrom(ctx, addr, sum)
 }
 
-// copyFrom copies the blob sum from the node at addr into a writer that
-// create makes, checking it against sum.
-func (s *Service) copyFrom(ctx context.Context, addr string, sum [32]byte, create func() (*blob.Writer, error)) error {
-	rc, size, err := s.transfer.GetBlob(ctx, addr, sum)
+// copyFrom copies the blob sum from the node at addr into the local
+// store, replacing a local copy if there is one. The bytes are checked
+// block by block as they are written, and as a whole against the size and
+// CRC32C the peer's trailer gives (the peer checked every block before it
+// sent it): a copy that does not match is not committed.
+func (s *Service) copyFrom(ctx context.Context, addr string, sum [32]byte) error {
+	rc, ref, err := s.transfer.GetBlob(ctx, addr, sum)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	if err := s.Check(size); err != nil {
+	if err := s.Check(ref.Size); err != nil {
 		return err
 	}
-	w, err := create()
+	w, err := s.blobs.CreateCopyOf(ref)
 	if err != nil {
 		return s.noSpace(err)
 	}
 	defer w.Abort()
-	if _, err := io.Copy(w, io.LimitReader(rc, size)); err != nil {
+	if _, err := io.Copy(w, io.LimitReader(rc, ref.Size)); err != nil {
 		return s.noSpace(fmt.Errorf("objects: fetching a blob from %s: %w", addr, err))
 	}
-	if got := w.Sum(); got.Size != size || got.SHA256 != sum {
-		return fmt.Errorf("objects: blob %x from %s: %w: content hashes to %x (%d of %d bytes)", sum[:8], addr, blob.ErrCorrupt, got.SHA256[:8], got.Size, size)
+	if _, err = w.Commit(); err != nil && errors.Is(err, blob.ErrCorrupt) {
+		return fmt.Errorf("objects: blob %x from %s: %w", sum[:8], addr, err)
 	}
-	_, err = w.Commit()
 	return s.noSpace(err)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"hash/crc32"
 	"io"
 	"testing"
 
@@ -76,14 +77,15 @@ func TestStream(t *testing.T) {
 	wantErr(t, "a blob no peer has", err, blob.ErrNotFound, true)
 }
 
-// TestCheckedStream: a blob streamed from a peer is passed on when it
-// hashes to its name, and fails instead of delivering its end when it does
-// not or when it ends early.
+// TestCheckedStream: a blob streamed from a peer is passed on when its
+// CRC32C is the one the peer gave, and fails instead of delivering its end
+// when it is not or when it ends early.
 func TestCheckedStream(t *testing.T) {
 	data := randBytes(30, 100<<10)
 	sum := sha256.Sum256(data)
+	crc := crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))
 	stream := func(body []byte, size int64) *checkedStream {
-		return &checkedStream{rc: io.NopCloser(bytes.NewReader(body)), stop: func(error) {}, sum: sum, size: size, h: sha256.New()}
+		return &checkedStream{rc: io.NopCloser(bytes.NewReader(body)), stop: func(error) {}, sum: sum, size: size, crcWant: crc}
 	}
 	if got, err := io.ReadAll(stream(data, int64(len(data)))); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("good stream: %d bytes, %v", len(got), err)

@@ -24,11 +24,11 @@ func age(t *testing.T, s *blob.Store, sum [32]byte, d time.Duration) {
 func TestSweepOrphans(t *testing.T) {
 	e := newEnv(t, 0, 0)
 	blobs := e.local
-	live := put(t, blobs, []byte("referenced content")).SHA256
+	live := put(t, blobs, []byte("referenced content")).ID
 	e.refs.set(live, 1)
-	old := put(t, blobs, []byte("an old orphan")).SHA256
-	young := put(t, blobs, []byte("a young orphan")).SHA256
-	pinned := put(t, blobs, []byte("an old pinned orphan")).SHA256
+	old := put(t, blobs, []byte("an old orphan")).ID
+	young := put(t, blobs, []byte("a young orphan")).ID
+	pinned := put(t, blobs, []byte("an old pinned orphan")).ID
 	age(t, blobs, old, time.Hour)
 	age(t, blobs, pinned, time.Hour)
 	age(t, blobs, live, time.Hour) // old, but referenced
@@ -60,9 +60,9 @@ func TestSweepOrphans(t *testing.T) {
 // one referenced again stays, an absent one is forgotten.
 func TestCollectGarbage(t *testing.T) {
 	e := newEnv(t, 0, 0)
-	gone := put(t, e.local, []byte("deleted")).SHA256
-	pinned := put(t, e.local, []byte("deleted, but a write pins it")).SHA256
-	again := put(t, e.local, []byte("deleted, then written again")).SHA256
+	gone := put(t, e.local, []byte("deleted")).ID
+	pinned := put(t, e.local, []byte("deleted, but a write pins it")).ID
+	again := put(t, e.local, []byte("deleted, then written again")).ID
 	absent := sumOf([]byte("never here"))
 	for _, sum := range [][32]byte{gone, pinned, again, absent} {
 		e.refs.set(sum, 0)

@@ -26,7 +26,7 @@ func replicateTimeout(size int64) time.Duration {
 // copy failed for space, the error wraps disk.ErrFull (the S3 API answers
 // 507); otherwise it does not.
 func (s *Service) Replicate(ctx context.Context, ref blob.Ref) error {
-	sum := ref.SHA256
+	sum := ref.ID
 	voters, _, selfVotes, err := s.peers.Peers()
 	if err != nil {
 		return fmt.Errorf("objects: replicate: %w", err)
@@ -90,7 +90,7 @@ func replicateFailed(sum [32]byte, have, need int, errs []error) error {
 
 // sendBlob copies the local blob ref to the node at addr.
 func (s *Service) sendBlob(addr string, ref blob.Ref) error {
-	sum, size := ref.SHA256, ref.Size
+	sum, size := ref.ID, ref.Size
 	ctx, cancel := context.WithTimeout(context.Background(), replicateTimeout(size))
 	defer cancel()
 	ctx, stop := s.untilStop(ctx)

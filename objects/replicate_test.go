@@ -22,10 +22,10 @@ func TestReplicateMajority(t *testing.T) {
 	if err := e.svc.Replicate(bg, ref); err != nil {
 		t.Fatalf("one of two peers down: %v", err)
 	}
-	if !e.peers[0].store.Has(ref.SHA256) {
+	if !e.peers[0].store.Has(ref.ID) {
 		t.Fatal("acknowledged without the blob on the peer that is up")
 	}
-	if e.peers[2].store.Has(ref.SHA256) {
+	if e.peers[2].store.Has(ref.ID) {
 		t.Fatal("the blob was copied to a non-voter")
 	}
 

@@ -63,10 +63,9 @@ type BlobStore interface {
 	Open(sum [32]byte) (*blob.Reader, int64, error) // verifies each block as it reads
 	Has(sum [32]byte) bool
 	Committed(sum [32]byte) (time.Time, error)
-	CreateCopy() (*blob.Writer, error) // a copy from a peer, SHA-256 checked
-	// CreateReplacement is CreateCopy whose Commit replaces a corrupt
-	// local copy.
-	CreateReplacement() (*blob.Writer, error)
+	// CreateCopyOf starts a copy of want from a peer, checked against its
+	// size and CRC32C; its Commit replaces a corrupt local copy.
+	CreateCopyOf(want blob.Ref) (*blob.Writer, error)
 	Remove(sum [32]byte, stillUnreferenced func() bool) (removed bool, err error)
 	Walk(fn func(sum [32]byte, size int64) error) error
 }
@@ -88,9 +87,10 @@ type Transfer interface {
 	// PutBlob copies ref, whose ref.Size bytes it reads from r, to the
 	// node at addr; the error wraps disk.ErrFull if that node has no room.
 	PutBlob(ctx context.Context, addr string, ref blob.Ref, r io.Reader) error
-	// GetBlob streams the blob sum from the node at addr; err wraps
-	// blob.ErrNotFound if that node lacks it.
-	GetBlob(ctx context.Context, addr string, sum [32]byte) (rc io.ReadCloser, size int64, err error)
+	// GetBlob streams the blob id from the node at addr, ref.Size bytes
+	// whose CRC32C is ref.CRC32C; err wraps blob.ErrNotFound if that node
+	// lacks it.
+	GetBlob(ctx context.Context, addr string, id [32]byte) (rc io.ReadCloser, ref blob.Ref, err error)
 	// GetInline reads the inline body of bucket/key of size bytes and
 	// CRC32C crc from the node at addr, checked (blob.ErrNotFound: it has
 	// no such body).

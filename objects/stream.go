@@ -2,10 +2,9 @@ package objects
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
+	"hash/crc32"
 	"io"
 
 	"github.com/s4/s4/blob"
@@ -13,9 +12,10 @@ import (
 
 // Stream implements s3.Replicator: it reads the blob sum from the first
 // peer that has it, without keeping it (a GET on a node at its free-space
-// reserve). The reader hashes what it passes on and fails with an error
-// wrapping blob.ErrCorrupt instead of delivering the last bytes if the
-// content does not hash to sum, and with io.ErrUnexpectedEOF if it ends
+// reserve). The reader computes the CRC32C of what it passes on and fails
+// with an error wrapping blob.ErrCorrupt instead of delivering the last
+// bytes if it differs from the one the peer's trailer gives (the peer
+// checked every block before it sent it), and with io.ErrUnexpectedEOF if it ends
 // early; a reader closed before the end checks nothing (a range). It stops
 // when the service stops; ctx bounds the whole transfer (without a
 // deadline: the cluster client's, which grows with the size).
@@ -27,7 +27,7 @@ func (s *Service) Stream(ctx context.Context, sum [32]byte) (io.ReadCloser, int6
 	var errs []error
 	for _, addr := range append(voters, others...) {
 		sctx, stop := s.untilStop(ctx)
-		rc, size, err := s.transfer.GetBlob(sctx, addr, sum)
+		rc, ref, err := s.transfer.GetBlob(sctx, addr, sum)
 		if err != nil {
 			stop(nil)
 			errs = append(errs, err)
@@ -36,7 +36,7 @@ func (s *Service) Stream(ctx context.Context, sum [32]byte) (io.ReadCloser, int6
 			}
 			continue
 		}
-		return &checkedStream{rc: rc, stop: stop, sum: sum, size: size, h: sha256.New()}, size, nil
+		return &checkedStream{rc: rc, stop: stop, sum: sum, size: ref.Size, crcWant: ref.CRC32C}, ref.Size, nil
 	}
 	if len(errs) == 0 {
 		return nil, 0, fmt.Errorf("objects: stream %x: %w (no peers)", sum[:8], blob.ErrNotFound)
@@ -44,16 +44,18 @@ func (s *Service) Stream(ctx context.Context, sum [32]byte) (io.ReadCloser, int6
 	return nil, 0, fmt.Errorf("objects: stream %x: %w", sum[:8], errors.Join(errs...))
 }
 
-// checkedStream is a blob read from a peer, hashed as it passes.
+// checkedStream is a blob read from a peer, checked as it passes.
 type checkedStream struct {
-	rc   io.ReadCloser
-	stop context.CancelCauseFunc
-	sum  [32]byte
-	size int64
-	n    int64
-	h    hash.Hash
-	err  error // sticky
+	rc           io.ReadCloser
+	stop         context.CancelCauseFunc
+	sum          [32]byte
+	size         int64
+	n            int64
+	crc, crcWant uint32
+	err          error // sticky
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func (s *checkedStream) Read(p []byte) (int, error) {
 	if s.err != nil {
@@ -67,12 +69,11 @@ func (s *checkedStream) Read(p []byte) (int, error) {
 		p = p[:rem]
 	}
 	k, err := s.rc.Read(p)
-	s.h.Write(p[:k])
+	s.crc = crc32.Update(s.crc, castagnoli, p[:k])
 	s.n += int64(k)
 	if s.n == s.size {
-		var got [32]byte
-		if s.h.Sum(got[:0]); got != s.sum {
-			s.err = fmt.Errorf("objects: blob %x streamed from a peer: %w: content hashes to %x", s.sum[:8], blob.ErrCorrupt, got[:8])
+		if s.crc != s.crcWant {
+			s.err = fmt.Errorf("objects: blob %x streamed from a peer: %w: CRC32C %08x, want %08x", s.sum[:8], blob.ErrCorrupt, s.crc, s.crcWant)
 			return k, s.err
 		}
 		return k, nil

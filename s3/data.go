@@ -45,7 +45,7 @@ func (h *Handler) replicate(r *request, ref blob.Ref) error {
 func (h *Handler) replicateNew(r *request, ref blob.Ref, unpin func()) error {
 	if err := h.replicate(r, ref); err != nil {
 		unpin()
-		h.discardBlob(ref.SHA256)
+		h.discardBlob(ref.ID)
 		return err
 	}
 	return nil

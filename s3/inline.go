@@ -37,7 +37,7 @@ func (b *storedBody) parts() []meta.BlobPart {
 	if b.blob == nil {
 		return nil
 	}
-	return []meta.BlobPart{{SHA256: b.blob.SHA256, Size: b.blob.Size}}
+	return []meta.BlobPart{{ID: b.blob.ID, Size: b.blob.Size}}
 }
 
 // errCreate marks the failure to create a blob (spillWriter) as the

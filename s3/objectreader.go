@@ -23,7 +23,7 @@ func (h *Handler) openObject(obj *meta.ObjectMeta, start, length int64) (io.Read
 			start -= p.Size
 			continue
 		}
-		or.parts = append(or.parts, partRange{sum: p.SHA256, size: p.Size, off: start})
+		or.parts = append(or.parts, partRange{sum: p.ID, size: p.Size, off: start})
 		start = 0
 	}
 	if in := obj.Inline; in != nil && length > 0 && start < in.Size {

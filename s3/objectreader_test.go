@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -33,7 +34,7 @@ func TestObjectReaderStreamsAtReserve(t *testing.T) {
 	remote := bytes.Repeat([]byte("remote "), 3000)
 	rsum := sha256.Sum256(remote)
 	parts := func(off int64) []partRange {
-		return []partRange{{sum: lref.SHA256, size: lref.Size, off: off}, {sum: rsum, size: int64(len(remote))}}
+		return []partRange{{sum: lref.ID, size: lref.Size, off: off}, {sum: rsum, size: int64(len(remote))}}
 	}
 	whole := append(append([]byte(nil), local...), remote...)
 
@@ -46,7 +47,12 @@ func TestObjectReaderStreamsAtReserve(t *testing.T) {
 				if fetchErr != nil {
 					return fetchErr
 				}
-				_, err := bs.Put(bytes.NewReader(remote), -1)
+				w, err := bs.CreateCopyOf(blob.Ref{ID: sum, Size: size, CRC32C: crc32.Checksum(remote, crc32.MakeTable(crc32.Castagnoli))})
+				if err != nil {
+					return err
+				}
+				w.Write(remote)
+				_, err = w.Commit()
 				return err
 			},
 			stream: func(sum [32]byte, size int64) (io.ReadCloser, error) {
@@ -125,7 +131,7 @@ func TestObjectReaderRepairsCorruptBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	corrupt := func(off int64) {
-		f, err := os.OpenFile(bs.Path(ref.SHA256), os.O_RDWR, 0)
+		f, err := os.OpenFile(bs.Path(ref.ID), os.O_RDWR, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +147,7 @@ func TestObjectReaderRepairsCorruptBlock(t *testing.T) {
 		if repairErr != nil {
 			return repairErr
 		}
-		w, err := bs.CreateReplacement()
+		w, err := bs.CreateCopyOf(blob.Ref{ID: sum, Size: size, CRC32C: crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))})
 		if err != nil {
 			return err
 		}
@@ -152,7 +158,7 @@ func TestObjectReaderRepairsCorruptBlock(t *testing.T) {
 	viaWriteTo := false
 	read := func(start, length int64) ([]byte, error) {
 		o := &objectReader{blobs: bs, repair: repair, log: slog.New(slog.DiscardHandler), remaining: length,
-			parts: []partRange{{sum: ref.SHA256, size: ref.Size, off: start}}}
+			parts: []partRange{{sum: ref.ID, size: ref.Size, off: start}}}
 		if err := o.next(); err != nil {
 			return nil, err
 		}
@@ -166,7 +172,7 @@ func TestObjectReaderRepairsCorruptBlock(t *testing.T) {
 	}
 	for _, viaWriteTo = range []bool{false, true} {
 		repairErr = nil
-		repair(ref.SHA256, ref.Size)
+		repair(ref.ID, ref.Size)
 		for _, c := range []struct{ bad, start, length int64 }{
 			{10, 0, ref.Size},                           // first block: before the status line
 			{2*blob.BlockSize + 7, 0, ref.Size},         // mid-stream
@@ -178,7 +184,7 @@ func TestObjectReaderRepairsCorruptBlock(t *testing.T) {
 			if err != nil || !bytes.Equal(got, data[c.start:c.start+c.length]) || repairs != 1 {
 				t.Fatalf("bad byte at %d, read %d+%d: %d bytes, %v, %d repairs", c.bad, c.start, c.length, len(got), err, repairs)
 			}
-			if err := bs.Verify(ref.SHA256); err != nil {
+			if err := bs.Verify(ref.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -194,7 +200,7 @@ func TestObjectReaderRepairsCorruptBlock(t *testing.T) {
 		}
 		// Bad block later: the good blocks before it, then an error.
 		repairErr = nil
-		repair(ref.SHA256, ref.Size)
+		repair(ref.ID, ref.Size)
 		repairErr = blob.ErrNotFound
 		corrupt(blob.BlockSize + 1)
 		got, err := read(0, ref.Size)

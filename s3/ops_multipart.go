@@ -149,7 +149,7 @@ func (h *Handler) copiedPart(r *request, uploadID string, n int, b storedBody) e
 func (h *Handler) putPart(r *request, uploadID string, n int, b storedBody, ck meta.Checksum) (meta.PartMeta, error) {
 	part := meta.PartMeta{ETag: b.etag(), MD5: b.md5, Size: b.size, LastModified: h.cfg.Now().UnixNano(), Checksum: ck, Inline: b.inline}
 	if b.blob != nil {
-		part.Blob = meta.BlobPart{SHA256: b.blob.SHA256, Size: b.blob.Size}
+		part.Blob = meta.BlobPart{ID: b.blob.ID, Size: b.blob.Size}
 	}
 	return part, h.propose(r, fsm.MsgPartPut, &fsm.PartPut{UploadID: uploadID, PartNumber: n, Part: part})
 }

@@ -397,7 +397,7 @@ func (h *Handler) copySource(r *request) (bucket, key string, obj meta.ObjectMet
 func (h *Handler) pinAll(obj *meta.ObjectMeta) func() {
 	var unpins []func()
 	for _, p := range obj.Parts {
-		unpins = append(unpins, h.blobs.Pin(p.SHA256))
+		unpins = append(unpins, h.blobs.Pin(p.ID))
 	}
 	return func() {
 		for _, u := range unpins {
@@ -427,8 +427,8 @@ func (h *Handler) copyObject(r *request) error {
 	unpin := h.pinAll(&src)
 	defer unpin()
 	for _, p := range src.Parts {
-		if !h.blobs.Has(p.SHA256) {
-			if err := h.fetch(p.SHA256, p.Size); err != nil {
+		if !h.blobs.Has(p.ID) {
+			if err := h.fetch(p.ID, p.Size); err != nil {
 				return h.writeFailed(r, err, "object data is missing on this node")
 			}
 		}

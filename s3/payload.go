@@ -14,10 +14,8 @@ import (
 )
 
 // openPayload prepares r's body as its signature protects it (package
-// sig). hashesSHA256 tells whether the consumer computes the body's SHA-256
-// itself (the blob store does), so the signed payload hash is checked
-// without hashing twice.
-func (h *Handler) openPayload(r *request, maxSize int64, hashesSHA256 bool) (*sig.Payload, error) {
+// sig), which computes its SHA-256 only if the client signed it.
+func (h *Handler) openPayload(r *request, maxSize int64) (*sig.Payload, error) {
 	ctx := r.ctx
 	// Request.Body() would read a streamed body whole into memory: take the
 	// stream when there is one, and the (small, already read) body otherwise.
@@ -27,7 +25,7 @@ func (h *Handler) openPayload(r *request, maxSize int64, hashesSHA256 bool) (*si
 	} else {
 		body = bytes.NewReader(ctx.Request.Body())
 	}
-	return sig.OpenPayload(body, int64(ctx.Request.Header.ContentLength()), &ctx.Request.Header, &r.v4, maxSize, hashesSHA256)
+	return sig.OpenPayload(body, int64(ctx.Request.Header.ContentLength()), &ctx.Request.Header, &r.v4, maxSize, false)
 }
 
 // storeBody reads the request body and checks it against what the client
@@ -49,9 +47,9 @@ func (h *Handler) storeBody(r *request) (b storedBody, ck meta.Checksum, unpin f
 	th := h.cfg.InlineThreshold
 	cl := int64(r.ctx.Request.Header.ContentLength()) // < 0: unknown
 	mayInline := th > 0 && (cl < 0 || cl <= th || r.v4.Payload == sig.PayloadChunked)
-	// Inline, nothing else hashes the body: the payload checks a signed
-	// SHA-256 itself.
-	p, err := h.openPayload(r, h.cfg.MaxObjectSize, !mayInline)
+	// The payload checks a signed SHA-256 (and a SHA-256 checksum) itself;
+	// the blob computes the MD5 of the ETag and its CRC32Cs, nothing else.
+	p, err := h.openPayload(r, h.cfg.MaxObjectSize)
 	if err != nil {
 		return b, ck, nil, err
 	}
@@ -89,7 +87,7 @@ func (h *Handler) storeBody(r *request) (b storedBody, ck meta.Checksum, unpin f
 	}
 	w := sp.w
 	sum := w.Sum()
-	alg, val, err := p.Verify(&sum.SHA256, sum.MD5)
+	alg, val, err := p.Verify(nil, sum.MD5)
 	if err != nil {
 		return b, ck, nil, err
 	}
@@ -137,7 +135,7 @@ func (h *Handler) readSmallBody(r *request, limit int64) ([]byte, error) {
 // trailer), which the body was verified against: S3 requires one for
 // some calls (PutBucketLifecycleConfiguration).
 func (h *Handler) readSmallBodyChecked(r *request, limit int64) ([]byte, bool, error) {
-	p, err := h.openPayload(r, limit, false)
+	p, err := h.openPayload(r, limit)
 	if err != nil {
 		if s3err.IsCode(err, s3err.EntityTooLarge) {
 			return nil, false, s3err.New(s3err.MaxMessageLengthExceeded)

@@ -228,8 +228,8 @@ func sdkError(err error) error {
 }
 
 // stamp writes nonce, worker and iter over the first bytes of b, so that
-// every PUT stores new content (the blob store is content-addressed: equal
-// bodies would share one blob).
+// every PUT stores new content, as real uploads do (before blob store
+// format 3, blobs were named by their SHA-256 and equal bodies shared one).
 func stamp(b []byte, nonce uint64, worker, iter int) {
 	var s [24]byte
 	binary.LittleEndian.PutUint64(s[0:], nonce)
