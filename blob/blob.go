@@ -214,9 +214,14 @@ type Writer struct {
 	md5  hash.Hash   // nil for copies
 	sums blockSummer // block CRCs and the whole CRC32C
 	want *Ref        // CreateCopyOf: what the bytes must match
-	n    int64
-	err  error // sticky write error
-	done bool  // committed or aborted
+	// The chunk buffer of direct writes (direct.go): dn bytes of dbuf
+	// wait to be written; direct: O_DIRECT is on; noDirect: refused here.
+	dbuf             *[]byte
+	dn               int
+	direct, noDirect bool
+	n                int64
+	err              error // sticky write error
+	done             bool  // committed or aborted
 }
 
 // Write implements io.Writer.
@@ -227,20 +232,22 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	n, err := w.f.Write(p)
-	w.sums.write(p[:n])
+	// The buffer takes all of p or the Writer is dead (a sticky error):
+	// p is hashed whole either way.
+	err := w.bufferWrite(p)
+	w.sums.write(p)
 	if w.sha != nil {
-		w.sha.Write(p[:n])
+		w.sha.Write(p)
 	}
 	if w.md5 != nil {
-		w.md5.Write(p[:n])
+		w.md5.Write(p)
 	}
-	w.n += int64(n)
+	w.n += int64(len(p))
 	if err != nil {
 		w.err = fmt.Errorf("blob: write: %w", err)
-		return n, w.err
+		return 0, w.err
 	}
-	return n, nil
+	return len(p), nil
 }
 
 // Size returns the number of bytes written so far.
@@ -269,6 +276,7 @@ func (w *Writer) Abort() {
 
 func (w *Writer) discard() {
 	w.done = true
+	w.releaseBuf()
 	if w.f != nil {
 		w.f.Close()
 		w.f = nil
@@ -309,6 +317,10 @@ func (w *Writer) commit(pin bool) (Ref, func(), error) {
 		w.discard()
 		return Ref{}, nil, fmt.Errorf("blob: commit: copy of %x: %w: %d bytes with CRC32C %08x, want %d bytes with %08x",
 			w.want.ID[:8], ErrCorrupt, w.n, w.sums.crc, w.want.Size, w.want.CRC32C)
+	}
+	if err := w.flushTail(); err != nil {
+		w.discard()
+		return Ref{}, nil, fmt.Errorf("blob: commit: write: %w", err)
 	}
 	if _, err := w.f.Write(appendTrailer(nil, w.sums.sums(), w.n, w.sums.crc)); err != nil {
 		w.discard()
