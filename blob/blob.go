@@ -67,6 +67,7 @@ type Store struct {
 
 	migrated Migration // what Open found (format.go)
 	log      *slog.Logger
+	buffered bool // Options.BufferedWrites
 }
 
 // Open opens (creating if needed) the store in dir and removes any temp files
@@ -78,6 +79,9 @@ type Options struct {
 	// Logger receives the progress of a migration from an earlier format
 	// (a line when it starts, one every 10 s, one at the end); nil: none.
 	Logger *slog.Logger
+	// BufferedWrites writes every blob through the page cache, never with
+	// direct I/O (direct.go).
+	BufferedWrites bool
 }
 
 // OpenWith is Open with options.
@@ -91,6 +95,8 @@ func OpenWith(dir string, opts Options) (*Store, error) {
 		objs: filepath.Join(dir, objsName),
 		pins: make(map[[32]byte]int),
 		log:  opts.Logger,
+
+		buffered: opts.BufferedWrites,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -234,7 +240,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	// The buffer takes all of p or the Writer is dead (a sticky error):
 	// p is hashed whole either way.
-	err := w.bufferWrite(p)
+	var err error
+	if w.s.buffered {
+		_, err = w.f.Write(p)
+	} else {
+		err = w.bufferWrite(p)
+	}
 	w.sums.write(p)
 	if w.sha != nil {
 		w.sha.Write(p)

@@ -8,19 +8,30 @@ import (
 
 // Direct writes. A blob's content bytes are written in whole chunks of
 // directChunk bytes, each from a buffer aligned to directAlign, through a
-// file descriptor opened for direct I/O (O_DIRECT on Linux) where the file
-// system allows it: the bytes go from the buffer to the device without a
-// copy into the page cache. On the VMs of BENCHMARKS.md that copy was the
-// largest cost of a 1 MiB PUT (~2.5 ms of CPU per MiB, 43 % of the
-// server's CPU), more than the MD5; blobs are written once and read later,
-// so the page cache gains nothing from them at write time. A blob
-// smaller than one chunk, and the last partial chunk and the trailer of
-// every blob, are written through the page cache as before (direct I/O
+// file descriptor switched to direct I/O (O_DIRECT on Linux) where the
+// file system allows it: the bytes go from the buffer to the device
+// without a copy into the page cache. On the VMs of BENCHMARKS.md that
+// copy was the largest cost of a 1 MiB PUT (~2.5 ms of CPU per MiB, 43 %
+// of the server's CPU, more than the MD5: the page cache's fresh pages are
+// expensive to touch there); direct writes made a 1 MiB PUT 36-42 %
+// cheaper. The price: the page cache does not hold a blob just written,
+// and reading one back, also once it is cached, costs more in the
+// kernel's page-cache read path (a profile has filemap_get_read_batch and
+// _copy_to_iter up), so GETs of objects that are read again and again
+// cost more (GET 1 MiB +4 to +23 % there); Options.BufferedWrites (s4 server --buffered-writes) turns
+// direct writes off for such workloads. Objects are mostly written once
+// and read later, often much later (or never), which is what direct
+// writes are for; the most used open-source S3 server writes large object
+// data with O_DIRECT too.
+//
+// A blob smaller than one chunk, and the last partial chunk and the
+// trailer of every blob, are written through the page cache (direct I/O
 // needs aligned lengths), after direct I/O is turned off on the
-// descriptor. A file system without direct I/O (tmpfs on older kernels)
-// refuses it with EINVAL: the Writer then writes everything buffered.
-// Durability is the same either way: Commit fsyncs the file (which flushes
-// the device's cache for the direct writes too) before the rename.
+// descriptor; so are blobs on a file system that refuses direct I/O
+// (EINVAL, at the fcntl or at the first write: nothing was written, the
+// Writer writes buffered from then on). Durability is the same either
+// way: Commit fsyncs the file (which also flushes the device's cache for
+// the direct writes) before the rename.
 const (
 	directChunk = 1 << 20
 	directAlign = 4096
@@ -111,4 +122,9 @@ func (w *Writer) releaseBuf() {
 		directBufs.Put(w.dbuf)
 		w.dbuf, w.dn = nil, 0
 	}
+}
+
+// aligned reports whether b starts at a directAlign boundary.
+func aligned(b []byte) bool {
+	return uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign == 0
 }

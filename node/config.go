@@ -83,6 +83,10 @@ type Config struct {
 	// meta.MaxInline. Every node of a cluster should have the same (a
 	// node only decides for the PUTs it takes; any node reads both kinds).
 	InlineThreshold int64
+	// BufferedWrites writes blob content through the page cache instead
+	// of with direct I/O (package blob, direct.go): cheaper GETs of
+	// objects read soon after they were written, dearer PUTs.
+	BufferedWrites bool
 	// GCInterval is how often unreferenced blobs are removed. Default 30s.
 	GCInterval time.Duration
 	// ScrubRate bounds the blob scrubber's reads, in bytes per second

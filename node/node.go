@@ -131,7 +131,7 @@ func Open(cfg Config) (_ *Node, err error) {
 			h.Dropped(accessKey)
 		}
 	})
-	if n.blobs, err = blob.OpenWith(filepath.Join(cfg.DataDir, "blobs"), blob.Options{Logger: n.log}); err != nil {
+	if n.blobs, err = blob.OpenWith(filepath.Join(cfg.DataDir, "blobs"), blob.Options{Logger: n.log, BufferedWrites: cfg.BufferedWrites}); err != nil {
 		return nil, err
 	}
 	if m := n.blobs.Migrated(); m.From > 0 && m.From < blob.FormatVersion {

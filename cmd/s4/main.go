@@ -213,6 +213,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	sf.str(&logFormat, "log-format", "S4_LOG_FORMAT", "text", "text or json (one object per line); every line names the node")
 	sf.str(&accessLog, "access-log", "S4_ACCESS_LOG", "", "append the S3 access log (one JSON line per request) to this file, or - for standard output (default: off)")
 	sf.boolean(&cfg.MetricsPublic, "metrics-public", "S4_METRICS_PUBLIC", "serve GET /metrics without a scrape token")
+	sf.boolean(&cfg.BufferedWrites, "buffered-writes", "S4_BUFFERED_WRITES", "write object data through the page cache instead of with direct I/O (O_DIRECT; used where the file system has it): cheaper reads of objects read soon after they were written, dearer writes (see BENCHMARKS.md)")
 	var diskReserve, historyRetention, scrubRate, scrubInterval, inlineThreshold string
 	sf.str(&scrubRate, "scrub-rate", "S4_SCRUB_RATE", "16MiB", "how fast the scrubber re-reads this node's blobs and inline bodies to check their checksums (repairing a blob or an inline body that fails from a peer): a size per second (16MiB, 100MB/s), or off")
 	sf.str(&scrubInterval, "scrub-interval", "S4_SCRUB_INTERVAL", "24h", "pause between two scrub passes (from the end of one to the start of the next)")
