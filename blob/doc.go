@@ -98,16 +98,19 @@
 //
 // [Store.Create] opens a temp file; the [Writer] hashes every byte (MD5 and
 // CRC32C, in the same pass) as it writes it to the file, so a body is
-// never held in memory. [Store.Put] does Create, copy and Commit through one fixed-size
-// buffer (256 KiB) and enforces a size limit without reading more than one byte
-// past it.
+// never held in memory beyond one 1 MiB chunk: whole chunks go to the file
+// with direct I/O where the file system has it (direct.go), the rest
+// through the page cache. [Store.Put] does Create, copy and Commit through
+// one fixed-size buffer (256 KiB) and enforces a size limit without reading
+// more than one byte past it.
 //
 // # Durability
 //
 // [Writer.Commit] appends the block trailer and makes the blob durable
 // before it returns:
 //
-//  1. fsync of the temp file (data and size);
+//  1. fsync of the temp file (data and size; for the chunks written with
+//     direct I/O it also flushes the device's write cache);
 //  2. rename of the temp file to dir/blocks/ab/<hex>;
 //  3. fsync of dir/blocks/ab, which makes the new name durable.
 //
@@ -186,5 +189,7 @@
 //	blob.go    Store, Writer: create, commit, open, pins, remove, walk
 //	block.go   the block trailer: its format, its parser, the block CRCs
 //	reader.go  Reader: reads verified block by block
-//	format.go  the FORMAT file and the migration from format 1
+//	format.go  the FORMAT file and the migrations from formats 1 and 2
+//	direct.go  direct writes: content in aligned 1 MiB chunks with O_DIRECT
+//	           (direct_linux.go; direct_other.go elsewhere: never)
 package blob
