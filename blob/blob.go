@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,7 +24,9 @@ var (
 	ErrNotFound = errors.New("blob: not found")
 	// ErrTooLarge: Put read more than maxSize bytes.
 	ErrTooLarge = errors.New("blob: too large")
-	// ErrCorrupt: the file's content does not hash to its name.
+	// ErrCorrupt: the file's content does not match its checksums (a
+	// block's CRC32C, a damaged trailer), or a copy does not match the
+	// size and CRC32C it was sent with.
 	ErrCorrupt = errors.New("blob: corrupt")
 
 	errClosed = errors.New("blob: writer already committed or aborted")
@@ -48,6 +51,9 @@ type Ref struct {
 	Size   int64
 	MD5    [16]byte // what S3 reports as the ETag of a single-part object
 	CRC32C uint32   // Castagnoli CRC of the content; checks copies to peers
+	// NoCRC: CRC32C is not known (a fetch from a node of blob store format
+	// 2, which does not send it); see CreateCopyOf.
+	NoCRC bool
 }
 
 // Hex returns the lower-case hex of the ID (the blob's file name).
@@ -198,19 +204,26 @@ func (s *Store) create(id [32]byte) (*Writer, error) {
 // only the CRC32C, and Commit refuses with [ErrCorrupt] unless the bytes
 // written have want's size and CRC32C; it commits them under want.ID and
 // returns want. If the store holds want.ID already, Commit replaces it:
-// this is also how a corrupt local copy is repaired.
+// this is also how a corrupt local copy is repaired. A want with NoCRC is
+// a blob of format 2, named by the SHA-256 of its content (a node of the
+// previous release sends no CRC32C): the Writer computes the SHA-256, and
+// Commit refuses unless the content hashes to want.ID.
 func (s *Store) CreateCopyOf(want Ref) (*Writer, error) {
 	w, err := s.create(want.ID)
 	if err != nil {
 		return nil, err
 	}
 	w.want = &want
+	if want.NoCRC {
+		w.sha = sha256.New()
+	}
 	return w, nil
 }
 
 // Writer writes one blob. It hashes the bytes as they arrive and writes them
-// straight to the temp file, without buffering. It is not safe for concurrent
-// use.
+// to the temp file in whole chunks of at most directChunk bytes (direct.go),
+// or straight through with Options.BufferedWrites. It is not safe for
+// concurrent use.
 type Writer struct {
 	s    *Store
 	f    *os.File
@@ -308,7 +321,7 @@ func (w *Writer) Commit() (Ref, error) {
 }
 
 // CommitPinned is Commit, and pins the ID in the same critical section in
-// which the blob becomes visible (or is found to exist already), so that
+// which the blob becomes visible, so that
 // Remove cannot take it away before the caller's metadata refers to it. The
 // caller must call unpin once the metadata event is applied or has failed.
 func (w *Writer) CommitPinned() (ref Ref, unpin func(), err error) {
@@ -324,7 +337,15 @@ func (w *Writer) commit(pin bool) (Ref, func(), error) {
 		w.discard()
 		return Ref{}, nil, err
 	}
-	if w.want != nil && (w.n != w.want.Size || w.sums.crc != w.want.CRC32C) {
+	if w.want != nil && w.want.NoCRC {
+		var got [32]byte
+		if w.sha.Sum(got[:0]); w.n != w.want.Size || got != w.want.ID {
+			w.discard()
+			return Ref{}, nil, fmt.Errorf("blob: commit: copy of %x: %w: %d bytes hashing to %x, want %d bytes hashing to its name",
+				w.want.ID[:8], ErrCorrupt, w.n, got[:8], w.want.Size)
+		}
+		w.want.CRC32C, w.want.NoCRC = w.sums.crc, false
+	} else if w.want != nil && (w.n != w.want.Size || w.sums.crc != w.want.CRC32C) {
 		w.discard()
 		return Ref{}, nil, fmt.Errorf("blob: commit: copy of %x: %w: %d bytes with CRC32C %08x, want %d bytes with %08x",
 			w.want.ID[:8], ErrCorrupt, w.n, w.sums.crc, w.want.Size, w.want.CRC32C)
@@ -383,7 +404,8 @@ func (w *Writer) commit(pin bool) (Ref, func(), error) {
 // Put stores the content of r, reading at most maxSize+1 bytes from it: if r
 // has more than maxSize bytes it returns ErrTooLarge and leaves nothing
 // behind. A negative maxSize means no limit. Errors from r are returned
-// wrapped. Memory use is one fixed-size buffer, whatever the size of r.
+// wrapped. Memory use is two fixed-size buffers (the read buffer and the
+// Writer's chunk), whatever the size of r.
 func (s *Store) Put(r io.Reader, maxSize int64) (Ref, error) {
 	ref, unpin, err := s.PutPinned(r, maxSize)
 	if err != nil {

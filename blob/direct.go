@@ -88,10 +88,11 @@ func (w *Writer) writeChunk(b []byte) error {
 			w.direct = true
 		}
 	}
-	_, err := w.f.Write(b)
-	if err != nil && w.direct && isEINVAL(err) {
-		// Direct I/O refused on the write itself: buffered from now on.
-		// A refused direct write wrote nothing.
+	n, err := w.f.Write(b)
+	if err != nil && n == 0 && w.direct && isEINVAL(err) {
+		// Direct I/O refused on the write itself, which wrote nothing:
+		// buffered from now on. (A write cut short after some bytes is
+		// an error like any other: writing b again would repeat them.)
 		if serr := setDirect(w.f, false); serr != nil {
 			return serr
 		}

@@ -161,7 +161,7 @@
 //     after its own FSM applied it (or after the proposal failed). Use
 //     [Store.PutPinned] or [Writer.CommitPinned], which take the pin under the
 //     same lock as the commit itself, so that there is no moment at which the
-//     freshly committed (or deduplicated) blob is neither pinned nor
+//     freshly committed blob is neither pinned nor
 //     referenced. [Store.Pin] pins an ID known in advance.
 //   - The garbage collector calls [Store.Remove] with a callback that re-checks
 //     the reference count in the metadata store. Remove holds the lock that Pin

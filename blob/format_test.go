@@ -233,3 +233,42 @@ func TestMigrationLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyOfFormat2Blob: a copy sent without a CRC32C (by a node of format
+// 2) is checked by the SHA-256 that names it: the right content commits,
+// with the CRC32C it has; other content, or a shorter copy, is refused as
+// corrupt and leaves nothing behind.
+func TestCopyOfFormat2Blob(t *testing.T) {
+	s := openStore(t)
+	data := []byte("a blob named by its SHA-256 on a node of format 2")
+	want := Ref{ID: sha256.Sum256(data), Size: int64(len(data)), NoCRC: true}
+	for name, body := range map[string][]byte{"other content": []byte("other content of the same length as the blob, or so"), "short": data[:10]} {
+		w, err := s.CreateCopyOf(Ref{ID: want.ID, Size: int64(len(body)), NoCRC: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(body)
+		if _, err := w.Commit(); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%s: Commit = %v, want ErrCorrupt", name, err)
+		}
+		if s.Has(want.ID) {
+			t.Fatalf("%s: stored", name)
+		}
+	}
+	w, err := s.CreateCopyOf(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	ref, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.NoCRC || ref.CRC32C != crc32.Checksum(data, castagnoli) || ref.ID != want.ID {
+		t.Fatalf("ref %+v", ref)
+	}
+	if got := readBlob(t, s, want.ID); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+	tmpEmpty(t, s)
+}

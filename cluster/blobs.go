@@ -306,7 +306,9 @@ func (e *noRoomError) Unwrap() []error { return []error{e.err, disk.ErrFull} }
 
 // GetBlob streams the blob id from the node at addr: the caller reads
 // ref.Size bytes from rc, checks them against ref.CRC32C (the CRC32C that
-// node's blob trailer gives) and closes rc. err wraps blob.ErrNotFound if
+// node's blob trailer gives; or, with ref.NoCRC, from a node of the
+// previous release, against the SHA-256 that is the blob's name) and
+// closes rc. err wraps blob.ErrNotFound if
 // that node lacks the blob. ctx bounds the whole transfer, including the
 // reads from rc (if it has no deadline: DefaultRPCTimeout plus one second
 // per MiB of the blob).
@@ -340,15 +342,26 @@ func (c *Client) GetBlob(ctx context.Context, addr string, id [32]byte) (rc io.R
 		}
 		return fail(readRemoteError(http.MethodGet, addr, path, res))
 	}
-	crc, ok := parseCRC32C(res.Header.Values(headerCRC32C))
-	if res.ContentLength < 0 || !ok {
+	if res.ContentLength < 0 {
 		res.Body.Close()
-		return fail(fmt.Errorf("cluster: GET %s%s: no Content-Length or no %s", addr, path, headerCRC32C))
+		return fail(fmt.Errorf("cluster: GET %s%s: no Content-Length", addr, path))
+	}
+	ref = blob.Ref{ID: id, Size: res.ContentLength}
+	if vals := res.Header.Values(headerCRC32C); len(vals) > 0 {
+		crc, ok := parseCRC32C(vals)
+		if !ok {
+			res.Body.Close()
+			return fail(fmt.Errorf("cluster: GET %s%s: %s is not 8 lower-case hex digits", addr, path, headerCRC32C))
+		}
+		ref.CRC32C = crc
+	} else {
+		// A node of the previous release (blob store format 2) sends no
+		// CRC; its blobs are named by their SHA-256 (blob.Ref.NoCRC).
+		ref.NoCRC = true
 	}
 	if timer != nil {
 		timer.Reset(transferTimeout(res.ContentLength))
 	}
-	ref = blob.Ref{ID: id, Size: res.ContentLength, CRC32C: crc}
 	return &cancelBody{ReadCloser: res.Body, cancel: cancel, timer: timer}, ref, nil
 }
 

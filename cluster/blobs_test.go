@@ -222,3 +222,38 @@ func TestPutBlobRefusedWithoutRoom(t *testing.T) {
 		t.Fatalf("with room: %v, stored %v", err, bs.Has(refOf(data).ID))
 	}
 }
+
+// TestGetBlobFromFormat2Node: a node of the previous release answers a
+// blob without X-S4-Crc32c; GetBlob reports that (NoCRC) instead of
+// failing, so the caller checks the blob by its SHA-256 name. A malformed
+// CRC header is an error.
+func TestGetBlobFromFormat2Node(t *testing.T) {
+	data := []byte("a blob of format 2")
+	crcHeader := ""
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if crcHeader != "" {
+			w.Header().Set(headerCRC32C, crcHeader)
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		w.Write(data)
+	})}
+	ln := mustListen(t)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	client, _ := tcpClient(t)
+	ctx := testCtx(t, 10*time.Second)
+	id := sha256.Sum256(data)
+	rc, ref, err := client.GetBlob(ctx, ln.Addr().String(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !ref.NoCRC || ref.ID != id || ref.Size != int64(len(data)) || !bytes.Equal(got, data) {
+		t.Fatalf("ref %+v, %d bytes", ref, len(got))
+	}
+	crcHeader = "XYZ"
+	if _, _, err := client.GetBlob(ctx, ln.Addr().String(), id); err == nil {
+		t.Fatal("a malformed CRC header was accepted")
+	}
+}

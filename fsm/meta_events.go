@@ -7,7 +7,7 @@ import "github.com/s4/s4/meta"
 // meta.MaxInline): ObjectPut and PartPut then carry them (version 2 of the
 // two events, see versioned). Larger bodies do not: a PUT writes its blob
 // first (package blob) and then proposes the metadata, which names the
-// blob by its SHA-256.
+// blob by its ID (package blob, "Names").
 const (
 	MsgBucketCreate   MessageType = 16
 	MsgBucketDelete   MessageType = 17

@@ -72,7 +72,7 @@ func ref(tx *bolt.Tx, parts []BlobPart, delta int64) {
 	}
 }
 
-// ReferencedBlobs returns, in ascending order of their SHA-256, up to limit
+// ReferencedBlobs returns, in ascending order of their IDs, up to limit
 // blobs that at least one object or multipart part references (a reference
 // count above zero), starting strictly after *after (from the first one when
 // after is nil). more reports that further blobs may follow: call again with

@@ -63,8 +63,8 @@ import (
 //	i/<bucket>           key -> the inline tail's bytes (inline.go; created by the first inline object)
 //	uploads              uploadID -> uploadRecord
 //	p/<uploadID>         partNumber (4 bytes BE) -> PartMeta
-//	refs                 sha256 -> count (8 bytes BE)
-//	garbage              sha256 -> "" (blobs whose count dropped to 0)
+//	refs                 blob ID -> count (8 bytes BE)
+//	garbage              blob ID -> "" (blobs whose count dropped to 0)
 //	done-uploads         uploadID -> CompletedUpload (completed.go)
 //	done-uploads-at      at + uploadID -> ""
 //	lifecycle            bucket name -> Lifecycle (lifecycle.go; created by the first configuration)

@@ -20,8 +20,8 @@ import (
 // (Fetch), so a later failure of the nodes that do hold it would lose data
 // that the cluster acknowledged. The catch-up loop closes that gap: it walks
 // every blob the metadata store references and fetches the ones missing
-// here from a peer, through Fetch (which checks the SHA-256 and keeps the
-// blob).
+// here from a peer, through Fetch (which checks the copy against the size
+// and CRC32C the peer's trailer gives, and keeps the blob).
 //
 // When it runs: catchUpFirstDelay after the node is ready (its FSM has
 // caught up with the leader, so its metadata names every blob it should

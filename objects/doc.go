@@ -80,8 +80,9 @@
 // served to a peer, an S3 GET) goes through blob.Reader, which checks each
 // 1 MiB block's CRC32C before it hands out a byte of it, so a node never
 // passes on a block that rotted on its disk; the receiving side checks
-// what arrives (CRC32C of a PUT's copy, SHA-256 of a fetch) before it
-// commits.
+// what arrives before it commits: a PUT's copy against the size and CRC32C
+// the node taking the PUT computed, a fetch against those of the sending
+// node's trailer (whose blocks that node checked as it sent them).
 //
 // Never keep what cannot be stored at the reserve. At the free-space
 // reserve (package disk) this node stores no object data: Check refuses

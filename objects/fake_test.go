@@ -67,6 +67,7 @@ type peer struct {
 	down    bool              // every call fails as a connection refused
 	full    bool              // copies are refused for space
 	corrupt bool              // GetBlob sends other bytes than the blob's
+	old     bool              // GetBlob answers as a node of format 2: no CRC32C
 	puts    int64             // copies received
 	inline  map[string][]byte // inline bodies by "bucket/key"
 }
@@ -122,6 +123,9 @@ func (tr *transfer) GetBlob(_ context.Context, addr string, sum [32]byte) (io.Re
 		return nil, blob.Ref{}, err
 	}
 	ref := blob.Ref{ID: sum, Size: size, CRC32C: f.CRC32C()}
+	if p.old {
+		ref.CRC32C, ref.NoCRC = 0, true
+	}
 	if p.corrupt { // a byte flipped on the way, after the peer's checks
 		defer f.Close()
 		b, err := io.ReadAll(f)
@@ -309,4 +313,19 @@ func wantErr(t *testing.T, what string, err, target error, want bool) {
 	if errors.Is(err, target) != want {
 		t.Fatalf("%s: %v; errors.Is(%v) should be %v", what, err, target, want)
 	}
+}
+
+// readAll reads the blob id from s, verified.
+func readAll(t *testing.T, s *blob.Store, id [32]byte) []byte {
+	t.Helper()
+	f, _, err := s.Open(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/s4/s4/blob"
@@ -104,4 +105,50 @@ func TestCheckedStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+}
+
+// TestFetchFromFormat2Peer: a peer of the previous release sends no
+// CRC32C; a blob it holds under the SHA-256 of its content (every blob of
+// that release) is fetched and checked by that hash, whole or streamed,
+// and one whose content does not hash to its name is refused.
+func TestFetchFromFormat2Peer(t *testing.T) {
+	e := newEnv(t, 1, 0)
+	e.peers[0].old = true
+	data := randBytes(4, 300<<10)
+	put(t, e.peers[0].store, data) // named by its SHA-256, as format 2 named it
+	if err := e.svc.Fetch(bg, sumOf(data)); err != nil {
+		t.Fatalf("fetching a format-2 blob: %v", err)
+	}
+	if got := readAll(t, e.local, sumOf(data)); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+	rc, _, err := e.svc.Stream(bg, sumOf(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("streamed: %d bytes, %v", len(got), err)
+	}
+
+	// A blob named by a random ID (made by an upgraded node) cannot be
+	// checked by its name: refused, not stored.
+	ref, err := e.peers[0].store.Put(bytes.NewReader(randBytes(5, 1000)), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Fetch(bg, ref.ID); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("fetching a random-ID blob from a format-2 peer: %v, want a refusal as corrupt", err)
+	}
+	if e.local.Has(ref.ID) {
+		t.Fatal("stored a copy that was not checked")
+	}
+	rc, _, err = e.svc.Stream(bg, ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(rc)
+	rc.Close()
+	wantErr(t, "a streamed random-ID blob from a format-2 peer", err, blob.ErrCorrupt, true)
 }

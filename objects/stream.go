@@ -2,8 +2,10 @@ package objects
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 
@@ -36,7 +38,11 @@ func (s *Service) Stream(ctx context.Context, sum [32]byte) (io.ReadCloser, int6
 			}
 			continue
 		}
-		return &checkedStream{rc: rc, stop: stop, sum: sum, size: ref.Size, crcWant: ref.CRC32C}, ref.Size, nil
+		cs := &checkedStream{rc: rc, stop: stop, sum: sum, size: ref.Size, crcWant: ref.CRC32C}
+		if ref.NoCRC { // a peer of the previous release: the name is the SHA-256
+			cs.sha = sha256.New()
+		}
+		return cs, ref.Size, nil
 	}
 	if len(errs) == 0 {
 		return nil, 0, fmt.Errorf("objects: stream %x: %w (no peers)", sum[:8], blob.ErrNotFound)
@@ -52,7 +58,8 @@ type checkedStream struct {
 	size         int64
 	n            int64
 	crc, crcWant uint32
-	err          error // sticky
+	sha          hash.Hash // set: checked against sum instead of crcWant
+	err          error     // sticky
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -69,9 +76,21 @@ func (s *checkedStream) Read(p []byte) (int, error) {
 		p = p[:rem]
 	}
 	k, err := s.rc.Read(p)
-	s.crc = crc32.Update(s.crc, castagnoli, p[:k])
+	if s.sha != nil {
+		s.sha.Write(p[:k])
+	} else {
+		s.crc = crc32.Update(s.crc, castagnoli, p[:k])
+	}
 	s.n += int64(k)
 	if s.n == s.size {
+		if s.sha != nil {
+			var got [32]byte
+			if s.sha.Sum(got[:0]); got != s.sum {
+				s.err = fmt.Errorf("objects: blob %x streamed from a peer: %w: content hashes to %x", s.sum[:8], blob.ErrCorrupt, got[:8])
+				return k, s.err
+			}
+			return k, nil
+		}
 		if s.crc != s.crcWant {
 			s.err = fmt.Errorf("objects: blob %x streamed from a peer: %w: CRC32C %08x, want %08x", s.sum[:8], blob.ErrCorrupt, s.crc, s.crcWant)
 			return k, s.err
