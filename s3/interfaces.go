@@ -114,7 +114,8 @@ type Replicator interface {
 	// Stream reads a blob from a peer without keeping it (a GET on a node
 	// at its reserve): the caller reads size bytes from rc and closes it.
 	// rc fails with an error, instead of the last bytes or EOF, if the
-	// content does not hash to sum or ends early.
+	// content does not match the CRC32C the peer gave (or, from a peer of
+	// the previous release, does not hash to sum) or ends early.
 	Stream(ctx context.Context, sum [32]byte) (rc io.ReadCloser, size int64, err error)
 	// RepairInline reads a good copy of the inline body of bucket/key (size
 	// bytes, CRC32C crc: the version this node's record names) from a peer,

@@ -96,29 +96,18 @@ func (o *objectReader) next() error {
 func (o *objectReader) openPart() error {
 	p := o.part
 	p.off += o.read
-	f, size, err := o.blobs.Open(p.sum)
-	if err == nil {
-		// The first block is checked now, so that a GET whose first
-		// block is corrupt is repaired before its status line.
-		if err = f.Verify(p.off); err != nil {
-			f.Close()
-		}
-	}
+	f, size, err := o.openLocal(p)
 	if errors.Is(err, blob.ErrCorrupt) {
 		if rerr := o.repairPart(err); rerr != nil {
 			return rerr
 		}
-		if f, size, err = o.blobs.Open(p.sum); err == nil {
-			if err = f.Verify(p.off); err != nil {
-				f.Close()
-			}
-		}
+		f, size, err = o.openLocal(p)
 	}
 	if errors.Is(err, blob.ErrNotFound) && o.fetch != nil {
 		ferr := o.fetch(p.sum, p.size)
 		switch {
 		case ferr == nil:
-			f, size, err = o.blobs.Open(p.sum)
+			f, size, err = o.openLocal(p)
 		case disk.IsNoSpace(ferr) && o.stream != nil:
 			return o.streamPart(p, ferr)
 		case !errors.Is(ferr, blob.ErrNotFound):
@@ -137,6 +126,27 @@ func (o *objectReader) openPart() error {
 	o.cur = io.NewSectionReader(f, p.off, size-p.off)
 	o.local = true
 	return nil
+}
+
+// openLocal opens the local blob of part p and checks its first block
+// now, so that a GET whose first block is corrupt is repaired before its
+// status line. A blob whose size is not the part's (its metadata's) is
+// corrupt too: a copy that a faulty peer sent, which its own checksums
+// vouch for.
+func (o *objectReader) openLocal(p partRange) (*blob.Reader, int64, error) {
+	f, size, err := o.blobs.Open(p.sum)
+	if err != nil {
+		return nil, 0, err
+	}
+	if size != p.size {
+		f.Close()
+		return nil, 0, fmt.Errorf("blob %x: %w: %d bytes, its object's metadata says %d", p.sum[:8], blob.ErrCorrupt, size, p.size)
+	}
+	if err := f.Verify(p.off); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, size, nil
 }
 
 // repairPart repairs the local copy of o.part, which failed with why.

@@ -209,3 +209,33 @@ func TestObjectReaderRepairsCorruptBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestObjectReaderRefusesWrongSize: a local blob whose size is not the
+// one its object's metadata gives (a copy a faulty peer sent, whose own
+// checksums vouch for it) is treated as corrupt: repaired, and when the
+// repair does not mend it the read fails instead of sending its bytes.
+func TestObjectReaderRefusesWrongSize(t *testing.T) {
+	bs, err := blob.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("sized "), 500)
+	ref, err := bs.Put(bytes.NewReader(data), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repairs := 0
+	o := &objectReader{blobs: bs, log: slog.New(slog.DiscardHandler), remaining: ref.Size + 1,
+		repair: func([32]byte, int64) error { repairs++; return nil },
+		parts:  []partRange{{sum: ref.ID, size: ref.Size + 1}}}
+	err = o.next()
+	if !s3err.IsCode(err, s3err.InternalError) || repairs != 1 {
+		t.Fatalf("a blob one byte short of its metadata: %v after %d repairs, want InternalError after one", err, repairs)
+	}
+	o = &objectReader{blobs: bs, log: slog.New(slog.DiscardHandler), remaining: ref.Size,
+		parts: []partRange{{sum: ref.ID, size: ref.Size}}}
+	if err := o.next(); err != nil {
+		t.Fatalf("the right size: %v", err)
+	}
+	o.Close()
+}
