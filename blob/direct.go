@@ -29,6 +29,10 @@ import (
 // much later (or never), which is what direct writes are for; the most
 // used open-source S3 server writes large object data with O_DIRECT too.
 //
+// Chunks are 256 KiB, the size of the body buffer in front of the Writer:
+// as cheap as 1 MiB chunks (BENCHMARKS.md), and every blob being written
+// holds no more than that (a slow upload too).
+//
 // A blob smaller than one chunk, and the last partial chunk and the
 // trailer of every blob, are written through the page cache (direct I/O
 // needs aligned lengths), after direct I/O is turned off on the
@@ -38,7 +42,7 @@ import (
 // way: Commit fsyncs the file (which also flushes the device's cache for
 // the direct writes) before the rename.
 const (
-	directChunk = 1 << 20
+	directChunk = 256 << 10
 	directAlign = 4096
 )
 

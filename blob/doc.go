@@ -98,7 +98,7 @@
 //
 // [Store.Create] opens a temp file; the [Writer] hashes every byte (MD5 and
 // CRC32C, in the same pass) as it writes it to the file, so a body is
-// never held in memory beyond one 1 MiB chunk: whole chunks go to the file
+// never held in memory beyond one 256 KiB chunk: whole chunks go to the file
 // with direct I/O where the file system has it (direct.go), the rest
 // through the page cache. [Store.Put] does Create, copy and Commit through
 // one fixed-size buffer (256 KiB) and enforces a size limit without reading
@@ -190,6 +190,6 @@
 //	block.go   the block trailer: its format, its parser, the block CRCs
 //	reader.go  Reader: reads verified block by block
 //	format.go  the FORMAT file and the migrations from formats 1 and 2
-//	direct.go  direct writes: content in aligned 1 MiB chunks with O_DIRECT
+//	direct.go  direct writes: content in aligned 256 KiB chunks with O_DIRECT
 //	           (direct_linux.go; direct_other.go elsewhere: never)
 package blob
