@@ -25,7 +25,7 @@ func (h *Handler) openPayload(r *request, maxSize int64) (*sig.Payload, error) {
 	} else {
 		body = bytes.NewReader(ctx.Request.Body())
 	}
-	return sig.OpenPayload(body, int64(ctx.Request.Header.ContentLength()), &ctx.Request.Header, &r.v4, maxSize, false)
+	return sig.OpenPayload(body, int64(ctx.Request.Header.ContentLength()), &ctx.Request.Header, &r.v4, maxSize)
 }
 
 // storeBody reads the request body and checks it against what the client
@@ -73,7 +73,7 @@ func (h *Handler) storeBody(r *request) (b storedBody, ck meta.Checksum, unpin f
 	}
 	if sp.w == nil { // inline
 		sum := md5.Sum(sp.buf)
-		alg, val, err := p.Verify(nil, sum)
+		alg, val, err := p.Verify(sum)
 		if err != nil {
 			return b, ck, nil, err
 		}
@@ -87,7 +87,7 @@ func (h *Handler) storeBody(r *request) (b storedBody, ck meta.Checksum, unpin f
 	}
 	w := sp.w
 	sum := w.Sum()
-	alg, val, err := p.Verify(nil, sum.MD5)
+	alg, val, err := p.Verify(sum.MD5)
 	if err != nil {
 		return b, ck, nil, err
 	}
@@ -154,7 +154,7 @@ func (h *Handler) readSmallBodyChecked(r *request, limit int64) ([]byte, bool, e
 	if p.HasContentMD5() {
 		md5sum = md5.Sum(b)
 	}
-	alg, _, err := p.Verify(nil, md5sum)
+	alg, _, err := p.Verify(md5sum)
 	if err != nil {
 		return nil, false, err
 	}

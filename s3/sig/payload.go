@@ -34,7 +34,7 @@ type Payload struct {
 	// signed is the SHA-256 the client signed (PayloadSHA256), checked
 	// against the body by Verify.
 	signed    *[32]byte
-	sha       hash.Hash // non-nil when the caller does not hash the body itself
+	sha       hash.Hash // the body's SHA-256, when signed is set
 	md5Header string
 	md5Sent   bool // a Content-MD5 header came, even an empty one
 	// checksum is the x-amz-checksum-* algorithm the body is checked with
@@ -47,14 +47,13 @@ type Payload struct {
 // OpenPayload prepares a request body of at most maxSize bytes as auth
 // (the verified signature: how the body is protected) and hdr describe
 // it. body is the body as received, contentLength its Content-Length (-1
-// or less: unknown). hashesSHA256 tells whether the consumer computes the
-// body's SHA-256 itself (the blob store does) and hands it to Verify, so
-// that a signed payload hash is checked without hashing twice.
+// or less: unknown). The body's SHA-256 is computed only when auth says the
+// client signed it.
 //
 // It fails, before any of the body is read, with EntityTooLarge when the
 // declared size is over maxSize, and with InvalidRequest or
 // InvalidArgument for malformed checksum or length headers.
-func OpenPayload(body io.Reader, contentLength int64, hdr PayloadHeader, auth *V4Result, maxSize int64, hashesSHA256 bool) (*Payload, error) {
+func OpenPayload(body io.Reader, contentLength int64, hdr PayloadHeader, auth *V4Result, maxSize int64) (*Payload, error) {
 	p := &Payload{size: -1, max: maxSize}
 	if vals := hdr.PeekAll("Content-MD5"); len(vals) > 0 {
 		// Malformed (an empty value too): InvalidDigest before the body.
@@ -75,9 +74,7 @@ func OpenPayload(body io.Reader, contentLength int64, hdr PayloadHeader, auth *V
 	case PayloadSHA256:
 		sum := auth.PayloadSHA256
 		p.signed = &sum
-		if !hashesSHA256 {
-			p.sha = sha256.New()
-		}
+		p.sha = sha256.New()
 	}
 	if p.size > maxSize {
 		return nil, s3err.New(s3err.EntityTooLarge)
@@ -207,18 +204,13 @@ func (p *Payload) CopyTo(w io.Writer) (int64, error) {
 }
 
 // Verify checks the body, once CopyTo returned, against everything the
-// client declared: the signed SHA-256 (sha256sum is the body's, when the
-// caller hashed it), the Content-MD5 (md5sum is the body's), and the
-// checksum header or trailer. It returns the checksum to store.
-func (p *Payload) Verify(sha256sum *[32]byte, md5sum [16]byte) (algo ChecksumAlgorithm, value string, err error) {
+// client declared: the signed SHA-256, the Content-MD5 (md5sum is the
+// body's, which the caller computed), and the checksum header or trailer.
+// It returns the checksum to store.
+func (p *Payload) Verify(md5sum [16]byte) (algo ChecksumAlgorithm, value string, err error) {
 	if p.signed != nil {
 		var got [32]byte
-		if p.sha != nil {
-			p.sha.Sum(got[:0])
-		} else {
-			got = *sha256sum
-		}
-		if got != *p.signed {
+		if p.sha.Sum(got[:0]); got != *p.signed {
 			return 0, "", s3err.New(s3err.XAmzContentSHA256Mismatch)
 		}
 	}
