@@ -229,7 +229,7 @@ type Writer struct {
 	f    *os.File
 	name string
 	id   [32]byte    // the name it commits under
-	sha  hash.Hash   // only the migration from format 1 (format.go)
+	sha  hash.Hash   // a copy named by its SHA-256 (Ref.NoCRC)
 	md5  hash.Hash   // nil for copies
 	sums blockSummer // block CRCs and the whole CRC32C
 	want *Ref        // CreateCopyOf: what the bytes must match

@@ -1,8 +1,6 @@
 package blob
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -190,19 +188,24 @@ func (s *Store) migrateOne(p string, sum [32]byte) error {
 		in.Close()
 		return removeSynced(p)
 	}
-	w, err := s.create(sum)
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	// A blob of format 1 is named by its SHA-256, as a copy from a node
+	// of format 2 is: CreateCopyOf checks it by that name.
+	w, err := s.CreateCopyOf(Ref{ID: sum, Size: fi.Size(), NoCRC: true})
 	if err != nil {
 		return err
 	}
 	defer w.Abort()
-	w.sha = sha256.New()
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	if _, err := io.CopyBuffer(w, struct{ io.Reader }{in}, *bp); err != nil {
 		return err
 	}
-	if got := w.sha.Sum(nil); !bytes.Equal(got, sum[:]) {
-		w.Abort()
+	ref, err := w.Commit()
+	if errors.Is(err, ErrCorrupt) {
 		q := filepath.Join(s.dir, quarantineName)
 		if err := os.Mkdir(q, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
@@ -213,7 +216,6 @@ func (s *Store) migrateOne(p string, sum [32]byte) error {
 		s.migrated.Quarantined = append(s.migrated.Quarantined, hex.EncodeToString(sum[:]))
 		return syncDir(q)
 	}
-	ref, err := w.Commit()
 	if err != nil {
 		return err
 	}
