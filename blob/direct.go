@@ -1,7 +1,6 @@
 package blob
 
 import (
-	"errors"
 	"sync"
 	"unsafe"
 )
@@ -10,24 +9,16 @@ import (
 // directChunk bytes, each from a buffer aligned to directAlign, through a
 // file descriptor switched to direct I/O (O_DIRECT on Linux) where the
 // file system allows it: the bytes go from the buffer to the device
-// without a copy into the page cache. On the VMs of BENCHMARKS.md that
-// copy was the largest cost of a 1 MiB PUT (~2.5 ms of CPU per MiB, 43 %
-// of the server's CPU, more than the MD5: the page cache's fresh pages are
-// expensive to touch there); direct writes made a 1 MiB PUT 36-42 %
-// cheaper. The price: the page cache does not hold a blob just written,
-// and reading one back, also once it is cached, costs more in the
-// kernel's page-cache read path (a profile has filemap_get_read_batch and
-// _copy_to_iter up), so GETs of objects that are read again and again
-// cost more (GET 1 MiB +4 to +23 % there); Options.BufferedWrites (s4 server --buffered-writes) turns
-// direct writes off for such workloads. With buffered writes a GET of
-// such files costs what it did before (`--buffered-writes` against the
-// build before: 1.208 against 1.156 CPU-s per 1,000, the same profile), so
-// the cost is the read path of files written directly. A blob read back
-// after the page cache dropped it costs the same either way (both are read
-// in by readahead); only a working set that stays in memory from its
-// write on pays. Objects are mostly written once and read later, often
-// much later (or never), which is what direct writes are for; the most
-// used open-source S3 server writes large object data with O_DIRECT too.
+// without a copy into the page cache, which was the largest cost of a
+// 1 MiB PUT on the machines of BENCHMARKS.md ("Blobs named by ID, direct
+// writes": PUT 1 MiB 37-53 % cheaper). The price: a blob just written is
+// not in the page cache, and reading it back costs more in the kernel's
+// read path for as long as it stays cached (GET 1 MiB 18-39 % dearer
+// there); a blob read after the page cache dropped it costs the same
+// either way. Options.BufferedWrites (s4 server --buffered-writes) turns
+// direct writes off for working sets that stay in memory from their write
+// on. Objects are mostly written once and read later, or never, which is
+// what direct writes are for.
 //
 // Chunks are 256 KiB, the size of the body buffer in front of the Writer:
 // as cheap as 1 MiB chunks (BENCHMARKS.md), and every blob being written
@@ -56,9 +47,6 @@ func alignedBuf(n int) *[]byte {
 	b = b[off : off+n : off+n]
 	return &b
 }
-
-// errNoDirect: this file system does not do direct I/O.
-var errNoDirect = errors.New("blob: no direct I/O here")
 
 // bufferWrite takes p into the Writer's chunk buffer and writes every
 // chunk that fills up, directly where it can. It is Write's path for the
@@ -132,9 +120,4 @@ func (w *Writer) releaseBuf() {
 		directBufs.Put(w.dbuf)
 		w.dbuf, w.dn = nil, 0
 	}
-}
-
-// aligned reports whether b starts at a directAlign boundary.
-func aligned(b []byte) bool {
-	return uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign == 0
 }

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 // TestDirectWrites: blobs of every size around the chunk size round-trip
@@ -73,4 +74,9 @@ func TestDirectBufferAligned(t *testing.T) {
 		directBufs.Put(b)
 		runtime.GC()
 	}
+}
+
+// aligned reports whether b starts at a directAlign boundary.
+func aligned(b []byte) bool {
+	return uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign == 0
 }
