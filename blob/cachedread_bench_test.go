@@ -68,4 +68,3 @@ func BenchmarkCachedRead(b *testing.B) {
 		})
 	}
 }
-
