@@ -106,6 +106,10 @@ func randomMetaLog(t testing.TB, rng *rand.Rand, n int) [][]byte {
 
 func metaDump(t testing.TB, m *meta.Store) string {
 	t.Helper()
+	// The history's indexes are built behind the apply, when the store is
+	// idle or asked: a question first, so that a dump does not depend on
+	// when they were built.
+	m.HistoryLast()
 	ms, err := m.Snapshot()
 	if err != nil {
 		t.Fatal(err)

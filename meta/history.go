@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -38,8 +40,12 @@ import (
 //	h/open    be64(start) + accessKey -> be64(startTime) + userID (keys not ended yet)
 //	h/ivs     level + be64(block) + be64(start) + accessKey -> be64(end) + be64(startTime) + userID
 //	h/ive     level + be64(block) + be64(end) + accessKey -> be64(start) + be64(startTime) + userID
+//	h/pending be64(index) -> the state of the event's user after it (or
+//	          nothing): the events whose indexes are not built yet
+//	          (history_queue.go)
 //	h/meta    "begun" -> be64(first index); "floor" -> be64(index) + be64(time);
-//	          "through" -> be64(the last index written: history_queue.go)
+//	          "through" -> be64(the last index written: history_queue.go);
+//	          "pending" -> be64(how many events h/pending holds)
 //
 // h/ivs and h/ive hold the ended keys' intervals [start, end) of log
 // indexes as a centered interval tree over the index space: an interval
@@ -51,20 +57,22 @@ import (
 // whatever the length of the history.
 
 var (
-	bktHistEvents = []byte("h/events")
-	bktHistUsers  = []byte("h/users")
-	bktHistNames  = []byte("h/names")
-	bktHistKeys   = []byte("h/keys")
-	bktHistOpen   = []byte("h/open")
-	bktHistIvs    = []byte("h/ivs")
-	bktHistIve    = []byte("h/ive")
-	bktHistMeta   = []byte("h/meta")
+	bktHistEvents  = []byte("h/events")
+	bktHistUsers   = []byte("h/users")
+	bktHistNames   = []byte("h/names")
+	bktHistKeys    = []byte("h/keys")
+	bktHistOpen    = []byte("h/open")
+	bktHistIvs     = []byte("h/ivs")
+	bktHistIve     = []byte("h/ive")
+	bktHistMeta    = []byte("h/meta")
+	bktHistPending = []byte("h/pending")
 
-	historyBuckets = [][]byte{bktHistEvents, bktHistUsers, bktHistNames, bktHistKeys, bktHistOpen, bktHistIvs, bktHistIve, bktHistMeta}
+	historyBuckets = [][]byte{bktHistEvents, bktHistUsers, bktHistNames, bktHistKeys, bktHistOpen, bktHistIvs, bktHistIve, bktHistMeta, bktHistPending}
 
 	histBegun   = []byte("begun")
 	histFloor   = []byte("floor")
 	histThrough = []byte("through")
+	histPending = []byte("pending")
 )
 
 // HistoryType is what a history event did.
@@ -264,14 +272,14 @@ func cat(parts ...[]byte) []byte {
 
 // hist is the history's buckets in one transaction.
 type hist struct {
-	events, users, names, keys, open, ivs, ive, meta *bolt.Bucket
+	events, users, names, keys, open, ivs, ive, meta, pending *bolt.Bucket
 }
 
 func histOf(tx *bolt.Tx) *hist {
 	return &hist{
 		events: tx.Bucket(bktHistEvents), users: tx.Bucket(bktHistUsers), names: tx.Bucket(bktHistNames),
 		keys: tx.Bucket(bktHistKeys), open: tx.Bucket(bktHistOpen), ivs: tx.Bucket(bktHistIvs),
-		ive: tx.Bucket(bktHistIve), meta: tx.Bucket(bktHistMeta),
+		ive: tx.Bucket(bktHistIve), meta: tx.Bucket(bktHistMeta), pending: tx.Bucket(bktHistPending),
 	}
 }
 
@@ -289,8 +297,8 @@ func histOf(tx *bolt.Tx) *hist {
 // were (its baseline), and refuses questions about earlier times.
 func (s *Store) AppendHistory(index uint64, rec *HistoryRecord) { s.queueHistory(index, rec) }
 
-// append writes the record of the event at index (AppendHistory, through
-// the queue: history_queue.go).
+// append writes the record of the event at index and leaves its indexes
+// pending (AppendHistory, through the queue: history_queue.go).
 func (h *hist) append(index uint64, rec *HistoryRecord) {
 	ev := rec.Event
 	baseline := false
@@ -317,7 +325,42 @@ func (h *hist) append(index uint64, rec *HistoryRecord) {
 		h.setFloor(0, ev.Time) // the baseline is the state right before this event, since some unknown time
 	}
 	must(h.events.Put(be64(index), appendEvent(be64(uint64(ev.Time)), &ev)))
-	h.index(&ev, rec.Subject)
+	must(h.pending.Put(be64(index), encodePending(rec.Subject)))
+	h.setPendingCount(h.pendingCount() + 1)
+}
+
+func (h *hist) pendingCount() uint64 {
+	if v := h.meta.Get(histPending); v != nil {
+		return getBe64(v)
+	}
+	return 0
+}
+
+func (h *hist) setPendingCount(n uint64) { must(h.meta.Put(histPending, be64(n))) }
+
+// indexPending builds the indexes of the oldest max pending events (all
+// of them for max < 0), in index order, and returns how many it built.
+func (h *hist) indexPending(max int) int {
+	var keys [][]byte
+	var subjects []*HistoryUser
+	cur := h.pending.Cursor()
+	for k, v := cur.First(); k != nil && (max < 0 || len(keys) < max); k, v = cur.Next() {
+		keys = append(keys, slices.Clone(k))
+		subjects = append(subjects, decodePending(v))
+	}
+	for i, k := range keys {
+		v := h.events.Get(k)
+		if v == nil {
+			panic(fmt.Errorf("meta: history event %d pending without its record", getBe64(k)))
+		}
+		ev := eventAt(k, v)
+		h.index(&ev, subjects[i])
+		must(h.pending.Delete(k))
+	}
+	if len(keys) > 0 {
+		h.setPendingCount(h.pendingCount() - uint64(len(keys)))
+	}
+	return len(keys)
 }
 
 func (h *hist) setFloor(index uint64, t int64) {

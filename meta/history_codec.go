@@ -302,3 +302,50 @@ func mustDecode(err error) {
 		panic(err)
 	}
 }
+
+// encodePending is the h/pending record of an event whose indexes are not
+// built yet (history_queue.go): the state of the user it is about after
+// it, as the apply saw it; empty for an event about no user.
+func encodePending(subj *HistoryUser) []byte {
+	if subj == nil {
+		return []byte{}
+	}
+	st := userState{Username: subj.Username, Role: subj.Role, Active: subj.Active, Deleted: subj.Deleted, Key: subj.AccessKey}
+	b := make([]byte, 0, 8+len(subj.ID)+len(st.Username)+len(st.Role)+len(st.Key))
+	b = append(b, histCodec1)
+	b = binary.AppendUvarint(b, uint64(len(subj.ID)))
+	b = append(b, subj.ID...)
+	return append(b, st.encode()[1:]...)
+}
+
+// parsePending decodes an h/pending record (its bytes after histCodec1)
+// into subj.
+func parsePending(b []byte, subj *HistoryUser) error {
+	r := recReader{b: b}
+	subj.ID = r.str()
+	if r.err != nil {
+		return r.err
+	}
+	var st userState
+	if err := st.parse(r.b); err != nil {
+		return err
+	}
+	if st.Since != 0 || st.SinceTime != 0 {
+		return fmt.Errorf("meta: pending record with a since")
+	}
+	*subj = HistoryUser{ID: subj.ID, Username: st.Username, Role: st.Role, Active: st.Active, Deleted: st.Deleted, AccessKey: st.Key}
+	return nil
+}
+
+// decodePending returns the subject of an h/pending record (nil for none).
+func decodePending(b []byte) *HistoryUser {
+	if len(b) == 0 {
+		return nil
+	}
+	if b[0] != histCodec1 {
+		mustDecode(fmt.Errorf("meta: pending record of unknown form %#x", b[0]))
+	}
+	var subj HistoryUser
+	mustDecode(parsePending(b[1:], &subj))
+	return &subj
+}

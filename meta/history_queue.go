@@ -2,39 +2,78 @@ package meta
 
 import (
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// The history is written behind the apply, in groups. Writing an event's
-// record costs a few bbolt puts, and a transaction of its own (a batch of
-// IAM events wrote nothing else) costs a commit that dirties a page per
-// bucket touched: written in the entry's transaction, the history made an
-// IAM event cost 4-15× its apply (BENCHMARKS.md "IAM history").
-// AppendHistory queues the record instead, and the queue is written
+// The history is written behind the apply, in two steps. Writing an
+// event's record costs a few bbolt puts, and a transaction of its own (a
+// batch of IAM events wrote nothing else) costs a commit that dirties a
+// page per bucket touched: written in the entry's transaction, the history
+// made an IAM event cost 4-15× its apply (BENCHMARKS.md "IAM history").
+//
+// First, AppendHistory queues the record, and the queue is written
 //
 //   - in the writer's batch transaction once histGroup records wait, so
 //     that their commit is one the batch makes anyway;
 //   - in a transaction of its own when the writer applies outside Batch;
-//   - before every question about the history (FlushHistory), so that an
-//     answer includes every event applied before it was asked: the admin
-//     API reads its own writes;
-//   - before a snapshot's read view and before a prune, on the writer's
-//     goroutine.
+//   - before every question about the history, before a snapshot's read
+//     view and before a prune (on the writer's goroutine).
+//
+// Writing a record puts the event in h/events and the state of its user
+// after it in h/pending: two puts at the end of two buckets keyed by
+// index. Second, the indexes (the users' states, the keys' intervals,
+// h/names) are built from h/pending, in index order, where they cost the
+// apply nothing:
+//
+//   - before every question about the history (historyCurrent), so that
+//     an answer includes every event applied before it was asked: the
+//     admin API reads its own writes;
+//   - while the store is idle (no batch for histIdle), histIdleChunk
+//     events per transaction, on a goroutine of the store's own;
+//   - in the writer's batch, when more than histPendingMax events are
+//     pending (a sustained stream of IAM events), as many as are over,
+//     which bounds both the work a question may find waiting and h/pending;
+//   - before a prune.
+//
+// The indexes of the pending events were measured at three quarters of the
+// history's cost per event, and on a node that is busy applying they were
+// its largest share (BENCHMARKS.md "What the IAM history costs, isolated").
+// A snapshot holds h/pending as it is; the node that installs it builds
+// the rest. The indexes are a function of the events in order, so every
+// node answers the same, whenever it built them.
 //
 // A write is idempotent by index: h/meta "through" holds the last index
 // written, and a write skips the records at or below it. So a record
 // written by a transaction that then failed (the commit's retry when the
 // disk is full runs the batch again, which queues its records again: the
 // earlier copies are dropped) is written once, and a record stays queued
-// until a transaction that wrote it has committed. Nothing is lost by a
-// crash: meta.db is rebuilt from the snapshot and the log at every start.
+// until a transaction that wrote it has committed. Building an event's
+// indexes deletes its h/pending entry in the same transaction, so it is
+// built once too. Nothing is lost by a crash: meta.db is rebuilt from the
+// snapshot and the log at every start.
 //
-// Every write of the queue holds bbolt's writer lock, so the writes are
-// serialised and in index order; histMu guards the queue itself.
+// Every write of the queue and every build holds bbolt's writer lock, so
+// they are serialised and in index order; histMu guards the queue itself.
 
-// histGroup is how many records wait before the writer's batch writes them.
+// histGroup is how many records wait before the writer's batch writes
+// them.
 const histGroup = 256
+
+// Variables, so that tests can lower them.
+var (
+	// histPendingMax is how many events may wait for their indexes
+	// before the writer builds them in its batch: at about 15 µs each
+	// (BENCHMARKS.md), a question finds at most a second's work waiting.
+	histPendingMax uint64 = 65536
+	// histIdle is how long the store must have applied nothing before
+	// it builds pending indexes on its own, and how often it looks.
+	histIdle = 100 * time.Millisecond
+	// histIdleChunk is how many pending events one idle build handles,
+	// so that a batch arriving meanwhile waits for milliseconds only.
+	histIdleChunk = 1024
+)
 
 type queuedHistory struct {
 	index uint64
@@ -84,6 +123,9 @@ func (s *Store) writeQueued(tx *bolt.Tx) uint64 {
 	if wrote {
 		must(h.meta.Put(histThrough, be64(through)))
 	}
+	if n := h.pendingCount(); n > histPendingMax {
+		h.indexPending(int(n - histPendingMax))
+	}
 	return through
 }
 
@@ -118,14 +160,79 @@ func (s *Store) FlushHistory() {
 	s.dropQueued(through)
 }
 
-// flushInWriter writes the queue on the writer's goroutine: into the
-// batch's transaction inside Batch, in its own otherwise.
-func (s *Store) flushInWriter() {
-	if s.tx != nil {
-		s.histTxThrough = s.writeQueued(s.tx)
+// historyCurrent writes the queue and builds every pending index, in a
+// transaction of its own (none when there is nothing to do). The
+// questions call it first; it must not be called inside Batch's fn.
+func (s *Store) historyCurrent() {
+	s.histMu.Lock()
+	empty := len(s.histQ) == 0
+	s.histMu.Unlock()
+	if empty && s.pendingHistory() == 0 {
 		return
 	}
-	s.FlushHistory()
+	var through uint64
+	s.commit(func(tx *bolt.Tx) error {
+		through = s.writeQueued(tx)
+		histOf(tx).indexPending(-1)
+		return nil
+	})
+	s.dropQueued(through)
+}
+
+// pendingHistory returns how many events wait for their indexes.
+func (s *Store) pendingHistory() (n uint64) {
+	s.view(func(tx *bolt.Tx) error {
+		n = histOf(tx).pendingCount()
+		return nil
+	})
+	return n
+}
+
+// currentInWriter is historyCurrent on the writer's goroutine: into the
+// batch's transaction inside Batch, in its own otherwise.
+func (s *Store) currentInWriter() {
+	if s.tx != nil {
+		s.histTxThrough = s.writeQueued(s.tx)
+		histOf(s.tx).indexPending(-1)
+		return
+	}
+	s.historyCurrent()
+}
+
+// indexWhenIdle builds pending indexes while the store applies nothing,
+// until stop is closed (Close).
+func (s *Store) indexWhenIdle(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(s.idleAfter)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		for s.idle() && s.pendingHistory() > 0 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// One attempt, not commit's retries: with the disk full it
+			// tries again at the next tick, and Close never waits on it.
+			if err := s.updateDB(func(tx *bolt.Tx) error {
+				histOf(tx).indexPending(s.idleChunk)
+				return nil
+			}); err != nil {
+				s.log.Debug("building the IAM history's indexes", "err", err)
+				break
+			}
+		}
+	}
+}
+
+// idle reports whether no batch ran for the last histIdle.
+func (s *Store) idle() bool {
+	return time.Since(s.born)-time.Duration(s.lastBatch.Load()) >= s.idleAfter
 }
 
 // clearQueued forgets the queue (Restore replaced the store).

@@ -96,7 +96,7 @@ type AccessList struct {
 func (s *Store) AccessAt(t int64) (AccessList, error) { return s.accessAt(t, (*hist).usersAt) }
 
 func (s *Store) accessAt(t int64, owners func(*hist, []KeyAccess, uint64)) (AccessList, error) {
-	s.FlushHistory()
+	s.historyCurrent()
 	var out AccessList
 	err := s.view(func(tx *bolt.Tx) error {
 		h := histOf(tx)
@@ -208,7 +208,7 @@ type KeyVerdict struct {
 // issued by then, not revoked, replaced or deleted with its user, and its
 // user active.
 func (s *Store) KeyAccessAt(t int64, ak string) (KeyVerdict, error) {
-	s.FlushHistory()
+	s.historyCurrent()
 	out := KeyVerdict{KeyAccess: KeyAccess{AccessKey: ak}}
 	err := s.view(func(tx *bolt.Tx) error {
 		h := histOf(tx)
@@ -290,7 +290,7 @@ type HistoryPage struct {
 
 // HistoryEvents returns the events q selects, in log order, one page.
 func (s *Store) HistoryEvents(q HistoryQuery) HistoryPage {
-	s.FlushHistory()
+	s.historyCurrent()
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
@@ -446,7 +446,7 @@ func (h *hist) candidates(q HistoryQuery, lo uint64) func() (uint64, bool) {
 
 // HistoryFirst returns the index and time of the oldest event kept.
 func (s *Store) HistoryFirst() (index uint64, t int64, ok bool) {
-	s.FlushHistory()
+	s.historyCurrent()
 	s.view(func(tx *bolt.Tx) error {
 		if k, v := tx.Bucket(bktHistEvents).Cursor().First(); k != nil {
 			index, t, ok = getBe64(k), int64(getBe64(v[:8])), true
@@ -460,7 +460,7 @@ func (s *Store) HistoryFirst() (index uint64, t int64, ok bool) {
 // whether it has one (it has none while it reaches back to the cluster's
 // first event).
 func (s *Store) HistoryFloor() (t int64, ok bool) {
-	s.FlushHistory()
+	s.historyCurrent()
 	s.view(func(tx *bolt.Tx) error {
 		_, t, ok = histOf(tx).floor()
 		return nil
@@ -478,7 +478,7 @@ func (s *Store) HistoryFloor() (t int64, ok bool) {
 // HistoryPrune event) and returns how many events it removed and the last
 // index removed.
 func (s *Store) PruneHistory(before int64, max int) (n int, through uint64) {
-	s.flushInWriter()
+	s.currentInWriter()
 	s.update(func(tx *bolt.Tx) error {
 		h := histOf(tx)
 		var evs []HistoryEvent
@@ -571,7 +571,7 @@ func (h *hist) pruneUser(id string, p uint64) {
 
 // HistoryLast returns the index of the newest event (0 for none).
 func (s *Store) HistoryLast() uint64 {
-	s.FlushHistory()
+	s.historyCurrent()
 	var last uint64
 	s.view(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bktHistEvents).Cursor().Last(); k != nil {

@@ -45,6 +45,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -85,6 +86,17 @@ type Store struct {
 	histMu        sync.Mutex
 	histQ         []queuedHistory
 	histTxThrough uint64
+
+	// The idle index builder (history_queue.go): lastBatch is when the
+	// last batch ended, as time.Since(born); idleAfter and idleChunk are
+	// histIdle and histIdleChunk when the store was opened.
+	born      time.Time
+	idleAfter time.Duration
+	idleChunk int
+	lastBatch atomic.Int64
+	idleStop  chan struct{}
+	idleDone  chan struct{}
+	closeOnce sync.Once
 }
 
 // view runs fn in a read transaction of the current file.
@@ -128,11 +140,13 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meta: open: %w", err)
 	}
-	s := &Store{db: db, path: path, log: slog.New(slog.DiscardHandler)}
+	s := &Store{db: db, path: path, log: slog.New(slog.DiscardHandler), born: time.Now(),
+		idleAfter: histIdle, idleChunk: histIdleChunk, idleStop: make(chan struct{}), idleDone: make(chan struct{})}
 	if err := s.db.Update(initBuckets); err != nil {
 		db.Close()
 		return nil, err
 	}
+	go s.indexWhenIdle(s.idleStop, s.idleDone)
 	return s, nil
 }
 
@@ -151,6 +165,8 @@ func (s *Store) SetLogger(l *slog.Logger) { s.log = l }
 
 // Close closes the store.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.idleStop) })
+	<-s.idleDone
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.db.Close()
@@ -205,6 +221,7 @@ func (s *Store) Batch(fn func()) {
 	if s.histTxThrough > 0 {
 		s.dropQueued(s.histTxThrough)
 	}
+	s.lastBatch.Store(int64(time.Since(s.born)))
 }
 
 // update runs fn in a write transaction: the batch's inside Batch (fn must

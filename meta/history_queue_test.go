@@ -1,0 +1,283 @@
+package meta
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// iamStream makes n random IAM history records over a few users (create,
+// issue, replace, revoke, (de)activate, delete), each with the subject's
+// state after it, as package fsm would hand them over; times are one
+// second apart from 1,000 s.
+func iamStream(rng *rand.Rand, n int) []*HistoryRecord {
+	type user struct {
+		HistoryUser
+		exists bool
+	}
+	users := make([]user, 6)
+	var out []*HistoryRecord
+	keys := 0
+	for len(out) < n {
+		i := rng.Intn(len(users))
+		u := &users[i]
+		ev := HistoryEvent{At: int64(1000+len(out)) * int64(time.Second), ActorID: "r", ActorName: "root", Node: "n1", UserID: fmt.Sprintf("u%d", i)}
+		deleted := false
+		switch op := rng.Intn(10); {
+		case !u.exists:
+			u.HistoryUser = HistoryUser{ID: ev.UserID, Username: fmt.Sprintf("user%d-%d", i, len(out)), Role: "Writer", Active: true}
+			u.exists = true
+			ev.Type, ev.Role = HistUserCreated, "Writer"
+		case op < 5:
+			keys++
+			ev.Type, ev.AccessKey = HistCredentialIssued, fmt.Sprintf("S4AK%020d", keys)
+			if u.AccessKey != "" {
+				ev.Type, ev.Replaced = HistCredentialReplaced, u.AccessKey
+			}
+			u.AccessKey = ev.AccessKey
+		case op < 7:
+			ev.Type, ev.AccessKey = HistCredentialRevoked, u.AccessKey
+			u.AccessKey = ""
+		case op < 9:
+			a := !u.Active
+			ev.Type, ev.Active = HistUserUpdated, &a
+			u.Active = a
+		default:
+			ev.Type, ev.AccessKey = HistUserDeleted, u.AccessKey
+			deleted = true
+		}
+		ev.Username = u.Username
+		subj := u.HistoryUser
+		if deleted {
+			subj.Deleted, subj.AccessKey = true, ""
+			u.exists, u.AccessKey = false, ""
+		}
+		out = append(out, &HistoryRecord{Event: ev, Subject: &subj})
+	}
+	return out
+}
+
+// appendStream applies recs to s as the FSM does, in batches of 1 to 8,
+// from log index 1; after each batch, ask (if set) is called.
+func appendStream(s *Store, rng *rand.Rand, recs []*HistoryRecord, ask func()) {
+	for i := 0; i < len(recs); {
+		n := min(len(recs)-i, 1+rng.Intn(8))
+		s.Batch(func() {
+			for j := i; j < i+n; j++ {
+				s.AppendHistory(uint64(j+1), recs[j])
+			}
+		})
+		i += n
+		if ask != nil {
+			ask()
+		}
+	}
+}
+
+// historyDump is the content of the history's buckets, indexes included.
+func historyDump(t *testing.T, s *Store) string {
+	t.Helper()
+	var b strings.Builder
+	for _, e := range dumpOf(t, s) {
+		if strings.HasPrefix(e.bucket, "h/") {
+			fmt.Fprintf(&b, "%s %x %x\n", e.bucket, e.k, e.v)
+		}
+	}
+	return b.String()
+}
+
+func openWithIdle(t *testing.T, idle time.Duration) *Store {
+	t.Helper()
+	defer func(old time.Duration) { histIdle = old }(histIdle)
+	histIdle = idle
+	s, err := Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// answers asks s access questions at 30 times over the stream, about
+// every key at some of them, and for one user's events, as JSON.
+func answers(t *testing.T, s *Store, recs []*HistoryRecord) string {
+	t.Helper()
+	var keys []string
+	for _, r := range recs {
+		if k := r.Event.AccessKey; k != "" && len(keys) < 400 {
+			keys = append(keys, k)
+		}
+	}
+	var out []any
+	for i := 0; i < 30; i++ {
+		at := recs[i*len(recs)/30].Event.At
+		l, err := s.AccessAt(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, at, l)
+		for j, k := range keys {
+			if (i+j)%6 != 0 {
+				continue
+			}
+			v, err := s.KeyAccessAt(at, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+	}
+	out = append(out, s.HistoryEvents(HistoryQuery{User: "u1"}), s.HistoryEvents(HistoryQuery{AccessKey: keys[len(keys)/2]}))
+	b, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// same fails with the first difference of two answers.
+func same(t *testing.T, what, got, want string) {
+	t.Helper()
+	if got == want {
+		return
+	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	t.Fatalf("%s: answers differ at byte %d: ...%s... vs ...%s...", what, i, got[max(0, i-200):min(len(got), i+200)], want[max(0, i-200):min(len(want), i+200)])
+}
+
+// TestHistoryIndexesBehindTheApply: the apply leaves an event's indexes
+// pending (h/pending), and a question builds them first, so that its
+// answer includes every event applied before it; the history built that
+// way, all at once after the stream, is byte for byte the one built
+// after every batch.
+func TestHistoryIndexesBehindTheApply(t *testing.T) {
+	for seed := int64(1); seed <= 5; seed++ {
+		recs := iamStream(rand.New(rand.NewSource(seed)), 700)
+		eager := openWithIdle(t, time.Hour)
+		appendStream(eager, rand.New(rand.NewSource(seed)), recs, func() {
+			eager.historyCurrent()
+			if n := eager.pendingHistory(); n != 0 {
+				t.Fatalf("seed %d: %d events pending after a question", seed, n)
+			}
+		})
+		lazy := openWithIdle(t, time.Hour)
+		appendStream(lazy, rand.New(rand.NewSource(seed)), recs, nil)
+		// The queue was written once histGroup records waited (the rest
+		// is still queued), and none of what was written is indexed.
+		if n := lazy.pendingHistory(); n < 2*histGroup || n > uint64(len(recs)) {
+			t.Fatalf("seed %d: %d events pending, want %d to %d", seed, n, 2*histGroup, len(recs))
+		}
+		a := answers(t, lazy, recs)
+		if n := lazy.pendingHistory(); n != 0 {
+			t.Fatalf("seed %d: %d events pending after the questions", seed, n)
+		}
+		same(t, fmt.Sprintf("seed %d", seed), a, answers(t, eager, recs))
+		if g, w := historyDump(t, lazy), historyDump(t, eager); g != w {
+			t.Fatalf("seed %d: the history built behind differs from the one built at once", seed)
+		}
+	}
+}
+
+// TestHistoryIndexesWhenIdle: a store that applies nothing builds the
+// pending indexes on its own, without a question.
+func TestHistoryIndexesWhenIdle(t *testing.T) {
+	defer func(old int) { histIdleChunk = old }(histIdleChunk)
+	histIdleChunk = 100 // several transactions
+	s := openWithIdle(t, 10*time.Millisecond)
+	recs := iamStream(rand.New(rand.NewSource(7)), 600)
+	appendStream(s, rand.New(rand.NewSource(7)), recs, nil)
+	s.FlushHistory() // the queue written, the indexes not built
+	deadline := time.Now().Add(10 * time.Second)
+	for s.pendingHistory() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events still pending after 10 s idle", s.pendingHistory())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	eager := openWithIdle(t, time.Hour)
+	appendStream(eager, rand.New(rand.NewSource(7)), recs, eager.historyCurrent)
+	if g, w := historyDump(t, s), historyDump(t, eager); g != w {
+		t.Fatal("the history built while idle differs from the one built at once")
+	}
+}
+
+// TestHistoryPendingBounded: under a stream that never lets the store be
+// idle and asks nothing, no more than histPendingMax events (plus the
+// group being written) wait for their indexes.
+func TestHistoryPendingBounded(t *testing.T) {
+	defer func(old uint64) { histPendingMax = old }(histPendingMax)
+	histPendingMax = 300
+	s := openWithIdle(t, time.Hour)
+	recs := iamStream(rand.New(rand.NewSource(3)), 3000)
+	most := uint64(0)
+	appendStream(s, rand.New(rand.NewSource(3)), recs, func() { most = max(most, s.pendingHistory()) })
+	if most > histPendingMax || most < histPendingMax-histGroup {
+		t.Fatalf("at most %d events pending, want between %d and %d", most, histPendingMax-histGroup, histPendingMax)
+	}
+	eager := openWithIdle(t, time.Hour)
+	appendStream(eager, rand.New(rand.NewSource(3)), recs, eager.historyCurrent)
+	same(t, "bounded", answers(t, s, recs), answers(t, eager, recs))
+}
+
+// TestHistorySnapshotCarriesPending: a snapshot taken while indexes are
+// pending holds them pending; the store restored from it builds them and
+// answers as the store it came from, and both go on alike.
+func TestHistorySnapshotCarriesPending(t *testing.T) {
+	recs := iamStream(rand.New(rand.NewSource(11)), 900)
+	s := openWithIdle(t, time.Hour)
+	appendStream(s, rand.New(rand.NewSource(11)), recs[:500], nil)
+	d := dumpOf(t, s) // the snapshot writes the queue
+	pending := 0
+	for _, e := range d {
+		if e.bucket == string(bktHistPending) && e.k != "" {
+			pending++
+		}
+	}
+	if pending != 500 {
+		t.Fatalf("the snapshot holds %d pending events, want 500", pending)
+	}
+	other := openWithIdle(t, time.Hour)
+	if err := restoreFrom(other, d); err != nil {
+		t.Fatal(err)
+	}
+	if n := other.pendingHistory(); n != 500 {
+		t.Fatalf("restored: %d pending, want 500", n)
+	}
+	rng1, rng2 := rand.New(rand.NewSource(12)), rand.New(rand.NewSource(12))
+	for _, st := range []*Store{s, other} {
+		rng := rng1
+		if st == other {
+			rng = rng2
+		}
+		for i := 500; i < len(recs); {
+			n := min(len(recs)-i, 1+rng.Intn(8))
+			st.Batch(func() {
+				for j := i; j < i+n; j++ {
+					st.AppendHistory(uint64(j+1), recs[j])
+				}
+			})
+			i += n
+		}
+	}
+	same(t, "restored", answers(t, other, recs), answers(t, s, recs))
+	if g, w := historyDump(t, other), historyDump(t, s); g != w {
+		t.Fatal("the restored store's history differs")
+	}
+}
+
+// TestPendingRecordRoundTrip: the h/pending record keeps the subject.
+func TestPendingRecordRoundTrip(t *testing.T) {
+	for _, subj := range []*HistoryUser{nil, {ID: "u1"}, {ID: "u2", Username: "alice", Role: "Reader", Active: true, Deleted: true, AccessKey: "S4AKX"}} {
+		if got := decodePending(encodePending(subj)); !reflect.DeepEqual(got, subj) {
+			t.Fatalf("%+v came back as %+v", subj, got)
+		}
+	}
+}
