@@ -298,13 +298,15 @@ func histOf(tx *bolt.Tx) *hist {
 func (s *Store) AppendHistory(index uint64, rec *HistoryRecord) { s.queueHistory(index, rec) }
 
 // append writes the record of the event at index and leaves its indexes
-// pending (AppendHistory, through the queue: history_queue.go).
-func (h *hist) append(index uint64, rec *HistoryRecord) {
+// pending (AppendHistory, through the queue: history_queue.go); it reports
+// whether it did (not for an older release's event before the history
+// began). The caller counts what it added to h/pending.
+func (h *hist) append(index uint64, rec *HistoryRecord) bool {
 	ev := rec.Event
 	baseline := false
 	if h.meta.Get(histBegun) == nil {
 		if rec.Baseline != nil && ev.Node == "" && ev.ActorID == "" {
-			return // not yet: an older release's event on a state the history did not see
+			return false // not yet: an older release's event on a state the history did not see
 		}
 		must(h.meta.Put(histBegun, be64(index)))
 		if rec.Baseline != nil {
@@ -326,7 +328,7 @@ func (h *hist) append(index uint64, rec *HistoryRecord) {
 	}
 	must(h.events.Put(be64(index), appendEvent(be64(uint64(ev.Time)), &ev)))
 	must(h.pending.Put(be64(index), encodePending(rec.Subject)))
-	h.setPendingCount(h.pendingCount() + 1)
+	return true
 }
 
 func (h *hist) pendingCount() uint64 {

@@ -112,19 +112,22 @@ func (s *Store) writeQueued(tx *bolt.Tx) uint64 {
 	s.histMu.Unlock()
 	h := histOf(tx)
 	through := h.through()
-	wrote := false
+	wrote, pending := false, h.pendingCount()
 	for _, r := range q {
 		if r.index <= through {
 			continue
 		}
-		h.append(r.index, r.rec)
+		if h.append(r.index, r.rec) {
+			pending++
+		}
 		through, wrote = r.index, true
 	}
 	if wrote {
 		must(h.meta.Put(histThrough, be64(through)))
+		h.setPendingCount(pending)
 	}
-	if n := h.pendingCount(); n > histPendingMax {
-		h.indexPending(int(n - histPendingMax))
+	if pending > histPendingMax {
+		h.indexPending(int(pending - histPendingMax))
 	}
 	return through
 }
