@@ -273,6 +273,11 @@ func cat(parts ...[]byte) []byte {
 // hist is the history's buckets in one transaction.
 type hist struct {
 	events, users, names, keys, open, ivs, ive, meta, pending *bolt.Bucket
+
+	// What append learnt, for the next append in the same transaction:
+	// whether the history has begun, and the last event's time.
+	begun, timeKnown bool
+	lastTime         int64
 }
 
 func histOf(tx *bolt.Tx) *hist {
@@ -304,7 +309,7 @@ func (s *Store) AppendHistory(index uint64, rec *HistoryRecord) { s.queueHistory
 func (h *hist) append(index uint64, rec *HistoryRecord) bool {
 	ev := rec.Event
 	baseline := false
-	if h.meta.Get(histBegun) == nil {
+	if !h.begun && h.meta.Get(histBegun) == nil {
 		if rec.Baseline != nil && ev.Node == "" && ev.ActorID == "" {
 			return false // not yet: an older release's event on a state the history did not see
 		}
@@ -314,12 +319,18 @@ func (h *hist) append(index uint64, rec *HistoryRecord) bool {
 			baseline = true
 		}
 	}
+	h.begun = true
 	ev.Index, ev.Time = index, ev.At
-	if k, v := h.events.Cursor().Last(); k != nil {
-		if last := int64(getBe64(v)); last > ev.Time {
-			ev.Time = last
+	if !h.timeKnown {
+		if k, v := h.events.Cursor().Last(); k != nil {
+			h.lastTime = int64(getBe64(v))
+		} else {
+			h.lastTime = math.MinInt64
 		}
+		h.timeKnown = true
 	}
+	ev.Time = max(ev.Time, h.lastTime)
+	h.lastTime = ev.Time
 	if ev.Time == ev.At {
 		ev.At = 0
 	}
