@@ -29,7 +29,7 @@ func TestClusterCatchUpBySnapshot(t *testing.T) {
 	// a snapshot that truncates the log.
 	cred := addKey(t, c, u.ID)
 	le := nodeS3Env(t, leader)
-	lc := le.sdk(cred.AccessKey, cred.SecretKey)
+	lc := le.sdk(cred.AccessKey, cred.SecretKey, patientRetries)
 	mkBucket(t, lc, "snap")
 	body := randBytes(3, 300<<10)
 	if _, err := lc.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("snap"), Key: aws.String("obj"), Body: bytes.NewReader(body)}); err != nil {
@@ -53,7 +53,7 @@ func TestClusterCatchUpBySnapshot(t *testing.T) {
 	be := nodeS3Env(t, back)
 	_, err := be.sdk(old.AccessKey, old.SecretKey).ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("snap")})
 	wantCode(t, err, "InvalidAccessKeyId", 403)
-	bc := be.sdk(cred.AccessKey, cred.SecretKey)
+	bc := be.sdk(cred.AccessKey, cred.SecretKey, patientRetries)
 	res, err := bc.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("snap"), Key: aws.String("obj")})
 	if err != nil {
 		t.Fatal(err)
