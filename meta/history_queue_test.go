@@ -65,7 +65,12 @@ func iamStream(rng *rand.Rand, n int) []*HistoryRecord {
 // appendStream applies recs to s as the FSM does, in batches of 1 to 8,
 // from log index 1; after each batch, ask (if set) is called.
 func appendStream(s *Store, rng *rand.Rand, recs []*HistoryRecord, ask func()) {
-	for i := 0; i < len(recs); {
+	appendFrom(s, rng, recs, 0, ask)
+}
+
+// appendFrom is appendStream of recs[from:], at log indexes from+1 on.
+func appendFrom(s *Store, rng *rand.Rand, recs []*HistoryRecord, from int, ask func()) {
+	for i := from; i < len(recs); {
 		n := min(len(recs)-i, 1+rng.Intn(8))
 		s.Batch(func() {
 			for j := i; j < i+n; j++ {
@@ -251,22 +256,8 @@ func TestHistorySnapshotCarriesPending(t *testing.T) {
 	if n := other.pendingHistory(); n != 500 {
 		t.Fatalf("restored: %d pending, want 500", n)
 	}
-	rng1, rng2 := rand.New(rand.NewSource(12)), rand.New(rand.NewSource(12))
-	for _, st := range []*Store{s, other} {
-		rng := rng1
-		if st == other {
-			rng = rng2
-		}
-		for i := 500; i < len(recs); {
-			n := min(len(recs)-i, 1+rng.Intn(8))
-			st.Batch(func() {
-				for j := i; j < i+n; j++ {
-					st.AppendHistory(uint64(j+1), recs[j])
-				}
-			})
-			i += n
-		}
-	}
+	appendFrom(s, rand.New(rand.NewSource(12)), recs, 500, nil)
+	appendFrom(other, rand.New(rand.NewSource(12)), recs, 500, nil)
 	same(t, "restored", answers(t, other, recs), answers(t, s, recs))
 	if g, w := historyDump(t, other), historyDump(t, s); g != w {
 		t.Fatal("the restored store's history differs")
