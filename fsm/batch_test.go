@@ -109,7 +109,7 @@ func metaDump(t testing.TB, m *meta.Store) string {
 	// The history's indexes are built behind the apply, when the store is
 	// idle or asked: a question first, so that a dump does not depend on
 	// when they were built.
-	m.HistoryLast()
+	m.HistoryEvents(meta.HistoryQuery{Limit: 1})
 	ms, err := m.Snapshot()
 	if err != nil {
 		t.Fatal(err)

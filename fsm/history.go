@@ -37,8 +37,10 @@ type HistoryPrune struct {
 	Origin Origin
 }
 
-// HistoryPruneMax bounds the events one HistoryPrune removes, so that it
-// holds the FSM up for milliseconds, not seconds.
+// HistoryPruneMax bounds the events one HistoryPrune removes, so that the
+// removal holds the FSM up for milliseconds, not seconds. (A prune first
+// builds the indexes pending on that node, up to meta's bound of 65,536
+// events, about a second: meta/history_queue.go.)
 const HistoryPruneMax = 4096
 
 var pruneMax = HistoryPruneMax // tests lower it

@@ -27,15 +27,21 @@ import (
 // h/names) are built from h/pending, in index order, where they cost the
 // apply nothing:
 //
-//   - before every question about the history (historyCurrent), so that
-//     an answer includes every event applied before it was asked: the
-//     admin API reads its own writes;
+//   - before every question that reads them (historyCurrent: AccessAt,
+//     KeyAccessAt, HistoryEvents), so that an answer includes every event
+//     applied before it was asked: the admin API reads its own writes
+//     (HistoryFirst, HistoryFloor and HistoryLast read h/events and
+//     h/meta only, and write the queue alone);
 //   - while the store is idle (no batch for histIdle), histIdleChunk
 //     events per transaction, on a goroutine of the store's own;
 //   - in the writer's batch, when more than histPendingMax events are
 //     pending (a sustained stream of IAM events), as many as are over,
 //     which bounds both the work a question may find waiting and h/pending;
-//   - before a prune.
+//   - before a prune, all of them, in the prune's transaction.
+//
+// So a question, or a prune on a node, right after a long burst of IAM
+// events waits for the indexes the burst left: at most histPendingMax
+// events, about a second here.
 //
 // The indexes of the pending events were measured at three quarters of the
 // history's cost per event, and on a node that is busy applying they were
@@ -221,12 +227,12 @@ func (s *Store) indexWhenIdle(stop <-chan struct{}, done chan<- struct{}) {
 			default:
 			}
 			// One attempt, not commit's retries: with the disk full it
-			// tries again at the next tick, and Close never waits on it.
-			if err := s.updateDB(func(tx *bolt.Tx) error {
+			// tries again at the next tick (a question would build them
+			// anyway), and Close never waits on it.
+			if s.updateDB(func(tx *bolt.Tx) error {
 				histOf(tx).indexPending(s.idleChunk)
 				return nil
-			}); err != nil {
-				s.log.Debug("building the IAM history's indexes", "err", err)
+			}) != nil {
 				break
 			}
 		}

@@ -14,7 +14,9 @@ import (
 // iamStream makes n random IAM history records over a few users (create,
 // issue, replace, revoke, (de)activate, delete), each with the subject's
 // state after it, as package fsm would hand them over; times are one
-// second apart from 1,000 s.
+// second apart from 1,000 s, but one in eight is a few seconds early (a
+// proposer whose clock is behind: the history keeps its time at the
+// previous event's).
 func iamStream(rng *rand.Rand, n int) []*HistoryRecord {
 	type user struct {
 		HistoryUser
@@ -27,6 +29,9 @@ func iamStream(rng *rand.Rand, n int) []*HistoryRecord {
 		i := rng.Intn(len(users))
 		u := &users[i]
 		ev := HistoryEvent{At: int64(1000+len(out)) * int64(time.Second), ActorID: "r", ActorName: "root", Node: "n1", UserID: fmt.Sprintf("u%d", i)}
+		if rng.Intn(8) == 0 {
+			ev.At -= int64(1+rng.Intn(3)) * int64(time.Second)
+		}
 		deleted := false
 		switch op := rng.Intn(10); {
 		case !u.exists:
@@ -184,9 +189,35 @@ func TestHistoryIndexesBehindTheApply(t *testing.T) {
 		if n := lazy.pendingHistory(); n != 0 {
 			t.Fatalf("seed %d: %d events pending after the questions", seed, n)
 		}
+		checkTimes(t, lazy, recs)
 		same(t, fmt.Sprintf("seed %d", seed), a, answers(t, eager, recs))
 		if g, w := historyDump(t, lazy), historyDump(t, eager); g != w {
 			t.Fatalf("seed %d: the history built behind differs from the one built at once", seed)
+		}
+	}
+}
+
+// checkTimes checks every event's history time: its proposer's, or the
+// previous event's when that is later.
+func checkTimes(t *testing.T, s *Store, recs []*HistoryRecord) {
+	t.Helper()
+	var evs []HistoryEvent
+	for after := uint64(0); ; {
+		p := s.HistoryEvents(HistoryQuery{After: after, Limit: 1000})
+		evs = append(evs, p.Events...)
+		if !p.More {
+			break
+		}
+		after = p.Next
+	}
+	if len(evs) != len(recs) {
+		t.Fatalf("%d events in the history, want %d", len(evs), len(recs))
+	}
+	want := int64(0)
+	for i, r := range recs {
+		want = max(want, r.Event.At)
+		if evs[i].Time != want {
+			t.Fatalf("event %d: time %d, want %d", evs[i].Index, evs[i].Time, want)
 		}
 	}
 }
@@ -269,6 +300,124 @@ func TestPendingRecordRoundTrip(t *testing.T) {
 	for _, subj := range []*HistoryUser{nil, {ID: "u1"}, {ID: "u2", Username: "alice", Role: "Reader", Active: true, Deleted: true, AccessKey: "S4AKX"}} {
 		if got := decodePending(encodePending(subj)); !reflect.DeepEqual(got, subj) {
 			t.Fatalf("%+v came back as %+v", subj, got)
+		}
+	}
+}
+
+// histOp is an event or a prune for TestHistoryBehindWithPrunes.
+type histOp struct {
+	rec        *HistoryRecord
+	prune      bool
+	before, at int64
+}
+
+// histOps is a stream of n IAM events that begins on a state with a user
+// and a key (a baseline, later revoked), with a prune of the events older
+// than 60 events back every 97 events.
+func histOps(seed int64, n int) []histOp {
+	recs := iamStream(rand.New(rand.NewSource(seed)), n)
+	recs[0].Baseline = func(add func(HistoryUser)) {
+		add(HistoryUser{ID: "ub", Username: "base", Role: "Writer", Active: true, AccessKey: "S4AKBASE0"})
+	}
+	var ops []histOp
+	for i, r := range recs {
+		if i == 30 {
+			ops = append(ops, histOp{rec: &HistoryRecord{
+				Event:   HistoryEvent{Type: HistCredentialRevoked, At: r.Event.At, UserID: "ub", Username: "base", AccessKey: "S4AKBASE0", Node: "n1", ActorID: "r"},
+				Subject: &HistoryUser{ID: "ub", Username: "base", Role: "Writer", Active: true}}})
+		}
+		if i%97 == 96 {
+			ops = append(ops, histOp{prune: true, before: recs[i-60].Event.At, at: r.Event.At})
+		}
+		ops = append(ops, histOp{rec: r})
+	}
+	return ops
+}
+
+// applyOps applies ops as the FSM does (a prune and its own event in the
+// entry's batch), in batches of 1 to 8; after each batch, after (if set)
+// is called with the last op's position.
+func applyOps(s *Store, rng *rand.Rand, ops []histOp, after func(j int)) {
+	for i := 0; i < len(ops); {
+		n := min(len(ops)-i, 1+rng.Intn(8))
+		s.Batch(func() {
+			for j := i; j < i+n; j++ {
+				o, idx := ops[j], uint64(j+1)
+				if o.prune {
+					np, th := s.PruneHistory(o.before, 40)
+					s.AppendHistory(idx, &HistoryRecord{Event: HistoryEvent{Type: HistHistoryPruned, At: o.at, Before: o.before, Pruned: np, Through: th, Node: "n1"}})
+				} else {
+					s.AppendHistory(idx, o.rec)
+				}
+			}
+		})
+		i += n
+		if after != nil {
+			after(i - 1)
+		}
+	}
+}
+
+// TestHistoryBehindWithPrunes: with a baseline and prunes among the
+// events, the history built behind the apply (left to the end, or built
+// by the idle builder in chunks of 3 while questions run all the time on
+// another goroutine and a snapshot is restored halfway) is byte for byte
+// the one built after every batch, and a question about a user always
+// includes the user's event applied just before it.
+func TestHistoryBehindWithPrunes(t *testing.T) {
+	defer func(old int) { histIdleChunk = old }(histIdleChunk)
+	for seed := int64(1); seed <= 3; seed++ {
+		ops := histOps(seed, 1500)
+		eager := openWithIdle(t, time.Hour)
+		applyOps(eager, rand.New(rand.NewSource(seed)), ops, func(int) { eager.historyCurrent() })
+		want := historyDump(t, eager)
+		if p := eager.HistoryEvents(HistoryQuery{Types: []HistoryType{HistHistoryPruned}, Limit: 100}); len(p.Events) == 0 || p.Events[0].Pruned == 0 {
+			t.Fatalf("seed %d: no prune removed anything: %+v", seed, p.Events)
+		}
+
+		lazy := openWithIdle(t, time.Hour)
+		applyOps(lazy, rand.New(rand.NewSource(seed)), ops, nil)
+		lazy.historyCurrent()
+		if historyDump(t, lazy) != want {
+			t.Fatalf("seed %d: the history built at the end differs", seed)
+		}
+
+		histIdleChunk = 3
+		busy := openWithIdle(t, time.Millisecond)
+		stop, asked := make(chan struct{}), make(chan int)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					asked <- n
+					return
+				default:
+				}
+				busy.AccessAt(2000 * int64(time.Second))
+				n++
+			}
+		}()
+		restored := false
+		applyOps(busy, rand.New(rand.NewSource(seed)), ops, func(j int) {
+			if !restored && j > len(ops)/2 {
+				restored = true
+				if err := restoreFrom(busy, dumpOf(t, busy)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if o := ops[j]; j%3 == 0 && !o.prune && o.rec.Event.UserID != "" {
+				p := busy.HistoryEvents(HistoryQuery{User: o.rec.Event.UserID, After: uint64(j)})
+				if len(p.Events) == 0 || p.Events[len(p.Events)-1].Index != uint64(j+1) {
+					t.Fatalf("seed %d: event %d missing from the user's events: %+v", seed, j+1, p.Events)
+				}
+			}
+		})
+		close(stop)
+		t.Logf("seed %d: %d questions meanwhile", seed, <-asked)
+		busy.historyCurrent()
+		if historyDump(t, busy) != want {
+			t.Fatalf("seed %d: the history built while busy differs", seed)
 		}
 	}
 }

@@ -446,7 +446,7 @@ func (h *hist) candidates(q HistoryQuery, lo uint64) func() (uint64, bool) {
 
 // HistoryFirst returns the index and time of the oldest event kept.
 func (s *Store) HistoryFirst() (index uint64, t int64, ok bool) {
-	s.historyCurrent()
+	s.FlushHistory() // the events, not their indexes
 	s.view(func(tx *bolt.Tx) error {
 		if k, v := tx.Bucket(bktHistEvents).Cursor().First(); k != nil {
 			index, t, ok = getBe64(k), int64(getBe64(v[:8])), true
@@ -460,7 +460,7 @@ func (s *Store) HistoryFirst() (index uint64, t int64, ok bool) {
 // whether it has one (it has none while it reaches back to the cluster's
 // first event).
 func (s *Store) HistoryFloor() (t int64, ok bool) {
-	s.historyCurrent()
+	s.FlushHistory() // the events, not their indexes
 	s.view(func(tx *bolt.Tx) error {
 		_, t, ok = histOf(tx).floor()
 		return nil
@@ -571,7 +571,7 @@ func (h *hist) pruneUser(id string, p uint64) {
 
 // HistoryLast returns the index of the newest event (0 for none).
 func (s *Store) HistoryLast() uint64 {
-	s.historyCurrent()
+	s.FlushHistory() // the events, not their indexes
 	var last uint64
 	s.view(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bktHistEvents).Cursor().Last(); k != nil {
