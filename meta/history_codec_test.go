@@ -57,6 +57,7 @@ func FuzzHistoryRecord(f *testing.F) {
 	f.Add(st.encode()[1:])
 	iv := keyInterval{UserID: "u", StartTime: 1, End: 2, EndTime: 3, Reason: endRevoked}
 	f.Add(iv.encode()[1:])
+	f.Add(encodePending(&HistoryUser{ID: "u1", Username: "alice", Role: "Writer", Active: true, AccessKey: "S4AK"})[1:])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var ev HistoryEvent
 		if parseEvent(b, &ev) == nil {
@@ -70,6 +71,13 @@ func FuzzHistoryRecord(f *testing.F) {
 			var again userState
 			if err := again.parse(st.encode()[1:]); err != nil || again != st {
 				t.Fatalf("user state %+v does not survive a round trip: %+v, %v", st, again, err)
+			}
+		}
+		var subj HistoryUser
+		if parsePending(b, &subj) == nil {
+			var again HistoryUser
+			if err := parsePending(encodePending(&subj)[1:], &again); err != nil || again != subj {
+				t.Fatalf("pending record %+v does not survive a round trip: %+v, %v", subj, again, err)
 			}
 		}
 		var iv keyInterval
