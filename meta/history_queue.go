@@ -43,9 +43,9 @@ import (
 // events waits for the indexes the burst left: at most histPendingMax
 // events, about a second here.
 //
-// The indexes of the pending events were measured at three quarters of the
-// history's cost per event, and on a node that is busy applying they were
-// its largest share (BENCHMARKS.md "What the IAM history costs, isolated").
+// Built in the apply, the indexes were about half of the history's cost
+// per event in-process and three quarters of its share of a busy
+// follower's CPU (BENCHMARKS.md "What the IAM history costs, isolated").
 // A snapshot holds h/pending as it is; the node that installs it builds
 // the rest. The indexes are a function of the events in order, so every
 // node answers the same, whenever it built them.
