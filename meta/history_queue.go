@@ -152,37 +152,30 @@ func (s *Store) dropQueued(through uint64) {
 	s.histMu.Unlock()
 }
 
-// FlushHistory writes the queued records in a transaction of its own. The
-// questions call it first; it must not be called inside Batch's fn.
-func (s *Store) FlushHistory() {
-	s.histMu.Lock()
-	empty := len(s.histQ) == 0
-	s.histMu.Unlock()
-	if empty {
-		return
-	}
-	var through uint64
-	s.commit(func(tx *bolt.Tx) error {
-		through = s.writeQueued(tx)
-		return nil
-	})
-	s.dropQueued(through)
-}
+// FlushHistory writes the queued records in a transaction of its own
+// (a snapshot's view and the questions that read no index call it first);
+// it must not be called inside Batch's fn.
+func (s *Store) FlushHistory() { s.flushHistory(false) }
 
-// historyCurrent writes the queue and builds every pending index, in a
-// transaction of its own (none when there is nothing to do). The
-// questions call it first; it must not be called inside Batch's fn.
-func (s *Store) historyCurrent() {
+// historyCurrent is FlushHistory that also builds every pending index: the
+// questions that read them call it first.
+func (s *Store) historyCurrent() { s.flushHistory(true) }
+
+// flushHistory writes the queue and, with index, builds the pending
+// indexes, in a transaction of its own (none when there is nothing to do).
+func (s *Store) flushHistory(index bool) {
 	s.histMu.Lock()
 	empty := len(s.histQ) == 0
 	s.histMu.Unlock()
-	if empty && s.pendingHistory() == 0 {
+	if empty && (!index || s.pendingHistory() == 0) {
 		return
 	}
 	var through uint64
 	s.commit(func(tx *bolt.Tx) error {
 		through = s.writeQueued(tx)
-		histOf(tx).indexPending(-1)
+		if index {
+			histOf(tx).indexPending(-1)
+		}
 		return nil
 	})
 	s.dropQueued(through)
