@@ -100,6 +100,17 @@ func tmpEmpty(t *testing.T, s *Store) {
 	}
 }
 
+// commitCopy writes data through CreateCopyOf(want) and commits it.
+func commitCopy(t *testing.T, s *Store, want Ref, data []byte) (Ref, error) {
+	t.Helper()
+	w, err := s.CreateCopyOf(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	return w.Commit()
+}
+
 func readBlob(t *testing.T, s *Store, sum [32]byte) []byte {
 	t.Helper()
 	f, size, err := s.Open(sum)

@@ -105,12 +105,7 @@ func TestFormat2Upgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := []byte("a blob of format 2")
-	w, err := s.CreateCopyOf(Ref{ID: sha256.Sum256(data), Size: int64(len(data)), CRC32C: crc32.Checksum(data, castagnoli)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	ref, err := w.Commit()
+	ref, err := commitCopy(t, s, Ref{ID: sha256.Sum256(data), Size: int64(len(data)), CRC32C: crc32.Checksum(data, castagnoli)}, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,24 +238,14 @@ func TestCopyOfFormat2Blob(t *testing.T) {
 	data := []byte("a blob named by its SHA-256 on a node of format 2")
 	want := Ref{ID: sha256.Sum256(data), Size: int64(len(data)), NoCRC: true}
 	for name, body := range map[string][]byte{"other content": []byte("other content of the same length as the blob, or so"), "short": data[:10]} {
-		w, err := s.CreateCopyOf(Ref{ID: want.ID, Size: int64(len(body)), NoCRC: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(body)
-		if _, err := w.Commit(); !errors.Is(err, ErrCorrupt) {
+		if _, err := commitCopy(t, s, Ref{ID: want.ID, Size: int64(len(body)), NoCRC: true}, body); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("%s: Commit = %v, want ErrCorrupt", name, err)
 		}
 		if s.Has(want.ID) {
 			t.Fatalf("%s: stored", name)
 		}
 	}
-	w, err := s.CreateCopyOf(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	ref, err := w.Commit()
+	ref, err := commitCopy(t, s, want, data)
 	if err != nil {
 		t.Fatal(err)
 	}
