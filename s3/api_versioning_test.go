@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/s4/s4/internal/s3test"
+	"github.com/s4/s4/meta"
 )
 
 func setVersioning(t *testing.T, c *s3.Client, bucket string, st types.BucketVersioningStatus) {
@@ -463,4 +464,56 @@ func TestVersionListings(t *testing.T) {
 	if got := s3test.ReadAll(t, o); string(got) != "first" {
 		t.Errorf("minio GetObject of a version: %q", got)
 	}
+}
+
+// TestWrittenVersionRacingVersioning: a write whose handler read the
+// bucket before a versioning change was applied (a follower that had not
+// applied it yet, or a race through any node) answers the version the
+// write made, as a HEAD then shows it: the ID the apply derived when
+// versioning was enabled in between (the handler proposed none), "null"
+// when it was suspended in between (the handler proposed an ID that the
+// apply did not use); for PutObject, CopyObject and
+// CompleteMultipartUpload. On the build before, the first answered no
+// version ID, the second the unused one, the copy and the completion none.
+func TestWrittenVersionRacingVersioning(t *testing.T) {
+	e := newEnv(t)
+	w := e.SDKFor(e.writer)
+	latest := func(bucket, key string) string {
+		t.Helper()
+		return aws.ToString(s3test.Must[*s3.HeadObjectOutput](t)(w.HeadObject(bg, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})).VersionId)
+	}
+	want := func(what, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: x-amz-version-id %q, the store has %q", what, got, want)
+		}
+	}
+
+	s3test.MkBucket(t, w, "race")
+	e.racing(t, "race", meta.VersioningEnabled)
+	put := s3test.PutString(t, w, "race", "k", "a")
+	if v := latest("race", "k"); len(v) != 32 {
+		t.Fatalf("enabled before the PUT applied: the store has version %q", v)
+	}
+	want("PUT, versioning enabled meanwhile", aws.ToString(put.VersionId), latest("race", "k"))
+
+	e.racing(t, "race", meta.VersioningSuspended)
+	put = s3test.PutString(t, w, "race", "k", "b")
+	want("PUT, versioning suspended meanwhile", aws.ToString(put.VersionId), "null")
+	want("HEAD after it", latest("race", "k"), "null")
+
+	s3test.MkBucket(t, w, "race2")
+	e.racing(t, "race2", meta.VersioningEnabled)
+	cp := s3test.Must[*s3.CopyObjectOutput](t)(w.CopyObject(bg, &s3.CopyObjectInput{Bucket: aws.String("race2"), Key: aws.String("copy"), CopySource: aws.String("race/k")}))
+	want("CopyObject, versioning enabled meanwhile", aws.ToString(cp.VersionId), latest("race2", "copy"))
+
+	s3test.MkBucket(t, w, "race3")
+	b := aws.String("race3")
+	mp := s3test.Must[*s3.CreateMultipartUploadOutput](t)(w.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("mp")}))
+	pt := s3test.Must[*s3.UploadPartOutput](t)(w.UploadPart(bg, &s3.UploadPartInput{Bucket: b, Key: aws.String("mp"), UploadId: mp.UploadId,
+		PartNumber: aws.Int32(1), Body: strings.NewReader("part")}))
+	e.racing(t, "race3", meta.VersioningEnabled)
+	cm := s3test.Must[*s3.CompleteMultipartUploadOutput](t)(w.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("mp"), UploadId: mp.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: pt.ETag}}}}))
+	want("CompleteMultipartUpload, versioning enabled meanwhile", aws.ToString(cm.VersionId), latest("race3", "mp"))
 }

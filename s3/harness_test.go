@@ -166,16 +166,30 @@ type proposer struct {
 	mu   sync.Mutex
 	f    *fsm.FSM
 	next uint64
+	// before, when set, runs once, under the lock, before the next
+	// proposal is applied: what it applies (p.applyLocked) is committed
+	// just before that proposal, as another node's event that this
+	// node's handler had not seen when it proposed.
+	before func(p *proposer)
 }
 
 func (p *proposer) Propose(ctx context.Context, t fsm.MessageType, msg any) error {
-	b, err := fsm.Encode(t, msg)
-	if err != nil {
-		return err
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if before := p.before; before != nil {
+		p.before = nil
+		before(p)
+	}
+	return p.applyLocked(t, msg)
+}
+
+// applyLocked applies an event as the next log entry; p.mu is held.
+func (p *proposer) applyLocked(t fsm.MessageType, msg any) error {
+	b, err := fsm.Encode(t, msg)
+	if err != nil {
 		return err
 	}
 	p.next++
@@ -183,6 +197,18 @@ func (p *proposer) Propose(ctx context.Context, t fsm.MessageType, msg any) erro
 		return err
 	}
 	return nil
+}
+
+// racing makes the next proposal come right after an event of another
+// node that changes bucket's versioning to status.
+func (e *env) racing(t *testing.T, bucket, status string) {
+	e.prop.mu.Lock()
+	defer e.prop.mu.Unlock()
+	e.prop.before = func(p *proposer) {
+		if err := p.applyLocked(fsm.MsgBucketVersioningSet, &fsm.BucketVersioningSet{Bucket: bucket, Status: status}); err != nil {
+			t.Errorf("versioning %s: %v", status, err)
+		}
+	}
 }
 
 var _ s4s3.Proposer = (*proposer)(nil)

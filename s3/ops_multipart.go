@@ -195,7 +195,7 @@ func (h *Handler) completeMultipartUpload(r *request) error {
 		return err
 	}
 	c, _ := h.meta.CompletedUpload(u.UploadID)
-	setWrittenVersion(r, &bk, c.VersionID)
+	h.setWrittenVersion(r, c.VersionID)
 	return writeXML(r, fasthttp.StatusOK, &CompleteMultipartUploadResult{Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: c.ETag})
 }
 
@@ -232,9 +232,7 @@ func (h *Handler) completedAgain(r *request, parts []CompletedPart, notFound err
 	if meta.MultipartETag(md5s) != c.ETag {
 		return notFound
 	}
-	if bk, ok := h.meta.Bucket(r.bucket); ok {
-		setWrittenVersion(r, &bk, c.VersionID)
-	}
+	h.setWrittenVersion(r, c.VersionID)
 	return writeXML(r, fasthttp.StatusOK, &CompleteMultipartUploadResult{Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: c.ETag})
 }
 

@@ -269,7 +269,7 @@ func (h *Handler) putObject(r *request) error {
 		obj.VersionID = versionOf(&bk)
 		err := h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj, If: cond})
 		if err == nil {
-			setWrittenVersion(r, &bk, obj.VersionID)
+			h.setWrittenVersion(r, h.writtenVersion(r, &obj))
 		}
 		return obj.ETag, err
 	})
@@ -456,7 +456,7 @@ func (h *Handler) copyObject(r *request) error {
 	if err := h.propose(r, fsm.MsgObjectPut, &fsm.ObjectPut{Bucket: r.bucket, Key: r.key, Object: obj}); err != nil {
 		return err
 	}
-	setWrittenVersion(r, &bk, obj.VersionID)
+	h.setWrittenVersion(r, h.writtenVersion(r, &obj))
 	res := CopyObjectResult{ETag: obj.ETag, LastModified: XMLTime(unixTime(obj.LastModified))}
 	setChecksum(&res.Checksums, obj.Checksum)
 	return writeXML(r, fasthttp.StatusOK, &res)

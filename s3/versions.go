@@ -110,15 +110,38 @@ func versionOf(b *meta.BucketInfo) string {
 	return ""
 }
 
-// setWrittenVersion sends x-amz-version-id after a write to bucket b that
-// made version id ("" the null version): none for a bucket that never had
-// versioning.
-func setWrittenVersion(r *request, b *meta.BucketInfo, id string) {
-	if b.Versioning == "" {
+// setWrittenVersion sends x-amz-version-id after a write to r.bucket that
+// this node has applied (a proposal returns once it has) and that made
+// version id ("": the null version), none for a bucket that never had
+// versioning. It reads the bucket's state after the write: the state the
+// handler read before it proposed was this node's then, which a
+// versioning change committed in between overtakes (the write then made
+// a version although the handler saw none: on a follower that had not
+// applied the change yet, or through any node in a race with it).
+func (h *Handler) setWrittenVersion(r *request, id string) {
+	if b, ok := h.meta.Bucket(r.bucket); !ok || b.Versioning == "" {
 		return
 	}
 	if id == "" {
 		id = meta.NullVersion
 	}
 	r.ctx.Response.Header.Set("x-amz-version-id", id)
+}
+
+// writtenVersion returns the ID of the version that the write of obj to
+// r.key made, once this node has applied it. The apply keeps the ID
+// proposed (versionOf) while the bucket has versioning Enabled, makes the
+// null version while it has not, and derives an ID from the bucket's
+// sequence when versioning was enabled after the handler read the bucket
+// (so that it proposed none): every node derives the same, but only the
+// store knows it. So the key's latest version is read back, if it is this
+// write's (its LastModified, ETag and owner); if a later write replaced
+// it already, the ID proposed is the answer, which is right unless that
+// later write also raced a versioning change.
+func (h *Handler) writtenVersion(r *request, obj *meta.ObjectMeta) string {
+	got, _, ok := h.meta.ObjectVersion(r.bucket, r.key, "", false)
+	if ok && !got.DeleteMarker && got.LastModified == obj.LastModified && got.ETag == obj.ETag && got.Owner == obj.Owner {
+		return got.VersionID
+	}
+	return obj.VersionID
 }
