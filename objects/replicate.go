@@ -101,8 +101,7 @@ func replicateFailed(sum [32]byte, have, need int, errs []error) error {
 // content read once for every peer (readShared), or streamed from the
 // local file when data is nil.
 func (s *Service) sendBlob(addr string, ref blob.Ref, data []byte) error {
-	sum, size := ref.ID, ref.Size
-	ctx, cancel := context.WithTimeout(context.Background(), replicateTimeout(size))
+	ctx, cancel := context.WithTimeout(context.Background(), replicateTimeout(ref.Size))
 	defer cancel()
 	ctx, stop := s.untilStop(ctx)
 	defer stop(nil)
@@ -110,14 +109,11 @@ func (s *Service) sendBlob(addr string, ref blob.Ref, data []byte) error {
 	if data != nil {
 		r = bytes.NewReader(data)
 	} else {
-		f, fsize, err := s.blobs.Open(sum)
+		f, err := s.openLocal(ref)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if fsize != size {
-			return fmt.Errorf("objects: blob %x has %d bytes here, not %d", sum[:8], fsize, size)
-		}
 		r = f
 	}
 	if err := s.transfer.PutBlob(ctx, addr, ref, r); err != nil {
@@ -125,6 +121,19 @@ func (s *Service) sendBlob(addr string, ref blob.Ref, data []byte) error {
 		return err
 	}
 	return nil
+}
+
+// openLocal opens the local blob ref, refusing one of another size.
+func (s *Service) openLocal(ref blob.Ref) (*blob.Reader, error) {
+	f, size, err := s.blobs.Open(ref.ID)
+	if err != nil {
+		return nil, err
+	}
+	if size != ref.Size {
+		f.Close()
+		return nil, fmt.Errorf("objects: blob %x has %d bytes here, not %d", ref.ID[:8], size, ref.Size)
+	}
+	return f, nil
 }
 
 // A blob of at most sharedMax bytes that goes to more than one peer is
@@ -180,13 +189,9 @@ func (s *Service) readShared(ref blob.Ref, peers int) (*sharedBlob, error) {
 	}
 	sb := &sharedBlob{buf: bp, data: (*bp)[:ref.Size]}
 	sb.left.Store(int32(peers))
-	f, fsize, err := s.blobs.Open(ref.ID)
+	f, err := s.openLocal(ref)
 	if err == nil {
-		if fsize != ref.Size {
-			err = fmt.Errorf("objects: blob %x has %d bytes here, not %d", ref.ID[:8], fsize, ref.Size)
-		} else {
-			_, err = io.ReadFull(f, sb.data)
-		}
+		_, err = io.ReadFull(f, sb.data)
 		f.Close()
 	}
 	if err != nil {

@@ -195,7 +195,7 @@ func (h *Handler) completeMultipartUpload(r *request) error {
 		return err
 	}
 	c, _ := h.meta.CompletedUpload(u.UploadID)
-	h.setWrittenVersion(r, c.VersionID)
+	h.setWrittenVersion(r, completedVersion(c))
 	return writeXML(r, fasthttp.StatusOK, &CompleteMultipartUploadResult{Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: c.ETag})
 }
 
@@ -232,7 +232,7 @@ func (h *Handler) completedAgain(r *request, parts []CompletedPart, notFound err
 	if meta.MultipartETag(md5s) != c.ETag {
 		return notFound
 	}
-	h.setWrittenVersion(r, c.VersionID)
+	h.setWrittenVersion(r, completedVersion(c))
 	return writeXML(r, fasthttp.StatusOK, &CompleteMultipartUploadResult{Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: c.ETag})
 }
 

@@ -112,20 +112,22 @@ func versionOf(b *meta.BucketInfo) string {
 
 // setWrittenVersion sends x-amz-version-id after a write to r.bucket that
 // this node has applied (a proposal returns once it has) and that made
-// version id ("": the null version), none for a bucket that never had
-// versioning. It reads the bucket's state after the write: the state the
-// handler read before it proposed was this node's then, which a
-// versioning change committed in between overtakes (the write then made
-// a version although the handler saw none: on a follower that had not
-// applied the change yet, or through any node in a race with it).
-func (h *Handler) setWrittenVersion(r *request, id string) {
+// the version id returns ("": the null version), none for a bucket that
+// never had versioning (and then id is not called). It reads the bucket's
+// state after the write: the state the handler read before it proposed
+// was this node's then, which a versioning change committed in between
+// overtakes (the write then made a version although the handler saw none:
+// on a follower that had not applied the change yet, or through any node
+// in a race with it).
+func (h *Handler) setWrittenVersion(r *request, id func() string) {
 	if b, ok := h.meta.Bucket(r.bucket); !ok || b.Versioning == "" {
 		return
 	}
-	if id == "" {
-		id = meta.NullVersion
+	v := id()
+	if v == "" {
+		v = meta.NullVersion
 	}
-	r.ctx.Response.Header.Set("x-amz-version-id", id)
+	r.ctx.Response.Header.Set("x-amz-version-id", v)
 }
 
 // writtenVersion returns the ID of the version that the write of obj to
@@ -138,10 +140,18 @@ func (h *Handler) setWrittenVersion(r *request, id string) {
 // write's (its LastModified, ETag and owner); if a later write replaced
 // it already, the ID proposed is the answer, which is right unless that
 // later write also raced a versioning change.
-func (h *Handler) writtenVersion(r *request, obj *meta.ObjectMeta) string {
-	got, _, ok := h.meta.ObjectVersion(r.bucket, r.key, "", false)
-	if ok && !got.DeleteMarker && got.LastModified == obj.LastModified && got.ETag == obj.ETag && got.Owner == obj.Owner {
-		return got.VersionID
+func (h *Handler) writtenVersion(r *request, obj *meta.ObjectMeta) func() string {
+	return func() string {
+		got, _, ok := h.meta.ObjectVersion(r.bucket, r.key, "", false)
+		if ok && !got.DeleteMarker && got.LastModified == obj.LastModified && got.ETag == obj.ETag && got.Owner == obj.Owner {
+			return got.VersionID
+		}
+		return obj.VersionID
 	}
-	return obj.VersionID
+}
+
+// completedVersion is the version a completed upload made, as its record
+// has it (written by the apply).
+func completedVersion(c meta.CompletedUpload) func() string {
+	return func() string { return c.VersionID }
 }
